@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# make check: build what is missing, then run the whole suite under QEMU on
+# LUO_IMPL (default rust):
+#
+#   - the upstream in-VM kselftest "liveupdate" (one line per test case);
+#   - the upstream two-stage kexec tests (luo_kexec_simple, luo_multi_session,
+#     luo_stress_files, luo_stress_sessions), built from the pristine tree;
+#   - the in-kernel FLB test (CONFIG_LIVEUPDATE_TEST) messages across a kexec;
+#   - the project's own tests: the memfd chain test through two kexecs.
+#
+# One "ok"/"not ok" line per test, then "N passed, N failed"; exit status 1
+# on any failure.  Serial logs stay in build/logs/<impl>/.
+#
+# LUO_TESTS="kselftest kexec flb chain" selects groups; LUO_VM_TIMEOUT sets
+# the per-VM timeout in seconds.
+. "$(dirname "$0")/common.sh"
+. "$ROOT/harness/vm.sh"
+
+impl=${LUO_IMPL:-rust}
+impl_check "$impl"
+cur_impl=$impl
+groups=${LUO_TESTS:-kselftest kexec flb chain}
+logs=$ROOT/build/logs/$impl
+mkdir -p "$logs"
+
+"$ROOT/harness/kernel.sh" "$impl"
+note "building the guest test programs ($impl)"
+build_guest_programs "$impl"
+pick_accel
+note "QEMU accelerator: $ACCEL"
+
+npass=0 nfail=0 n=0
+ok() { n=$((n + 1)); npass=$((npass + 1)); echo "ok $n - $*"; }
+notok() { n=$((n + 1)); nfail=$((nfail + 1)); echo "not ok $n - $*"; }
+# Explain a failed VM run: QEMU status and the tail of its serial log.
+explain() {
+	local log=$1 st=$2
+	case $st in
+	124|137) echo "#   VM timed out after ${VM_TIMEOUT}s" ;;
+	0) ;;
+	*) echo "#   QEMU exited with status $st" ;;
+	esac
+	grep -m1 -E 'Kernel panic|BUG:|Oops' "$log" 2>/dev/null | sed 's/^/#   first error: /' || true
+	echo "#   last lines of $log:"
+	tail -n 15 "$log" 2>/dev/null | sed 's/^/#     /' || true
+}
+
+kernel=$(impl_out "$impl")/bzImage
+tdir=$ROOT/build/tests/$impl
+src=$(impl_src "$impl")
+sel=$src/tools/testing/selftests/liveupdate
+
+# --- upstream in-VM kselftest -------------------------------------------------
+if [[ " $groups " == *" kselftest "* ]]; then
+	log=$logs/kselftest-liveupdate.log
+	mk_chain_initrd "$tdir/kselftest.cpio" "$tdir/liveupdate" ""
+	st=0; run_vm "$log" "$kernel" "$tdir/kselftest.cpio" || st=$?
+	cases=$(sed -n 's/^TEST_F(\([a-z_]*\), *\([a-z_0-9]*\)).*/\1.\2/p' "$sel/liveupdate.c")
+	for c in $cases; do
+		line=$(grep -E "^(not )?ok [0-9]+ $c( |\$)" "$log" 2>/dev/null | head -1 || true)
+		if [[ "$line" == ok* ]] && [[ "$line" != *"# SKIP"* ]]; then
+			ok "kselftest liveupdate: $c"
+		else
+			notok "kselftest liveupdate: $c${line:+ ($line)}"
+			[ -n "$line" ] || explain "$log" "$st"
+		fi
+	done
+fi
+
+# --- upstream two-stage kexec tests ---------------------------------------------
+# Laid out as tools/testing/selftests/liveupdate/vmtest.sh does: the outer
+# initramfs holds /init, /kernel, /test_binary and /initrd.img.
+upstream_kexec() {
+	local t=$1 w=$tdir/$1
+	mkcpio "$impl" "$w.inner.cpio" \
+		"file /init $tdir/upstream_init 0755 0 0" \
+		"file /test_binary $tdir/$t 0755 0 0"
+	mkcpio "$impl" "$w.cpio" \
+		"file /init $tdir/upstream_init 0755 0 0" \
+		"file /kernel $kernel 0644 0 0" \
+		"file /test_binary $tdir/$t 0755 0 0" \
+		"file /initrd.img $w.inner.cpio 0644 0 0"
+	local log=$logs/$t.log st=0
+	run_vm "$log" "$kernel" "$w.cpio" || st=$?
+	if grep -q "TEST PASSED" "$log" &&
+	   grep -q "INIT: Stage 2 completed successfully" "$log"; then
+		ok "upstream kexec: $t"
+	else
+		notok "upstream kexec: $t"
+		explain "$log" "$st"
+	fi
+}
+if [[ " $groups " == *" kexec "* ]] || [[ " $groups " == *" flb "* ]]; then
+	for t in $UPSTREAM_KEXEC_TESTS; do
+		if [[ " $groups " == *" kexec "* ]] || [ "$t" = luo_kexec_simple ]; then
+			upstream_kexec "$t"
+		fi
+	done
+fi
+
+# --- in-kernel FLB test (lib/tests/liveupdate.c) ----------------------------------
+# In luo_kexec_simple's log: each test FLB is preserved in stage 1; after the
+# kexec its data is found from the previous boot (when the memfd handler
+# registers, early in boot) and it is finished when the session finishes.
+if [[ " $groups " == *" flb "* ]]; then
+	log=$logs/luo_kexec_simple.log
+	s1=$(sed '/INIT: Stage 1 completed successfully/,$d' "$log" 2>/dev/null || true)
+	s2=$(sed -n '/INIT: Stage 1 completed successfully/,$p' "$log" 2>/dev/null || true)
+	miss=()
+	grep -q "liveupdate test: Registered 3 FLBs with file handler" <<<"$s1" ||
+		miss+=("stage 1: FLB registration")
+	for i in 0 1 2; do
+		f=liveupdate-test-flb-v$i
+		grep -q "$f: preserve was triggered" <<<"$s1" || miss+=("stage 1: $f preserve")
+		grep -q "$f: found flb data from the previous boot" <<<"$s2" || miss+=("stage 2: $f data")
+		grep -q "$f: finish was triggered" <<<"$s2" || miss+=("stage 2: $f finish")
+	done
+	grep -q "liveupdate test: .*ERROR" "$log" 2>/dev/null && miss+=("an ERROR message")
+	if [ ${#miss[@]} = 0 ]; then
+		ok "in-kernel FLB test (CONFIG_LIVEUPDATE_TEST)"
+	else
+		notok "in-kernel FLB test (CONFIG_LIVEUPDATE_TEST): missing ${miss[*]}"
+		explain "$log" 0
+	fi
+fi
+
+# --- project tests: memfd chains ----------------------------------------------------
+# chain_test IMPL... : boot IMPL[0], kexec through the others.
+chain_test() {
+	local name=chain-$(IFS=-; echo "$*") nst=$#
+	local first=$1; shift
+	local log=$logs/$name.log st=0
+	mk_chain_initrd "$tdir/$name.cpio" "$tdir/luo_chain" "-s @STAGE@ -n $nst" "$@"
+	run_vm "$log" "$(impl_out "$first")/bzImage" "$tdir/$name.cpio" || st=$?
+	if grep -q "LUO-CHAIN: stage $nst/$nst OK" "$log" &&
+	   grep -q "LUO-INIT: stage $nst passed, all stages passed" "$log" &&
+	   ! grep -q "LUO-CHAIN: FAIL" "$log"; then
+		ok "memfd chain $(echo "$name" | sed 's/^chain-//; s/-/ -> /g')"
+	else
+		notok "memfd chain $(echo "$name" | sed 's/^chain-//; s/-/ -> /g')"
+		grep "LUO-CHAIN: FAIL" "$log" | sed 's/^/#   /' || true
+		explain "$log" "$st"
+	fi
+}
+if [[ " $groups " == *" chain "* ]]; then
+	chain_test "$impl" "$impl" "$impl"
+fi
+
+echo "$npass passed, $nfail failed"
+[ "$nfail" = 0 ] && [ "$n" -gt 0 ]

@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: GPL-2.0
+# Test programs, initramfs images and QEMU runs.  Sourced after common.sh.
+
+CMDLINE_BASE="console=ttyS0 liveupdate=on panic=-1"
+VM_TIMEOUT=${LUO_VM_TIMEOUT:-240}
+
+# gcc for the guest programs: static, against the variant's uapi headers.
+# $1 impl, $2 output, rest: sources and flags.
+guest_cc() {
+	local impl=$1 out=$2; shift 2
+	local hdr
+	hdr=$(impl_out "$impl")/headers/include
+	gcc -static -O2 -Wall -I "$hdr" -o "$out" "$@"
+}
+
+# Build the guest programs of one variant into build/tests/<impl>/.
+build_guest_programs() {
+	local impl=$1 src sel d
+	src=$(impl_src "$impl")
+	sel=$src/tools/testing/selftests/liveupdate
+	d=$ROOT/build/tests/$impl
+	mkdir -p "$d"
+	# Our own programs (glibc, static).
+	guest_cc "$impl" "$d/luo_init" "$ROOT/selftests/luo_init.c"
+	guest_cc "$impl" "$d/luo_chain" "$ROOT/selftests/luo_chain.c"
+	printf 'int main(void) { return 0; }\n' > "$d/true.c"
+	guest_cc "$impl" "$d/true" "$d/true.c"
+	# The upstream in-VM kselftest, unmodified (glibc, static).
+	guest_cc "$impl" "$d/liveupdate" -D_GNU_SOURCE= -Wno-unused-function \
+		-I "$sel/lib/include" -I "$src/tools/testing/selftests" \
+		"$sel/liveupdate.c" "$sel/lib/lu_utils.c"
+	# The upstream kexec tests and their init, built exactly as vmtest.sh does.
+	local hdr
+	hdr=$(impl_out "$impl")/headers/include
+	for t in $UPSTREAM_KEXEC_TESTS; do
+		gcc -static -O2 -nostdinc -nostdlib -I "$hdr" \
+			-I "$src/tools/include/nolibc" -I "$sel/lib/include" \
+			-o "$d/$t" "$sel/$t.c" "$sel/lib/lu_utils.c"
+	done
+	gcc -s -static -Os -nostdinc -nostdlib -fno-asynchronous-unwind-tables \
+		-fno-ident -fno-stack-protector -I "$hdr" \
+		-I "$src/tools/include/nolibc" -o "$d/upstream_init" "$sel/init.c"
+}
+
+UPSTREAM_KEXEC_TESTS="luo_kexec_simple luo_multi_session luo_stress_files luo_stress_sessions"
+
+# mkcpio IMPL OUT LINE...: an initramfs from gen_init_cpio lines.
+mkcpio() {
+	local impl=$1 out=$2; shift 2
+	local list=$out.list
+	{
+		echo "dir /dev 0755 0 0"
+		echo "dir /proc 0755 0 0"
+		echo "dir /sys 0755 0 0"
+		echo "dir /debugfs 0755 0 0"
+		echo "nod /dev/console 0600 0 0 c 5 1"
+		printf '%s\n' "$@"
+	} > "$list"
+	"$(impl_out "$impl")/gen_init_cpio" "$list" > "$out"
+}
+
+# Initramfs of a chain of stages with luo_init as PID 1.
+# mk_chain_initrd OUT TEST_BINARY TEST_ARGS IMPL...  (IMPL of stage 2, 3, ...)
+# Stage k's image carries stage k+1's kernel and image under /next.
+mk_chain_initrd() {
+	local out=$1 bin=$2 args=$3; shift 3
+	local d=$ROOT/build/tests/${cur_impl}
+	local next_lines=()
+	if [ $# -gt 0 ]; then
+		local next_impl=$1; shift
+		mk_chain_initrd "$out.next" "$bin" "$args" "$@"
+		next_lines=("dir /next 0755 0 0"
+			    "file /next/kernel $(impl_out "$next_impl")/bzImage 0644 0 0"
+			    "file /next/initrd.img $out.next 0644 0 0")
+	fi
+	printf '%s\n' "$args" > "$out.args"
+	mkcpio "$cur_impl" "$out" \
+		"file /init $d/luo_init 0755 0 0" \
+		"file /test_binary $bin 0755 0 0" \
+		"file /test_args $out.args 0644 0 0" \
+		"${next_lines[@]}"
+}
+
+# Decide once per host boot whether KVM works: a short probe boot must reach
+# luo_init.  Otherwise (the usual case here) TCG.
+pick_accel() {
+	if [ -n "${LUO_ACCEL:-}" ]; then
+		ACCEL=$LUO_ACCEL
+		return
+	fi
+	ACCEL=tcg
+	[ -w /dev/kvm ] || return 0
+	local boot probe=$LUO_CACHE/kvm-probe
+	boot=$(cat /proc/sys/kernel/random/boot_id 2>/dev/null || echo none)
+	if [ -f "$probe" ] && [ "$(head -1 "$probe")" = "$boot" ]; then
+		ACCEL=$(sed -n 2p "$probe")
+		return
+	fi
+	local d=$ROOT/build/tests/$cur_impl log=$ROOT/build/logs/kvm-probe.log
+	mk_chain_initrd "$d/probe.cpio" "$d/true" ""
+	timeout 20 qemu-system-x86_64 -m 512M -smp 1 -no-reboot -nographic \
+		-nodefaults -accel kvm -serial "file:$log" \
+		-append "$CMDLINE_BASE" -kernel "$(impl_out "$cur_impl")/bzImage" \
+		-initrd "$d/probe.cpio" >/dev/null 2>&1 || true
+	if grep -q "LUO-INIT: END OK" "$log" 2>/dev/null; then ACCEL=kvm; fi
+	printf '%s\n%s\n' "$boot" "$ACCEL" > "$probe"
+}
+
+# run_vm LOG KERNEL INITRD [TIMEOUT]: boot, serial console into LOG.
+# Returns QEMU's status (124 on timeout).
+run_vm() {
+	local log=$1 kernel=$2 initrd=$3 tmo=${4:-$VM_TIMEOUT}
+	local st=0
+	rm -f "$log"
+	timeout --foreground -k 5 "$tmo" qemu-system-x86_64 -m 1G -smp 2 -no-reboot \
+		-nographic -nodefaults -accel "$ACCEL" -serial "file:$log" \
+		-append "$CMDLINE_BASE" -kernel "$kernel" -initrd "$initrd" \
+		</dev/null >"$log.qemu" 2>&1 || st=$?
+	sed -i 's/\r$//' "$log" 2>/dev/null || true
+	return $st
+}
