@@ -7,7 +7,9 @@
 #   - the upstream two-stage kexec tests (luo_kexec_simple, luo_multi_session,
 #     luo_stress_files, luo_stress_sessions), built from the pristine tree;
 #   - the in-kernel FLB test (CONFIG_LIVEUPDATE_TEST) messages across a kexec;
-#   - the project's own tests: the memfd chain test through two kexecs.
+#   - KUnit suites run at boot (KTAP on the console), the project's among them;
+#   - the project's own tests: the memfd chain test through two kexecs, and a
+#     check that the harness reports a kernel that panics at boot, quickly.
 #
 # One "ok"/"not ok" line per test, then "N passed, N failed"; exit status 1
 # on any failure.  Serial logs stay in build/logs/<impl>/.
@@ -20,7 +22,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-groups=${LUO_TESTS:-kselftest kexec flb chain}
+groups=${LUO_TESTS:-kselftest kunit kexec flb chain harness}
 logs=$ROOT/build/logs/$impl
 mkdir -p "$logs"
 
@@ -66,6 +68,32 @@ if [[ " $groups " == *" kselftest "* ]]; then
 			[ -n "$line" ] || explain "$log" "$st"
 		fi
 	done
+fi
+
+# --- KUnit suites run at boot --------------------------------------------------
+# The top-level KTAP plan and results printed while the kselftest VM booted.
+if [[ " $groups " == *" kunit "* ]]; then
+	log=$logs/kselftest-liveupdate.log
+	[[ " $groups " == *" kselftest "* ]] || {
+		mk_chain_initrd "$tdir/kselftest.cpio" "$tdir/liveupdate" ""
+		run_vm "$log" "$kernel" "$tdir/kselftest.cpio" || true
+	}
+	# Kernel lines only (they carry a timestamp; the kselftest's do not).
+	ktap=$(sed -n 's/^\[ *[0-9.]*\] //p' "$log" 2>/dev/null || true)
+	plan=$(grep -m1 -E '^1\.\.[0-9]+$' <<<"$ktap" | cut -d. -f3 || true)
+	if [ -z "$plan" ]; then
+		notok "kunit: no KTAP plan on the console"
+		explain "$log" 0
+	else
+		for i in $(seq 1 "$plan"); do
+			line=$(grep -m1 -E "^(not )?ok $i " <<<"$ktap" || true)
+			case "$line" in
+			ok*"# SKIP"*|"") notok "kunit: suite $i${line:+ (${line})}" ;;
+			ok*) ok "kunit: ${line#ok $i }" ;;
+			*) notok "kunit: ${line#not ok $i }" ;;
+			esac
+		done
+	fi
 fi
 
 # --- upstream two-stage kexec tests ---------------------------------------------
@@ -145,6 +173,22 @@ chain_test() {
 }
 if [[ " $groups " == *" chain "* ]]; then
 	chain_test "$impl" "$impl" "$impl"
+fi
+
+# --- the harness itself: a kernel that panics at boot fails, and fast ----------------
+if [[ " $groups " == *" harness "* ]]; then
+	log=$logs/harness-panic.log
+	t0=$(date +%s) st=0
+	LUO_EXTRA_CMDLINE="rdinit=/does-not-exist" \
+		run_vm "$log" "$kernel" "$tdir/kselftest.cpio" 60 || st=$?
+	dt=$(( $(date +%s) - t0 ))
+	if grep -q "Kernel panic" "$log" && ! grep -q "LUO-INIT: END OK" "$log" &&
+	   [ "$st" != 124 ] && [ "$dt" -lt 60 ]; then
+		ok "harness: a kernel that panics at boot is caught in ${dt}s"
+	else
+		notok "harness: a panicking kernel was not reported promptly (status $st, ${dt}s)"
+		explain "$log" "$st"
+	fi
 fi
 
 echo "$npass passed, $nfail failed"

@@ -36,7 +36,8 @@ mk_chain_initrd "$d/demo.cpio" "$d/luo_chain" "-s @STAGE@ -n 2" "$impl"
 timeout -k 5 "$VM_TIMEOUT" qemu-system-x86_64 -m 1G -smp 2 -no-reboot -nographic \
 	-nodefaults -accel "$ACCEL" -serial stdio \
 	-append "$CMDLINE_BASE quiet" -kernel "$kernel" -initrd "$d/demo.cpio" \
-	</dev/null | tr -d '\r' | tee "$ROOT/build/demo.log" |
+	</dev/null | tr -d '\r' | sed -E 's/\x1b(\[[0-9;?]*[a-zA-Z]|c)//g; s/^Booting from ROM\.*//' |
+	tee "$ROOT/build/demo.log" |
 	grep --line-buffered -E 'LUO-|liveupdate|luo|kexec|Linux version' || true
 grep -q "LUO-INIT: stage 2 passed, all stages passed" "$ROOT/build/demo.log" ||
 	die "the demo live update failed (full console log: build/demo.log)"

@@ -107,6 +107,7 @@ pick_accel() {
 }
 
 # run_vm LOG KERNEL INITRD [TIMEOUT]: boot, serial console into LOG.
+# LUO_EXTRA_CMDLINE is appended to the kernel command line.
 # Returns QEMU's status (124 on timeout).
 run_vm() {
 	local log=$1 kernel=$2 initrd=$3 tmo=${4:-$VM_TIMEOUT}
@@ -114,8 +115,8 @@ run_vm() {
 	rm -f "$log"
 	timeout --foreground -k 5 "$tmo" qemu-system-x86_64 -m 1G -smp 2 -no-reboot \
 		-nographic -nodefaults -accel "$ACCEL" -serial "file:$log" \
-		-append "$CMDLINE_BASE" -kernel "$kernel" -initrd "$initrd" \
-		</dev/null >"$log.qemu" 2>&1 || st=$?
+		-append "$CMDLINE_BASE ${LUO_EXTRA_CMDLINE:-}" -kernel "$kernel" \
+		-initrd "$initrd" </dev/null >"$log.qemu" 2>&1 || st=$?
 	sed -i 's/\r$//' "$log" 2>/dev/null || true
 	return $st
 }
