@@ -43,8 +43,10 @@ mkdir -p "$debdir"
 sha_of() { sha256sum "$1" | cut -d' ' -f1; }
 
 # Download PKG=VER into $debdir with a private sources list: the machine's
-# own apt configuration is neither used nor modified.
+# own apt configuration is neither used nor modified.  Output goes to stderr
+# (fetch_deb's stdout is the path of the package).
 apt_download() {
+	exec 3>&1 1>&2
 	local pkg=$1 ver=$2 a=$LUO_CACHE/apt
 	mkdir -p "$a/lists/partial" "$a/cache/archives/partial"
 	cat > "$a/sources.list" <<-SRC
@@ -57,6 +59,7 @@ apt_download() {
 	apt-get "${opts[@]}" update -q || die "apt-get update of the private trixie-backports list failed"
 	(cd "$debdir" && apt-get "${opts[@]}" download "$pkg=$ver") ||
 		die "apt-get download $pkg=$ver failed: is that version still in trixie-backports?"
+	exec 1>&3 3>&-
 }
 
 # Find FILE in ../shared/cache (checked against its SHA256SUMS) or in
