@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Apply this repository to the rust variant's tree: the files named in
-# harness/overlay.map are placed at their in-tree paths and patches/series is
-# applied on top of the pristine versions of the files it touches.
+# harness/overlay.map are placed at their in-tree paths (or, for "-", deleted
+# from the tree) and patches/series is applied on top of the pristine
+# versions of the files it touches.
 #
 # The result is computed in a staging directory and synced into the tree
 # with checksums, so a file whose content did not change keeps its mtime and
@@ -34,9 +35,15 @@ if [ -f "$series" ]; then
 	done < "$series"
 fi
 
-# 2. The component's own files.
+# 2. The component's own files ("-" as source: a tree file to delete).
+removed=$LUO_CACHE/overlay.removed
+: > "$removed.new"
 while read -r src dst; do
 	case "$src" in ''|'#'*) continue ;; esac
+	if [ "$src" = - ]; then
+		echo "$dst" >> "$removed.new"
+		continue
+	fi
 	[ -e "$ROOT/$src" ] || continue
 	mkdir -p "$stage/$(dirname "$dst")"
 	cp -p "$ROOT/$src" "$stage/$dst"
@@ -55,5 +62,16 @@ if [ -f "$manifest" ]; then
 	done
 fi
 mv "$manifest.new" "$manifest"
+# Deletions: apply the new ones, restore what is no longer deleted.
+sort -o "$removed.new" "$removed.new"
+if [ -f "$removed" ]; then
+	comm -23 "$removed" "$removed.new" | while read -r f; do
+		[ -e "$PRISTINE/$f" ] && cp -p "$PRISTINE/$f" "$RUST_TREE/$f"
+	done
+fi
+while read -r f; do rm -f "$RUST_TREE/$f"; done < "$removed.new"
+mv "$removed.new" "$removed"
 n=$(wc -l < "$manifest")
-note "overlay: $n file(s) of this repository placed in $RUST_TREE"
+r=$(wc -l < "$removed")
+note "overlay: $n file(s) of this repository placed in $RUST_TREE, $r removed"
+

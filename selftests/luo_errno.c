@@ -9,9 +9,24 @@
  * returns.  It is run on the C kernel and on the Rust kernel, and the two
  * outputs are diffed, so the output holds no pointers, fd numbers or timings.
  *
- * It must run on a freshly booted kernel (no incoming sessions) with
- * liveupdate=on, CONFIG_LIVEUPDATE_MEMFD=y, /proc mounted and, for a few
- * cases, a tmpfs on /tmp, with nothing else holding /dev/liveupdate open.
+ * The single-boot cases must run on a freshly booted kernel (no incoming
+ * sessions) with liveupdate=on, CONFIG_LIVEUPDATE_MEMFD=y, /proc mounted
+ * and, for a few cases, a tmpfs on /tmp, with nothing else holding
+ * /dev/liveupdate open.
+ *
+ * Usage:
+ *
+ *   luo_errno [-v]                 the single-boot cases
+ *   luo_errno [-v] -s 1 -n N       the same, then (N > 1) prepare stage 2
+ *   luo_errno [-v] -s S -n N       (S >= 2) the incoming-session cases, then
+ *                                  (S < N) prepare stage S + 1
+ *
+ * Preparing the next stage (luo_init.c kexecs into it when we exit 0)
+ * creates the sessions and memfds of s2_files[] below, reported as the case
+ * "prepare_next_stage", and keeps the session fds open across the kexec in
+ * a child process that pauses forever (closing an outgoing session fd
+ * unpreserves it).  The incoming-session cases (names "s2_...") need exactly
+ * that state: a kernel kexec'd from one where "-s S-1 -n N" exited 0.
  *
  * Output, one line per case, in a fixed order:
  *
@@ -24,9 +39,11 @@
  *   SETUP_<errno>  a step preparing the case (not the one tested) failed
  *   BADNAME        GET_NAME did not return the session's name
  *   BADFD          the fd returned in the ioctl argument is not open
- *   NOCLOEXEC      a new session fd lacks FD_CLOEXEC
+ *   NOCLOEXEC      a new session fd or retrieved memfd fd lacks FD_CLOEXEC
  *   CANARY         the kernel wrote past the size given in the argument
- *   BADDATA        memfd contents differ from what was written
+ *   BADDATA        memfd contents (or size, seals, file position) differ
+ *                  from what was written
+ *   OTHERFILE      a retrieved fd is not the file expected (st_dev, st_ino)
  *
  * A case that cannot run here (e.g. hugetlb memfds without HUGETLBFS) prints
  * "LUO-ERRNO-SKIP: <case-name> <reason>" instead; that is deterministic for a
@@ -95,6 +112,7 @@
 #define R_NOCLOEXEC	(-3)
 #define R_CANARY	(-4)
 #define R_BADDATA	(-5)
+#define R_OTHERFILE	(-6)
 #define R_SETUP		(-1000)		/* R_SETUP - errno */
 
 #define CREATE_SZ	((unsigned int)sizeof(struct liveupdate_ioctl_create_session))
@@ -170,6 +188,8 @@ static const char *result_name(int res, char *buf, size_t len)
 		return "CANARY";
 	case R_BADDATA:
 		return "BADDATA";
+	case R_OTHERFILE:
+		return "OTHERFILE";
 	}
 	if (res > 0)
 		return errno_name(res, buf, len);
@@ -321,10 +341,10 @@ static int get_name_is(int sfd, const char *want)
 }
 
 /*
- * Check a session fd handed out by CREATE_SESSION: open, close-on-exec and
- * named @want.  Closes it.
+ * Check a session fd handed out by CREATE_SESSION or RETRIEVE_SESSION: open,
+ * close-on-exec and named @want.
  */
-static int check_new_session(int fd, const char *want)
+static int session_fd_ok(int fd, const char *want)
 {
 	int fl, res;
 
@@ -336,7 +356,16 @@ static int check_new_session(int fd, const char *want)
 	res = get_name_is(fd, want);
 	if (!res && !(fl & FD_CLOEXEC))
 		res = R_NOCLOEXEC;
-	close(fd);
+	return res;
+}
+
+/* The same, and close it. */
+static int check_new_session(int fd, const char *want)
+{
+	int res = session_fd_ok(fd, want);
+
+	if (res != R_BADFD)
+		close(fd);
 	return res;
 }
 
@@ -386,8 +415,14 @@ static int preserve(int sfd, int fd, __u64 token)
 	return do_ioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, &a);
 }
 
-/* Bytes [off, off + len) of a test file: a function of the offset. */
-static int fill(int fd, size_t off, size_t len)
+/* Byte @off of a test file with pattern @seed. */
+static unsigned char pattern_byte(size_t off, unsigned int seed)
+{
+	return (unsigned char)(((off * 7 + 3) ^ seed) & 0xff);
+}
+
+/* Bytes [off, off + len) of a test file: a function of the offset and seed. */
+static int fill_seeded(int fd, size_t off, size_t len, unsigned int seed)
 {
 	unsigned char buf[4096];
 	size_t i, n;
@@ -395,13 +430,18 @@ static int fill(int fd, size_t off, size_t len)
 	while (len) {
 		n = len < sizeof(buf) ? len : sizeof(buf);
 		for (i = 0; i < n; i++)
-			buf[i] = (unsigned char)((off + i) * 7 + 3);
+			buf[i] = pattern_byte(off + i, seed);
 		if (pwrite(fd, buf, n, off) != (ssize_t)n)
 			return -1;
 		off += n;
 		len -= n;
 	}
 	return 0;
+}
+
+static int fill(int fd, size_t off, size_t len)
+{
+	return fill_seeded(fd, off, len, 0);
 }
 
 /* A memfd with @size bytes of data: its fd, or -errno. */
@@ -788,6 +828,25 @@ static void group_create_name(void)
 	create_arg(&a, "create_session_dup");
 	report("create_session_same_name_after_close",
 	       create_raw(luo, &a, "create_session_dup"), 0);
+
+	/* A session is released on the last close of its file, not the first. */
+	s1 = session_new(luo, "create_session_dup_fd");
+	if (s1 < 0) {
+		report("create_session_dup_while_fd_dup_open", R_SETUP + s1, EEXIST);
+		goto out;
+	}
+	s2 = dup(s1);
+	if (s2 < 0)
+		fatal("dup", errno);
+	xclose(&s1);
+	create_arg(&a, "create_session_dup_fd");
+	report("create_session_dup_while_fd_dup_open",
+	       create_raw(luo, &a, "create_session_dup_fd"), EEXIST);
+	report("get_name_via_dup_fd", get_name_is(s2, "create_session_dup_fd"), 0);
+	xclose(&s2);
+	create_arg(&a, "create_session_dup_fd");
+	report("create_session_after_last_dup_closed",
+	       create_raw(luo, &a, "create_session_dup_fd"), 0);
 
 	/* Bytes after the NUL are not part of the name. */
 	create_arg(&a, "garbage");
@@ -1378,6 +1437,18 @@ static void group_preserve_type(void)
 		close(fd);
 	/* Nothing is opened in between, so the number is still free. */
 	report("preserve_fd_closed", fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 13), EBADF);
+	/* The closed memfd's number, now naming /dev/null. */
+	if (fd >= 0) {
+		res = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (res < 0 || dup2(res, fd) < 0) {
+			report("preserve_fd_closed_number_reused", R_SETUP - errno, ENOENT);
+		} else {
+			report("preserve_fd_closed_number_reused", preserve(sfd, fd, 13), ENOENT);
+			close(fd);
+		}
+		if (res >= 0 && res != fd)
+			close(res);
+	}
 	fd = -1;
 
 	preserve_type_case(sfd, "preserve_fd_opath", open("/", O_PATH | O_CLOEXEC), 14, EBADF);
@@ -1668,23 +1739,810 @@ out:
 	close(luo);
 }
 
-int main(int argc, char **argv)
-{
-	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (!(argc > 1 && !strcmp(argv[1], "-v")))
-		quiet_console();
-	page = sysconf(_SC_PAGESIZE);
-	gpage = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ropage = mmap(NULL, page, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (gpage == MAP_FAILED || ropage == MAP_FAILED)
-		fatal("mmap", errno);
-	if (mprotect(gpage + page, page, PROT_NONE))
-		fatal("mprotect guard", errno);
-	if (access(LUO_DEV, F_OK))
-		fatal(LUO_DEV, errno);
+/* Two-stage mode ----------------------------------------------------------- */
 
+/*
+ * The state "prepare_next_stage" leaves for the next kernel: the sessions of
+ * s2_sessions[] (each one is used by one group of s2_ cases) and the memfds
+ * of s2_files[] preserved in them.  A memfd holds @size bytes of the
+ * fill_seeded() pattern with seed @token & 0xff, the seals @seals (it is
+ * made with MFD_ALLOW_SEALING when there are any) and file position @pos.
+ */
+static const char *const s2_sessions[] = {
+	"s2_main", "s2_empty", "s2_release", "s2_unretrieved", "s2_sizes",
+	"s2_readonly", "s2_same_name", "s2_garbage", "s2_finish_ro",
+};
+#define S2_NSESSIONS	(sizeof(s2_sessions) / sizeof(s2_sessions[0]))
+
+static const struct s2_file {
+	const char *session;
+	__u64 token;
+	unsigned int size;
+	unsigned int seals;
+	unsigned int pos;
+} s2_files[] = {
+	{ "s2_main", 1, 100, 0, 0 },
+	{ "s2_main", 2, 12345, 0, 0 },
+	{ "s2_main", 3, 65536, F_SEAL_SHRINK | F_SEAL_GROW, 777 },
+	{ "s2_release", 10, 5000, 0, 0 },
+	{ "s2_release", 11, 4096, 0, 0 },
+	{ "s2_unretrieved", 20, 8192, 0, 0 },
+	{ "s2_unretrieved", 21, 1, 0, 0 },
+	{ "s2_sizes", 30, 300, 0, 0 },
+	{ "s2_readonly", 40, 400, 0, 0 },
+	{ "s2_same_name", 50, 500, 0, 0 },
+	{ "s2_finish_ro", 70, 700, 0, 0 },
+	{ "s2_finish_ro", 71, 710, 0, 0 },
+};
+#define S2_NFILES	(sizeof(s2_files) / sizeof(s2_files[0]))
+
+static const struct s2_file *s2_file(__u64 token)
+{
+	unsigned int i;
+
+	for (i = 0; i < S2_NFILES; i++)
+		if (s2_files[i].token == token)
+			return &s2_files[i];
+	fatal("s2_file: unknown token", ENOENT);
+	return NULL;
+}
+
+/* Preserve the memfds of s2_files[] that belong in @session. */
+static int prepare_session_files(int sfd, const char *session)
+{
+	const struct s2_file *f;
+	unsigned int i;
+	int fd, res;
+
+	for (i = 0; i < S2_NFILES; i++) {
+		f = &s2_files[i];
+		if (strcmp(f->session, session))
+			continue;
+		fd = memfd_new("luo_errno_s2", f->seals ? MFD_ALLOW_SEALING : 0, 0);
+		if (fd < 0)
+			return R_SETUP + fd;
+		res = 0;
+		if (fill_seeded(fd, 0, f->size, f->token & 0xff) ||
+		    (f->seals && fcntl(fd, F_ADD_SEALS, f->seals)) ||
+		    lseek(fd, f->pos, SEEK_SET) != (off_t)f->pos)
+			res = R_SETUP - errno;
+		if (!res)
+			res = preserve(sfd, fd, f->token);
+		close(fd);
+		if (res)
+			return res;
+	}
+	return 0;
+}
+
+/*
+ * Create the state the next stage's s2_ cases expect, and keep the session
+ * fds open in a child that outlives us (it is still pausing when luo_init
+ * kexecs).  The memfd fds are closed: LUO holds its own references.
+ */
+static void prepare_next_stage(void)
+{
+	int luo, sfd[S2_NSESSIONS], res = 0;
+	unsigned int i;
+	pid_t pid;
+
+	for (i = 0; i < S2_NSESSIONS; i++)
+		sfd[i] = -1;
+	luo = luo_open();
+	for (i = 0; i < S2_NSESSIONS && !res; i++) {
+		sfd[i] = session_new(luo, s2_sessions[i]);
+		if (sfd[i] < 0) {
+			res = -sfd[i];
+			sfd[i] = -1;
+			break;
+		}
+		res = prepare_session_files(sfd[i], s2_sessions[i]);
+	}
+	close(luo);
+	if (!res) {
+		fflush(stdout);
+		pid = fork();
+		if (pid < 0) {
+			res = R_SETUP - errno;
+		} else if (!pid) {
+			for (;;)
+				pause();
+		}
+	}
+	/* The child's copies keep the sessions. */
+	for (i = 0; i < S2_NSESSIONS; i++)
+		xclose(&sfd[i]);
+	report("prepare_next_stage", res, 0);
+}
+
+/* RETRIEVE_SESSION of @name with @size and a 0x5a at @tail_byte (if >= 0). */
+static int retrieve_session_sized(int luo, const char *name, unsigned int size,
+				  int tail_byte, int *fdp)
+{
+	union {
+		struct liveupdate_ioctl_retrieve_session s;
+		unsigned char b[80];
+	} u;
+	int res;
+
+	memset(&u, 0, sizeof(u));
+	u.s.size = size;
+	u.s.fd = -1;
+	snprintf((char *)u.s.name, NAME_LEN, "%s", name);
+	if (tail_byte >= 0)
+		u.b[tail_byte] = 0x5a;
+	*fdp = -1;
+	res = do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &u);
+	if (!res)
+		*fdp = u.s.fd;
+	return res;
+}
+
+/* RETRIEVE_SESSION of @name: 0 with the fd in *@fdp, or an errno. */
+static int retrieve_session(int luo, const char *name, int *fdp)
+{
+	return retrieve_session_sized(luo, name, RETRIEVE_SZ, -1, fdp);
+}
+
+/* The same, closing any fd returned. */
+static int retrieve_session_res(int luo, const char *name)
+{
+	int fd, res = retrieve_session(luo, name, &fd);
+
+	xclose(&fd);
+	return res;
+}
+
+/* RETRIEVE_SESSION of @name, checking the new session fd (kept in *@fdp). */
+static int retrieve_session_ok(int luo, const char *name, int *fdp)
+{
+	int res = retrieve_session(luo, name, fdp);
+
+	return res ? res : session_fd_ok(*fdp, name);
+}
+
+/* RETRIEVE_FD of @token: 0 with the fd in *@fdp, or an errno. */
+static int retrieve_fd(int sfd, __u64 token, int *fdp)
+{
+	struct liveupdate_session_retrieve_fd a;
+
+	memset(&a, 0, sizeof(a));
+	a.size = RFD_SZ;
+	a.fd = -1;
+	a.token = token;
+	*fdp = -1;
+	if (ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, &a) < 0)
+		return errno;
+	*fdp = a.fd;
+	return 0;
+}
+
+/* The same, closing any fd returned. */
+static int retrieve_fd_res(int sfd, __u64 token)
+{
+	int fd, res = retrieve_fd(sfd, token, &fd);
+
+	xclose(&fd);
+	return res;
+}
+
+/* Does @fd hold the size and contents s2_files[] gives for @token? */
+static int memfd_is(int fd, __u64 token)
+{
+	const struct s2_file *f = s2_file(token);
+	unsigned char buf[4096];
+	struct stat st;
+	size_t off, i, n;
+
+	if (fd < 0 || fstat(fd, &st))
+		return R_BADFD;
+	if (!S_ISREG(st.st_mode) || st.st_size != (off_t)f->size)
+		return R_BADDATA;
+	for (off = 0; off < f->size; off += n) {
+		n = f->size - off < sizeof(buf) ? f->size - off : sizeof(buf);
+		if (pread(fd, buf, n, off) != (ssize_t)n)
+			return R_BADDATA;
+		for (i = 0; i < n; i++)
+			if (buf[i] != pattern_byte(off + i, f->token & 0xff))
+				return R_BADDATA;
+	}
+	return 0;
+}
+
+/* A memfd fd handed out by RETRIEVE_FD: open, close-on-exec, @token's data. */
+static int retrieved_fd_ok(int fd, __u64 token)
+{
+	int fl, res;
+
+	if (fd < 0)
+		return R_BADFD;
+	fl = fcntl(fd, F_GETFD);
+	if (fl < 0)
+		return R_BADFD;
+	res = memfd_is(fd, token);
+	if (!res && !(fl & FD_CLOEXEC))
+		res = R_NOCLOEXEC;
+	return res;
+}
+
+/* RETRIEVE_FD of @token, checking the fd (kept in *@fdp). */
+static int retrieve_fd_ok(int sfd, __u64 token, int *fdp)
+{
+	int res = retrieve_fd(sfd, token, fdp);
+
+	return res ? res : retrieved_fd_ok(*fdp, token);
+}
+
+/* Is @fd the file @ref was taken of? */
+static int same_file(int fd, const struct stat *ref)
+{
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st))
+		return R_BADFD;
+	return st.st_dev == ref->st_dev && st.st_ino == ref->st_ino ? 0 : R_OTHERFILE;
+}
+
+/*
+ * RETRIEVE_FD of @token with @size and a 0x5a at @tail_byte (if >= 0); on
+ * success the fd must be the file of @ref, and is closed.
+ */
+static int retrieve_fd_sized(int sfd, unsigned int size, int tail_byte, __u64 token,
+			     const struct stat *ref)
+{
+	union {
+		struct liveupdate_session_retrieve_fd s;
+		unsigned char b[32];
+	} u;
+	int res;
+
+	memset(&u, 0, sizeof(u));
+	u.s.size = size;
+	u.s.fd = -1;
+	u.s.token = token;
+	if (tail_byte >= 0)
+		u.b[tail_byte] = 0x5a;
+	res = do_ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, &u);
+	if (!res) {
+		res = same_file(u.s.fd, ref);
+		if (u.s.fd >= 0)
+			close(u.s.fd);
+	}
+	return res;
+}
+
+/* FINISH with @size, @reserved and a 0x5a at @tail_byte (if >= 0). */
+static int finish_sized(int sfd, unsigned int size, unsigned int reserved, int tail_byte)
+{
+	union {
+		struct liveupdate_session_finish s;
+		unsigned char b[16];
+	} u;
+
+	memset(&u, 0, sizeof(u));
+	u.s.size = size;
+	u.s.reserved = reserved;
+	if (tail_byte >= 0)
+		u.b[tail_byte] = 0x5a;
+	return do_ioctl(sfd, LIVEUPDATE_SESSION_FINISH, &u);
+}
+
+static int finish(int sfd)
+{
+	return finish_sized(sfd, FINISH_SZ, 0, -1);
+}
+
+/*
+ * Group (stage 2): opening /dev/liveupdate.  luo_core.c luo_open(): the
+ * first open deserializes the incoming sessions (luo_session_deserialize(),
+ * -EIO on failure); a second open while the first is held -> -EBUSY.
+ */
+static void group_s2_open(void)
+{
+	int fd1, fd2, err;
+
+	fd1 = open(LUO_DEV, O_RDWR | O_CLOEXEC);
+	err = fd1 < 0 ? errno : 0;
+	report("s2_open_first", err, 0);
+	if (fd1 < 0)
+		fatal("open " LUO_DEV, err);
+	fd2 = open(LUO_DEV, O_RDWR | O_CLOEXEC);
+	report("s2_open_second_while_open", fd2 < 0 ? errno : 0, EBUSY);
+	xclose(&fd2);
+	xclose(&fd1);
+}
+
+/*
+ * Group (stage 2): the life of an incoming session, "s2_main" (tokens 1, 2
+ * and 3).
+ * luo_session.c luo_session_retrieve(): searches the incoming list only
+ * (-ENOENT); a session already retrieved -> -EINVAL (it stays on the list
+ * until its file is released); the fd is O_CLOEXEC.
+ * luo_session_ioctl() -> luo_ioctl_type_valid(): PRESERVE_FD on a retrieved
+ * session -> -EINVAL before anything else; then min_size (RETRIEVE_FD 16,
+ * FINISH 8) and the copy_struct_from_user() tail check (-E2BIG) come before
+ * luo_session_finish()'s reserved check (-EINVAL).
+ * luo_file.c luo_retrieve_file(): unknown token or empty list -> -ENOENT; a
+ * token retrieved before returns the same struct file again (LUO keeps a
+ * reference until finish, so closing the user's fds changes nothing); a
+ * failed reply (-EFAULT) or fd allocation (-EMFILE) leaves the file
+ * retrievable.  The retrieved file is in luo_preserved_files until finish,
+ * so preserving it in an outgoing session -> -EBUSY (xa_insert()), after
+ * finish -> 0.
+ * luo_file_finish(): memfd_luo has no can_finish(); it empties the file set,
+ * so a second FINISH (count 0) -> 0 and RETRIEVE_FD -> -ENOENT; the
+ * session stays retrieved until luo_session_release() removes it.
+ * mm/memfd_luo.c memfd_luo_retrieve(): a new memfd with the size, contents,
+ * seals and position preserved; it is not frozen.
+ */
+static void group_s2_main(void)
+{
+	struct liveupdate_session_retrieve_fd a, *p;
+	struct stat st1;
+	int luo, sfd = -1, out = -1, m1 = -1, m1b = -1, m2 = -1, m3 = -1, fd = -1, res;
+	off_t pos;
+
+	luo = luo_open();
+	report("s2_retrieve_session_unknown", retrieve_session_res(luo, "s2_unknown"), ENOENT);
+	report("s2_retrieve_session_ok", retrieve_session_ok(luo, "s2_main", &sfd), 0);
+	if (sfd < 0)
+		goto out;
+	report("s2_retrieve_session_again_while_open",
+	       retrieve_session_res(luo, "s2_main"), EINVAL);
+	report("s2_get_name_incoming", get_name_is(sfd, "s2_main"), 0);
+
+	fd = memfd_new("s2_preserve_incoming", 0, 100);
+	report("s2_preserve_fd_incoming",
+	       fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 100), EINVAL);
+	xclose(&fd);
+	report("s2_preserve_fd_incoming_bad_fd", preserve(sfd, -1, 101), EINVAL);
+	report("s2_preserve_fd_incoming_same_token", preserve(sfd, -1, 1), EINVAL);
+
+	report("s2_retrieve_fd_unknown_token", retrieve_fd_res(sfd, 99), ENOENT);
+	report("s2_retrieve_fd_ok", retrieve_fd_ok(sfd, 1, &m1), 0);
+	if (m1 < 0 || fstat(m1, &st1))
+		goto out;
+	res = retrieve_fd(sfd, 1, &m1b);
+	report("s2_retrieve_fd_same_token_again", res ? res : same_file(m1b, &st1), 0);
+	xclose(&m1b);
+	xclose(&m1);
+	res = retrieve_fd_ok(sfd, 1, &m1);
+	report("s2_retrieve_fd_after_user_close", res ? res : same_file(m1, &st1), 0);
+	if (m1 < 0)
+		goto out;
+
+	report("s2_retrieve_fd_size_0", retrieve_fd_sized(sfd, 0, -1, 1, &st1), EINVAL);
+	report("s2_retrieve_fd_size_8", retrieve_fd_sized(sfd, 8, -1, 1, &st1), EINVAL);
+	report("s2_retrieve_fd_size_15", retrieve_fd_sized(sfd, 15, -1, 1, &st1), EINVAL);
+	report("s2_retrieve_fd_size_17_nonzero_tail",
+	       retrieve_fd_sized(sfd, 17, 16, 1, &st1), E2BIG);
+	report("s2_retrieve_fd_size_24_nonzero_tail",
+	       retrieve_fd_sized(sfd, 24, 23, 1, &st1), E2BIG);
+	report("s2_retrieve_fd_size_24_zero_tail",
+	       retrieve_fd_sized(sfd, 24, -1, 1, &st1), 0);
+	report("s2_retrieve_fd_unknown_token_nonzero_tail",
+	       retrieve_fd_sized(sfd, 24, 23, 99, &st1), E2BIG);
+	p = gpage_tail(8);
+	p->size = RFD_SZ;
+	report("s2_retrieve_fd_struct_cut_by_guard",
+	       do_ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, p), EFAULT);
+	p = gpage_tail(RFD_SZ);
+	p->size = RFD_SZ;
+	p->fd = -1;
+	p->token = 1;
+	res = do_ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, p);
+	if (!res) {
+		fd = p->fd;
+		res = same_file(fd, &st1);
+		xclose(&fd);
+	}
+	report("s2_retrieve_fd_at_page_end", res, 0);
+
+	/* Token 2: the first retrieval cannot write its reply. */
+	memset(&a, 0, sizeof(a));
+	a.size = RFD_SZ;
+	a.fd = -1;
+	a.token = 2;
+	report("s2_retrieve_fd_readonly_arg",
+	       do_ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, ro_copy(&a, sizeof(a))), EFAULT);
+	report("s2_retrieve_fd_after_readonly_arg", retrieve_fd_ok(sfd, 2, &m2), 0);
+
+	/* Token 3: no fd can be allocated for the first retrieval. */
+	memset(&a, 0, sizeof(a));
+	a.size = RFD_SZ;
+	a.fd = -1;
+	a.token = 3;
+	report("s2_retrieve_fd_emfile",
+	       ioctl_no_fds(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, &a), EMFILE);
+	report("s2_retrieve_fd_after_emfile", retrieve_fd_ok(sfd, 3, &m3), 0);
+	if (m3 < 0) {
+		res = R_BADFD;
+	} else {
+		res = fcntl(m3, F_GET_SEALS);
+		res = res < 0 ? errno : res == (F_SEAL_SHRINK | F_SEAL_GROW) ? 0 : R_BADDATA;
+	}
+	report("s2_memfd_seals_preserved", res, 0);
+	if (m3 < 0) {
+		res = R_BADFD;
+	} else {
+		pos = lseek(m3, 0, SEEK_CUR);
+		res = pos < 0 ? errno : pos == 777 ? 0 : R_BADDATA;
+	}
+	report("s2_memfd_position_preserved", res, 0);
+	/* memfd_luo_retrieve() makes a new inode, not frozen (shmem_freeze()). */
+	if (m2 < 0) {
+		res = R_BADFD;
+	} else {
+		res = sys_res(ftruncate(m2, 2 * 12345));
+		if (!res)
+			res = sys_res(ftruncate(m2, 12345));
+	}
+	report("s2_memfd_ftruncate_before_finish", res, 0);
+
+	/* A retrieved file is still LUO's until FINISH. */
+	out = session_new(luo, "s2_main_out");
+	if (out < 0) {
+		report("s2_preserve_fd_retrieved_before_finish", R_SETUP + out, EBUSY);
+		goto out;
+	}
+	report("s2_preserve_fd_retrieved_before_finish", preserve(out, m1, 1), EBUSY);
+
+	report("s2_finish_size_0", finish_sized(sfd, 0, 0, -1), EINVAL);
+	report("s2_finish_size_4", finish_sized(sfd, 4, 0, -1), EINVAL);
+	report("s2_finish_reserved_nonzero", finish_sized(sfd, FINISH_SZ, 1, -1), EINVAL);
+	report("s2_finish_size_16_nonzero_tail", finish_sized(sfd, 16, 0, 15), E2BIG);
+	report("s2_finish_reserved_nonzero_nonzero_tail",
+	       finish_sized(sfd, 16, 1, 15), E2BIG);
+	/* None of them finished anything. */
+	report("s2_retrieve_fd_after_failed_finish",
+	       retrieve_fd_sized(sfd, RFD_SZ, -1, 1, &st1), 0);
+
+	report("s2_finish_ok", finish(sfd), 0);
+	report("s2_finish_again", finish(sfd), 0);
+	report("s2_finish_size_16_zero_tail_after_finish", finish_sized(sfd, 16, 0, -1), 0);
+	report("s2_retrieve_fd_after_finish", retrieve_fd_res(sfd, 1), ENOENT);
+	report("s2_retrieve_fd_unknown_token_after_finish", retrieve_fd_res(sfd, 99), ENOENT);
+	report("s2_get_name_after_finish", get_name_is(sfd, "s2_main"), 0);
+	fd = memfd_new("s2_preserve_finished", 0, 100);
+	report("s2_preserve_fd_incoming_after_finish",
+	       fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 100), EINVAL);
+	xclose(&fd);
+	report("s2_retrieve_session_after_finish_while_open",
+	       retrieve_session_res(luo, "s2_main"), EINVAL);
+
+	/* The retrieved memfds are now the user's alone. */
+	res = memfd_is(m1, 1);
+	if (!res)
+		res = memfd_is(m2, 2);
+	if (!res)
+		res = memfd_is(m3, 3);
+	report("s2_memfd_data_after_finish", res, 0);
+	report("s2_memfd_write_after_finish", sys_res(pwrite(m1, "x", 1, 0)), 0);
+	report("s2_memfd_ftruncate_after_finish", sys_res(ftruncate(m1, 8192)), 0);
+	report("s2_memfd_ftruncate_sealed_after_finish",
+	       m3 < 0 ? R_BADFD : sys_res(ftruncate(m3, 0)), EPERM);
+	report("s2_preserve_fd_retrieved_after_finish", preserve(out, m1, 1), 0);
+	report("s2_memfd_ftruncate_preserved_again", sys_res(ftruncate(m1, 4096)), EPERM);
+
+	/* Releasing a finished session removes it from the incoming list. */
+	xclose(&sfd);
+	report("s2_retrieve_session_after_finish_and_close",
+	       retrieve_session_res(luo, "s2_main"), ENOENT);
+out:
+	xclose(&fd);
+	xclose(&m1b);
+	xclose(&m1);
+	xclose(&m2);
+	xclose(&m3);
+	xclose(&out);
+	xclose(&sfd);
+	close(luo);
+}
+
+/*
+ * Group (stage 2): an incoming session without files, "s2_empty".
+ * luo_retrieve_file(): empty list -> -ENOENT; luo_file_finish(): count 0
+ * -> 0, every time.
+ */
+static void group_s2_empty(void)
+{
+	int luo, sfd = -1;
+
+	luo = luo_open();
+	report("s2_empty_retrieve_session", retrieve_session_ok(luo, "s2_empty", &sfd), 0);
+	if (sfd < 0)
+		goto out;
+	report("s2_empty_retrieve_fd", retrieve_fd_res(sfd, 0), ENOENT);
+	report("s2_empty_finish", finish(sfd), 0);
+	report("s2_empty_finish_again", finish(sfd), 0);
+	report("s2_empty_get_name_after_finish", get_name_is(sfd, "s2_empty"), 0);
+	xclose(&sfd);
+	report("s2_empty_retrieve_session_after_close",
+	       retrieve_session_res(luo, "s2_empty"), ENOENT);
+out:
+	xclose(&sfd);
+	close(luo);
+}
+
+/*
+ * Group (stage 2): releasing an unfinished incoming session, "s2_release"
+ * (token 10 retrieved, token 11 not).
+ * luo_session_release() (on the last close of the file): retrieved ->
+ * luo_session_finish_one() (memfd_luo has no can_finish(), so it succeeds)
+ * and luo_session_remove() from the incoming list -> a later
+ * RETRIEVE_SESSION -> -ENOENT.  Until then it stays retrieved -> -EINVAL.
+ */
+static void group_s2_release(void)
+{
+	struct liveupdate_ioctl_create_session c;
+	int luo, sfd = -1, dupfd = -1, m = -1;
+
+	luo = luo_open();
+	report("s2_release_retrieve_session", retrieve_session_ok(luo, "s2_release", &sfd), 0);
+	if (sfd < 0)
+		goto out;
+	report("s2_release_retrieve_fd", retrieve_fd_ok(sfd, 10, &m), 0);
+	dupfd = dup(sfd);
+	if (dupfd < 0)
+		fatal("dup", errno);
+	xclose(&sfd);
+	report("s2_release_retrieve_session_while_dup_open",
+	       retrieve_session_res(luo, "s2_release"), EINVAL);
+	report("s2_release_get_name_via_dup", get_name_is(dupfd, "s2_release"), 0);
+	xclose(&dupfd);
+	report("s2_release_retrieve_session_after_close",
+	       retrieve_session_res(luo, "s2_release"), ENOENT);
+	report("s2_release_memfd_data_after_close", memfd_is(m, 10), 0);
+	create_arg(&c, "s2_release");
+	report("s2_release_create_outgoing_same_name", create_raw(luo, &c, "s2_release"), 0);
+out:
+	xclose(&m);
+	xclose(&dupfd);
+	xclose(&sfd);
+	close(luo);
+}
+
+/*
+ * Group (stage 2): FINISH with files never retrieved, "s2_unretrieved".
+ * luo_file_finish(): no can_finish() for memfds -> 0; memfd_luo_finish()
+ * frees the preserved folios of never-retrieved files; the file set is
+ * empty afterwards -> RETRIEVE_FD -> -ENOENT.
+ */
+static void group_s2_unretrieved(void)
+{
+	int luo, sfd = -1;
+
+	luo = luo_open();
+	report("s2_unretrieved_retrieve_session",
+	       retrieve_session_ok(luo, "s2_unretrieved", &sfd), 0);
+	if (sfd < 0)
+		goto out;
+	report("s2_finish_unretrieved_files", finish(sfd), 0);
+	report("s2_retrieve_fd_after_finish_unretrieved", retrieve_fd_res(sfd, 20), ENOENT);
+	report("s2_retrieve_fd_after_finish_unretrieved_other", retrieve_fd_res(sfd, 21), ENOENT);
+out:
+	xclose(&sfd);
+	close(luo);
+}
+
+/*
+ * Group (stage 2): RETRIEVE_SESSION argument checks with an existing name,
+ * "s2_sizes" (token 30).  luo_core.c luo_ioctl(): size < 72 -> -EINVAL,
+ * non-zero tail -> -E2BIG, copy fault -> -EFAULT;
+ * luo_ioctl_retrieve_session(): no fd -> -EMFILE; all before
+ * luo_session_retrieve(), so the session can still be retrieved.
+ */
+static void group_s2_sizes(void)
+{
+	struct liveupdate_ioctl_retrieve_session a, *p;
+	int luo, sfd = -1, m = -1, res;
+
+	luo = luo_open();
+	res = retrieve_session_sized(luo, "s2_sizes", 0, -1, &sfd);
+	xclose(&sfd);
+	report("s2_retrieve_session_size_0", res, EINVAL);
+	res = retrieve_session_sized(luo, "s2_sizes", RETRIEVE_SZ - 1, -1, &sfd);
+	xclose(&sfd);
+	report("s2_retrieve_session_size_71", res, EINVAL);
+	res = retrieve_session_sized(luo, "s2_sizes", 80, 79, &sfd);
+	xclose(&sfd);
+	report("s2_retrieve_session_size_80_nonzero_tail", res, E2BIG);
+	res = retrieve_session_sized(luo, "s2_sizes", 73, 72, &sfd);
+	xclose(&sfd);
+	report("s2_retrieve_session_size_73_nonzero_tail", res, E2BIG);
+	p = gpage_tail(4);
+	p->size = RETRIEVE_SZ;
+	report("s2_retrieve_session_struct_cut_by_guard",
+	       do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, p), EFAULT);
+	memset(&a, 0, sizeof(a));
+	a.size = RETRIEVE_SZ;
+	a.fd = -1;
+	snprintf((char *)a.name, NAME_LEN, "%s", "s2_sizes");
+	report("s2_retrieve_session_emfile",
+	       ioctl_no_fds(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a), EMFILE);
+
+	res = retrieve_session_sized(luo, "s2_sizes", 80, -1, &sfd);
+	report("s2_retrieve_session_size_80_zero_tail",
+	       res ? res : session_fd_ok(sfd, "s2_sizes"), 0);
+	if (sfd < 0)
+		goto out;
+	report("s2_retrieve_fd_after_sized_retrieve", retrieve_fd_ok(sfd, 30, &m), 0);
+out:
+	xclose(&m);
+	xclose(&sfd);
+	close(luo);
+}
+
+/*
+ * Group (stage 2): RETRIEVE_SESSION whose reply cannot be written,
+ * "s2_readonly" (token 40).  luo_ioctl_retrieve_session(): the session is
+ * retrieved, luo_ucmd_respond() fails -> fput() -> -EFAULT; the release
+ * (task work, before the ioctl returns) finishes and removes the session,
+ * so it is gone: -ENOENT.
+ */
+static void group_s2_readonly(void)
+{
+	struct liveupdate_ioctl_retrieve_session a;
+	int luo;
+
+	luo = luo_open();
+	memset(&a, 0, sizeof(a));
+	a.size = RETRIEVE_SZ;
+	a.fd = -1;
+	snprintf((char *)a.name, NAME_LEN, "%s", "s2_readonly");
+	report("s2_retrieve_session_readonly_arg",
+	       do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, ro_copy(&a, sizeof(a))),
+	       EFAULT);
+	report("s2_retrieve_session_after_readonly_arg",
+	       retrieve_session_res(luo, "s2_readonly"), ENOENT);
+	close(luo);
+}
+
+/*
+ * Group (stage 2): an outgoing session named like an incoming one,
+ * "s2_same_name" (token 50).  luo_session_insert() checks only the outgoing
+ * list (-EEXIST), luo_session_retrieve() only the incoming one.
+ */
+static void group_s2_same_name(void)
+{
+	struct liveupdate_ioctl_create_session c;
+	int luo, out = -1, in = -1, m = -1, fd = -1;
+
+	luo = luo_open();
+	out = session_new(luo, "s2_same_name");
+	report("s2_create_outgoing_same_name_as_incoming",
+	       out < 0 ? -out : session_fd_ok(out, "s2_same_name"), 0);
+	if (out < 0)
+		goto out;
+	report("s2_retrieve_session_with_outgoing_same_name",
+	       retrieve_session_ok(luo, "s2_same_name", &in), 0);
+	create_arg(&c, "s2_same_name");
+	report("s2_create_outgoing_same_name_duplicate",
+	       create_raw(luo, &c, "s2_same_name"), EEXIST);
+	report("s2_retrieve_fd_session_with_outgoing_same_name",
+	       in < 0 ? R_BADFD : retrieve_fd_ok(in, 50, &m), 0);
+	fd = memfd_new("s2_same_name", 0, 100);
+	report("s2_preserve_fd_outgoing_same_name_same_token",
+	       fd < 0 ? R_SETUP + fd : preserve(out, fd, 50), 0);
+	xclose(&fd);
+	xclose(&out);
+	create_arg(&c, "s2_same_name");
+	report("s2_create_outgoing_same_name_as_retrieved",
+	       create_raw(luo, &c, "s2_same_name"), 0);
+	xclose(&in);
+	create_arg(&c, "s2_same_name");
+	report("s2_create_outgoing_same_name_after_incoming_closed",
+	       create_raw(luo, &c, "s2_same_name"), 0);
+out:
+	xclose(&fd);
+	xclose(&m);
+	xclose(&in);
+	xclose(&out);
+	close(luo);
+}
+
+/*
+ * Group (stage 2): name matching, "s2_garbage" (no files).
+ * luo_session_retrieve(): strncmp(it->name, name, 64), so bytes after the
+ * NUL do not count, and a prefix, an extension, another case or 64 bytes
+ * without a NUL do not match -> -ENOENT.
+ */
+static void group_s2_garbage(void)
+{
+	struct liveupdate_ioctl_retrieve_session a;
+	int luo, sfd = -1, res;
+
+	luo = luo_open();
+	report("s2_retrieve_session_name_prefix",
+	       retrieve_session_res(luo, "s2_garbag"), ENOENT);
+	report("s2_retrieve_session_name_longer",
+	       retrieve_session_res(luo, "s2_garbage_"), ENOENT);
+	report("s2_retrieve_session_name_case_differs",
+	       retrieve_session_res(luo, "S2_GARBAGE"), ENOENT);
+	memset(&a, 0, sizeof(a));
+	a.size = RETRIEVE_SZ;
+	a.fd = -1;
+	memset(a.name, 'X', NAME_LEN);
+	res = do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a);
+	if (!res && a.fd >= 0)
+		close(a.fd);
+	report("s2_retrieve_session_name_64_no_nul", res, ENOENT);
+
+	memset(&a, 0, sizeof(a));
+	a.size = RETRIEVE_SZ;
+	a.fd = -1;
+	memset(a.name, 'z', NAME_LEN);
+	snprintf((char *)a.name, NAME_LEN, "%s", "s2_garbage");
+	res = do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a);
+	if (!res) {
+		sfd = a.fd;
+		res = session_fd_ok(sfd, "s2_garbage");
+	}
+	report("s2_retrieve_session_name_trailing_garbage", res, 0);
+	xclose(&sfd);
+	close(luo);
+}
+
+/*
+ * Group (stage 2): FINISH whose reply cannot be written, "s2_finish_ro"
+ * (token 70 retrieved, 71 not).  luo_session_finish(): the files are
+ * finished, then luo_ucmd_respond() fails -> -EFAULT; the file set is
+ * empty from then on.
+ */
+static void group_s2_finish_ro(void)
+{
+	struct liveupdate_session_finish f;
+	int luo, sfd = -1, m = -1;
+
+	luo = luo_open();
+	report("s2_finish_ro_retrieve_session",
+	       retrieve_session_ok(luo, "s2_finish_ro", &sfd), 0);
+	if (sfd < 0)
+		goto out;
+	report("s2_finish_ro_retrieve_fd", retrieve_fd_ok(sfd, 70, &m), 0);
+	memset(&f, 0, sizeof(f));
+	f.size = FINISH_SZ;
+	report("s2_finish_readonly_arg",
+	       do_ioctl(sfd, LIVEUPDATE_SESSION_FINISH, ro_copy(&f, sizeof(f))), EFAULT);
+	report("s2_retrieve_fd_after_finish_readonly_arg", retrieve_fd_res(sfd, 71), ENOENT);
+	report("s2_retrieve_fd_retrieved_after_finish_readonly_arg",
+	       retrieve_fd_res(sfd, 70), ENOENT);
+	report("s2_finish_after_finish_readonly_arg", finish(sfd), 0);
+	report("s2_memfd_data_after_finish_readonly_arg", memfd_is(m, 70), 0);
+out:
+	xclose(&m);
+	xclose(&sfd);
+	close(luo);
+}
+
+/* The incoming-session cases (stage 2 and later). */
+static void incoming_cases(void)
+{
+	unsigned int i;
+	int luo, res = ENOENT;
+
+	group_s2_open();
+	group_s2_main();
+	group_s2_empty();
+	group_s2_release();
+	group_s2_unretrieved();
+	group_s2_sizes();
+	group_s2_readonly();
+	group_s2_same_name();
+	group_s2_garbage();
+	group_s2_finish_ro();
+
+	/* Every incoming session was retrieved and released: none is left. */
+	luo = luo_open();
+	for (i = 0; i < S2_NSESSIONS && res == ENOENT; i++)
+		res = retrieve_session_res(luo, s2_sessions[i]);
+	report("s2_final_no_incoming_left", res, ENOENT);
+	close(luo);
+}
+
+/* The single-boot cases. */
+static void single_boot_cases(void)
+{
 	group_open();
 	group_luo_dispatch();
 	group_create_size();
@@ -1701,7 +2559,8 @@ int main(int argc, char **argv)
 	/* Everything was closed: the device is free and no session is left. */
 	{
 		static const char *const names[] = {
-			"create_session_dup", "create_session_luo_reopen",
+			"create_session_dup", "create_session_dup_fd",
+			"create_session_luo_reopen",
 			"create_session_many_000", "create_session_many_119",
 			"retrieve_session_outgoing", "session_dispatch",
 			"outgoing_only", "get_name", "preserve_size",
@@ -1719,6 +2578,60 @@ int main(int argc, char **argv)
 		report("final_no_session_left", res, 0);
 		close(luo);
 	}
+}
+
+static void usage(const char *prog)
+{
+	fprintf(stderr, "usage: %s [-v] [-s STAGE -n NSTAGES]  (1 <= STAGE <= NSTAGES)\n",
+		prog);
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	int opt, verbose = 0, stage = 1, nstages = 0;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	while ((opt = getopt(argc, argv, "vs:n:")) != -1) {
+		switch (opt) {
+		case 'v':
+			verbose = 1;
+			break;
+		case 's':
+			stage = atoi(optarg);
+			break;
+		case 'n':
+			nstages = atoi(optarg);
+			break;
+		default:
+			usage(argv[0]);
+		}
+	}
+	if (!nstages)
+		nstages = stage;
+	if (optind != argc || stage < 1 || nstages < stage)
+		usage(argv[0]);
+
+	if (!verbose)
+		quiet_console();
+	page = sysconf(_SC_PAGESIZE);
+	gpage = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ropage = mmap(NULL, page, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (gpage == MAP_FAILED || ropage == MAP_FAILED)
+		fatal("mmap", errno);
+	if (mprotect(gpage + page, page, PROT_NONE))
+		fatal("mprotect guard", errno);
+	if (access(LUO_DEV, F_OK))
+		fatal(LUO_DEV, errno);
+
+	if (stage == 1)
+		single_boot_cases();
+	else
+		incoming_cases();
+	if (stage < nstages)
+		prepare_next_stage();
 
 	restore_console();
 	printf("LUO-ERRNO: done %d cases, %d unexpected\n", nr_cases, nr_unexpected);

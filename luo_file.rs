@@ -1,0 +1,470 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Preserved files and the file handlers that know how to preserve them.
+//!
+//! A file handler (memfd today; vfio, iommufd and kvm later) registers with
+//! [`register_handler`].  `PRESERVE_FD` asks each handler in registration
+//! order whether it can preserve the file; the first that can does
+//! (`preserve`), and the file joins its session's [`FileSet`] under the
+//! caller's token.  At reboot every file is frozen (`freeze`) and its
+//! handler's 64-bit handle written into the session's KHO blocks as a
+//! `struct luo_file_ser`; if any freeze fails the ones done are undone in
+//! order (`unfreeze`).  In the next kernel the entries are read back,
+//! `RETRIEVE_FD` recreates the file once (`retrieve`, whose outcome is
+//! remembered), and `FINISH` hands it over for good (`can_finish` for all,
+//! then `finish` for each, last preserved first).
+//!
+//! A file may be preserved once only: LUO keeps the set of the ids
+//! (`get_id`, or the file pointer) of all preserved and retrieved files, and
+//! refuses a second preservation with EBUSY.  Each preserved file holds a
+//! reference on its handler's module.
+
+use crate::{
+    luo_flb,
+    sys::{
+        handler::{FileArgs, FileHandler, HandlerPrivate, ModuleRef},
+        kho::BlockSet,
+        rwsem::RwSem,
+    },
+};
+use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef, sync::Arc};
+
+/// A registered file handler and the FLBs it uses, in registration order.
+pub(crate) struct Handler {
+    fh: FileHandler,
+    pub(crate) flbs: KVec<Arc<luo_flb::FlbState>>,
+}
+
+/// The registered file handlers and FLBs (`luo_register_rwlock` in C).
+pub(crate) struct Registry {
+    handlers: KVec<Handler>,
+    /// FLBs used by at least one handler, in registration order.
+    pub(crate) flbs: KVec<luo_flb::RegisteredFlb>,
+}
+
+impl Registry {
+    fn handler(&self, fh: FileHandler) -> Option<&Handler> {
+        self.handlers.iter().find(|h| h.fh == fh)
+    }
+
+    pub(crate) fn handler_mut(&mut self, fh: FileHandler) -> Option<&mut Handler> {
+        self.handlers.iter_mut().find(|h| h.fh == fh)
+    }
+
+    /// Whether `fh` is registered.
+    pub(crate) fn is_registered(&self, fh: FileHandler) -> bool {
+        self.handler(fh).is_some()
+    }
+
+    /// The FLBs of handler `fh` (none if it is not registered).
+    pub(crate) fn flbs_of(&self, fh: FileHandler) -> &[Arc<luo_flb::FlbState>] {
+        self.handler(fh).map_or(&[], |h| &h.flbs)
+    }
+}
+
+/// The registration lock: read to look handlers up, write to (un)register.
+// SAFETY: `REGISTRY.init()` is called in the early initcall, before any use.
+pub(crate) static REGISTRY: RwSem<Registry> = unsafe {
+    RwSem::new_uninit(Registry {
+        handlers: KVec::new(),
+        flbs: KVec::new(),
+    })
+};
+
+kernel::sync::global_lock! {
+    // SAFETY: initialized in `luo_core`'s early initcall, before any use.
+    unsafe(uninit) static PRESERVED: Mutex<KVec<usize>> = KVec::new();
+}
+
+/// Initializes the locks of this module.
+///
+/// # Safety
+///
+/// Called once, early in boot, before any other function of this module.
+pub(crate) unsafe fn init_locks() {
+    // SAFETY: forwarded to the caller.
+    unsafe {
+        REGISTRY.init(c"luo_register_rwlock", kernel::static_lock_class!());
+        PRESERVED.init();
+    }
+}
+
+/// Records `id` as preserved; EBUSY if it already is (`xa_insert()`).
+fn mark_preserved(id: usize) -> Result {
+    let mut ids = PRESERVED.lock();
+    match ids.binary_search(&id) {
+        Ok(_) => Err(EBUSY),
+        Err(pos) => {
+            ids.reserve(1, GFP_KERNEL)?;
+            ids.insert_within_capacity(pos, id).map_err(|_| ENOMEM)
+        }
+    }
+}
+
+/// Forgets `id` (`xa_erase()`).
+fn unmark_preserved(id: usize) {
+    let mut ids = PRESERVED.lock();
+    if let Ok(pos) = ids.binary_search(&id) {
+        ids.remove(pos).ok();
+    }
+}
+
+/// `liveupdate_register_file_handler()`.
+pub(crate) fn register_handler(fh: FileHandler) -> Result {
+    if !crate::enabled() {
+        return Err(EOPNOTSUPP);
+    }
+    if !fh.is_complete() {
+        return Err(EINVAL);
+    }
+    {
+        let mut reg = REGISTRY.write();
+        if reg.handlers.iter().any(|h| h.fh.compatible() == fh.compatible()) {
+            pr_err!(
+                "File handler registration failed: Compatible string '{}' already registered.\n",
+                kernel::str::BStr::from_bytes(fh.compatible())
+            );
+            return Err(EEXIST);
+        }
+        reg.handlers.push(
+            Handler {
+                fh,
+                flbs: KVec::new(),
+            },
+            GFP_KERNEL,
+        )?;
+    }
+    crate::test_register(fh);
+    Ok(())
+}
+
+/// `liveupdate_unregister_file_handler()`: drops the handler and unlinks
+/// its FLBs.
+pub(crate) fn unregister_handler(fh: FileHandler) {
+    if !crate::enabled() {
+        return;
+    }
+    let mut reg = REGISTRY.write();
+    let flbs: KVec<_> = match reg.handler(fh) {
+        Some(h) => {
+            let mut v = KVec::new();
+            for s in h.flbs.iter() {
+                if v.push(s.flb(), GFP_KERNEL).is_err() {
+                    break;
+                }
+            }
+            v
+        }
+        None => return,
+    };
+    for flb in flbs.into_iter() {
+        reg.unregister_flb(fh, flb);
+    }
+    if let Some(i) = reg.handlers.iter().position(|h| h.fh == fh) {
+        reg.handlers.remove(i).ok();
+    }
+}
+
+/// One preserved (outgoing) or handed-over (incoming) file.
+struct LuoFile {
+    fh: FileHandler,
+    /// Keeps the handler's module loaded while the file is LUO's.
+    _owner: ModuleRef,
+    /// The file; `None` for an incoming file not retrieved yet.
+    file: Option<ARef<File>>,
+    data: u64,
+    private: HandlerPrivate,
+    retrieve_status: i32,
+    token: u64,
+}
+
+impl LuoFile {
+    fn args(&self) -> FileArgs<'_> {
+        FileArgs {
+            file: self.file.as_deref(),
+            data: self.data,
+            private: self.private,
+            retrieve_status: self.retrieve_status,
+        }
+    }
+
+    fn id(&self) -> Option<usize> {
+        self.file.as_deref().map(|f| self.fh.id_of(f))
+    }
+}
+
+/// The files of one session, in preservation order (`struct luo_file_set`),
+/// and the KHO blocks they serialize into.
+pub(crate) struct FileSet {
+    files: KVec<LuoFile>,
+    blocks: BlockSet<bindings::luo_file_ser>,
+}
+
+impl FileSet {
+    /// An empty set.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            files: KVec::new(),
+            blocks: BlockSet::new()?,
+        })
+    }
+
+    /// Number of files.
+    pub(crate) fn count(&self) -> u64 {
+        self.files.len() as u64
+    }
+
+    /// `PRESERVE_FD`: preserves the file behind `fd` under `token`
+    /// (`luo_preserve_file()`).
+    pub(crate) fn preserve(&mut self, token: u64, fd: i32) -> Result {
+        if self.files.iter().any(|f| f.token == token) {
+            return Err(EEXIST);
+        }
+        self.blocks.grow(self.count() + 1)?;
+        let res = self.preserve_grown(token, fd);
+        if res.is_err() {
+            self.blocks.shrink(self.count());
+        }
+        res
+    }
+
+    fn preserve_grown(&mut self, token: u64, fd: i32) -> Result {
+        let file = crate::sys::c_api::fget(fd)?;
+
+        // The first handler that can preserve the file, if its module can be
+        // pinned; ENOENT otherwise.
+        let (fh, owner) = {
+            let reg = REGISTRY.read();
+            let fh = reg
+                .handlers
+                .iter()
+                .map(|h| h.fh)
+                .find(|fh| fh.can_preserve(&file))
+                .ok_or(ENOENT)?;
+            (fh, fh.get_owner().ok_or(ENOENT)?)
+        };
+
+        let id = fh.id_of(&file);
+        mark_preserved(id)?;
+        if let Err(e) = luo_flb::file_preserve(fh) {
+            unmark_preserved(id);
+            return Err(e);
+        }
+        let res = self.files.reserve(1, GFP_KERNEL).map_err(Error::from).and_then(|()| {
+            let mut args = FileArgs {
+                file: Some(&file),
+                data: 0,
+                private: HandlerPrivate::NONE,
+                retrieve_status: 0,
+            };
+            fh.preserve(&mut args)?;
+            Ok((args.data, args.private))
+        });
+        match res {
+            Ok((data, private)) => {
+                self.files.push_within_capacity(LuoFile {
+                    fh,
+                    _owner: owner,
+                    file: Some(file),
+                    data,
+                    private,
+                    retrieve_status: 0,
+                    token,
+                })
+                .map_err(|_| ENOMEM)?;
+                Ok(())
+            }
+            Err(e) => {
+                luo_flb::file_unpreserve(fh);
+                unmark_preserved(id);
+                Err(e)
+            }
+        }
+    }
+
+    /// Unpreserves every file, last preserved first, when an outgoing
+    /// session is closed (`luo_file_unpreserve_files()`).
+    pub(crate) fn unpreserve_all(&mut self) {
+        while let Some(f) = self.files.pop() {
+            f.fh.unpreserve(&mut f.args());
+            luo_flb::file_unpreserve(f.fh);
+            if let Some(id) = f.id() {
+                unmark_preserved(id);
+            }
+            self.blocks.shrink(self.count());
+            drop(f);
+        }
+        self.blocks.destroy();
+    }
+
+    /// Freezes every file and writes its entry; on failure unfreezes the
+    /// ones frozen, in order (`luo_file_freeze()`).
+    pub(crate) fn freeze(&mut self, ser: &mut bindings::luo_file_set_ser) -> Result {
+        if self.files.is_empty() {
+            return Ok(());
+        }
+        let mut cursor = self.blocks.cursor();
+        let mut failed = None;
+        for (i, f) in self.files.iter_mut().enumerate() {
+            let Some(entry) = cursor.reserve() else {
+                pr_warn!("No room for file serialization entry\n");
+                failed = Some((i, ENOSPC));
+                break;
+            };
+            let mut args = f.args();
+            if let Err(e) = f.fh.freeze(&mut args) {
+                pr_warn!(
+                    "Freeze failed for token[{:#x}] handler[{}] err[{:?}]\n",
+                    f.token,
+                    kernel::str::BStr::from_bytes(f.fh.compatible()),
+                    e
+                );
+                failed = Some((i, e));
+                break;
+            }
+            f.data = args.data;
+            crate::copy_c_str(&mut entry.compatible, f.fh.compatible());
+            entry.data = f.data;
+            entry.token = f.token;
+        }
+        if let Some((i, e)) = failed {
+            self.unfreeze_first(i);
+            return Err(e);
+        }
+        ser.count = self.count();
+        ser.files = self.blocks.head_pa();
+        Ok(())
+    }
+
+    /// Unfreezes the first `n` files and zeroes the entries.
+    fn unfreeze_first(&mut self, n: usize) {
+        for f in self.files.iter().take(n) {
+            f.fh.unfreeze(&mut f.args());
+        }
+        self.blocks.clear();
+    }
+
+    /// Undoes a successful [`FileSet::freeze`] (`luo_file_unfreeze()`).
+    pub(crate) fn unfreeze(&mut self, ser: &mut bindings::luo_file_set_ser) {
+        if self.files.is_empty() {
+            return;
+        }
+        self.unfreeze_first(self.files.len());
+        ser.count = 0;
+        ser.files = 0;
+    }
+
+    /// `RETRIEVE_FD`: the file preserved under `token`, recreated on first
+    /// call (`luo_retrieve_file()`).
+    pub(crate) fn retrieve(&mut self, token: u64) -> Result<ARef<File>> {
+        let f = self
+            .files
+            .iter_mut()
+            .find(|f| f.token == token)
+            .ok_or(ENOENT)?;
+        if f.retrieve_status < 0 {
+            return Err(Error::from_errno(f.retrieve_status));
+        }
+        if f.retrieve_status > 0 {
+            return f.file.clone().ok_or(ENOENT);
+        }
+        let file = match f.fh.retrieve(&mut f.args()) {
+            Ok(file) => file,
+            Err(e) => {
+                f.retrieve_status = e.to_errno();
+                return Err(e);
+            }
+        };
+        if mark_preserved(f.fh.id_of(&file)).is_err() {
+            pr_warn!("Retrieved file is already tracked as preserved\n");
+        }
+        f.file = Some(file.clone());
+        f.retrieve_status = 1;
+        Ok(file)
+    }
+
+    /// `FINISH`: if every handler agrees, finishes every file, last first
+    /// (`luo_file_finish()`).
+    pub(crate) fn finish(&mut self) -> Result {
+        if self.files.is_empty() {
+            return Ok(());
+        }
+        if !self.files.iter().all(|f| f.fh.can_finish(&mut f.args())) {
+            return Err(EBUSY);
+        }
+        while let Some(f) = self.files.pop() {
+            f.fh.finish(&mut f.args());
+            luo_flb::file_finish(f.fh);
+            if let Some(id) = f.id() {
+                unmark_preserved(id);
+            }
+            self.blocks.shrink(self.count());
+            drop(f);
+        }
+        self.blocks.destroy();
+        Ok(())
+    }
+
+    /// Rebuilds the set from the previous kernel's entries
+    /// (`luo_file_deserialize()`); ENOENT when no handler of this kernel
+    /// has an entry's compatible string.
+    pub(crate) fn deserialize(&mut self, ser: &bindings::luo_file_set_ser) -> Result {
+        let (head, count) = (ser.files, ser.count);
+        if head == 0 {
+            if count != 0 {
+                pr_warn!("File set has {} files but no blocks\n", count);
+            }
+            return Ok(());
+        }
+        // SAFETY: `head` is the `files` of a session entry the previous
+        // kernel serialized; the entries it leads to are `luo_file_ser`.
+        unsafe { self.blocks.restore(head) }?;
+        let res = self.read_entries(count);
+        if res.is_err() {
+            self.files.clear();
+            self.blocks.destroy();
+        }
+        res
+    }
+
+    fn read_entries(&mut self, expected: u64) -> Result {
+        let reg = REGISTRY.read();
+        let mut cursor = self.blocks.cursor();
+        while let Some(entry) = cursor.read() {
+            let compatible = crate::c_str_bytes(&entry.compatible);
+            let found = reg
+                .handlers
+                .iter()
+                .find(|h| h.fh.compatible() == compatible)
+                .and_then(|h| h.fh.get_owner().map(|o| (h.fh, o)));
+            let Some((fh, owner)) = found else {
+                pr_warn!(
+                    "No registered handler for compatible '{}'\n",
+                    kernel::str::BStr::from_bytes(compatible)
+                );
+                return Err(ENOENT);
+            };
+            self.files.push(
+                LuoFile {
+                    fh,
+                    _owner: owner,
+                    file: None,
+                    data: entry.data,
+                    private: HandlerPrivate::NONE,
+                    retrieve_status: 0,
+                    token: entry.token,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        if self.count() != expected {
+            pr_warn!(
+                "File count mismatch: expected {}, found {}\n",
+                expected,
+                self.count()
+            );
+            return Err(EINVAL);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Anonymous-inode files backed by a Rust object.
+//!
+//! C header: [`include/linux/anon_inodes.h`](srctree/include/linux/anon_inodes.h).
+//!
+//! A session fd is an anonymous-inode file whose `private_data` is an
+//! `Arc` of the session; its `file_operations` table has only `release`
+//! and `unlocked_ioctl`, like C's `luo_session_fops`.
+
+use core::{marker::PhantomData, ptr::NonNull};
+use kernel::{
+    bindings,
+    ffi::{c_int, c_long, c_uint, c_ulong},
+    fs::File,
+    prelude::*,
+    sync::{aref::ARef, Arc, ArcBorrow},
+    types::ForeignOwnable,
+};
+
+/// What an anonymous-inode file of LUO does.
+pub(crate) trait AnonFileOps: Send + Sync + Sized + 'static {
+    /// `unlocked_ioctl`; `Err(ENOIOCTLCMD)` reaches userspace as ENOTTY.
+    fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: usize) -> Result<isize>;
+    /// `release`, on the last close: gets the file's reference back.
+    fn release(this: Arc<Self>) -> Result;
+}
+
+/// The `file_operations` table of files backed by `T`.
+struct Fops<T>(PhantomData<T>);
+
+impl<T: AnonFileOps> Fops<T> {
+    const TABLE: bindings::file_operations = bindings::file_operations {
+        release: Some(release_callback::<T>),
+        unlocked_ioctl: Some(ioctl_callback::<T>),
+        ..pin_init::zeroed()
+    };
+
+    const fn get() -> &'static bindings::file_operations {
+        &Self::TABLE
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS on the last `fput()` of a file made by [`new_file`].
+unsafe extern "C" fn release_callback<T: AnonFileOps>(
+    _inode: *mut bindings::inode,
+    file: *mut bindings::file,
+) -> c_int {
+    // SAFETY: `private_data` holds the `Arc<T>` that `new_file` converted with
+    // `into_foreign`; this is the last use of the file, so we take it back.
+    let this = unsafe { Arc::<T>::from_foreign((*file).private_data) };
+    match T::release(this) {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// # Safety
+///
+/// Called by the VFS for an ioctl on a file made by [`new_file`].
+unsafe extern "C" fn ioctl_callback<T: AnonFileOps>(
+    file: *mut bindings::file,
+    cmd: c_uint,
+    arg: c_ulong,
+) -> c_long {
+    // SAFETY: `private_data` holds an `Arc<T>` (from `new_file`) that lives
+    // until `release`, which cannot run during an ioctl on the file.
+    let this = unsafe { Arc::<T>::borrow((*file).private_data) };
+    match T::ioctl(this, cmd, arg as usize) {
+        Ok(ret) => ret as c_long,
+        Err(e) => e.to_errno() as c_long,
+    }
+}
+
+/// Creates an anonymous-inode file named `name` (`anon_inode_getfile()`,
+/// `O_RDWR`) that owns `data` until its release.
+pub(crate) fn new_file<T: AnonFileOps>(name: &CStr, data: Arc<T>) -> Result<ARef<File>> {
+    let foreign = data.into_foreign();
+    // SAFETY: `name` is NUL-terminated, the table is `'static`, and `foreign`
+    // is handed to the file, which gives it back in `release_callback`.
+    let file = unsafe {
+        bindings::anon_inode_getfile(
+            name.as_char_ptr(),
+            Fops::<T>::get(),
+            foreign,
+            bindings::O_RDWR as c_int,
+        )
+    };
+    match kernel::error::from_err_ptr(file) {
+        // SAFETY: a successful `anon_inode_getfile` returns a file with one
+        // reference, which the `ARef` takes over.
+        Ok(file) => Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast::<File>())) }),
+        Err(e) => {
+            // SAFETY: the file was not created, so `foreign` is still ours.
+            drop(unsafe { Arc::<T>::from_foreign(foreign) });
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,107 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Built-in initcalls and early boot parameters.
+//!
+//! C header: [`include/linux/init.h`](srctree/include/linux/init.h).
+//!
+//! The kernel crate's `module!` registers one `device_initcall`; LUO, a
+//! built-in subsystem, needs `early_initcall`, `late_initcall` and an
+//! `early_param`.  [`builtin_init!`] emits the same section entries the C
+//! macros do.
+
+use kernel::ffi::{c_char, c_int};
+
+/// An entry of `.init.setup`, laid out as C's `struct obs_kernel_param`.
+#[repr(C)]
+pub(crate) struct ObsKernelParam {
+    /// The parameter name, NUL-terminated.
+    pub(crate) name: *const c_char,
+    /// Called with the parameter's value (NULL when it has none).
+    pub(crate) setup: unsafe extern "C" fn(*mut c_char) -> c_int,
+    /// Non-zero for `early_param`.
+    pub(crate) early: c_int,
+}
+
+// SAFETY: the entry is immutable and only read by the boot code.
+unsafe impl Sync for ObsKernelParam {}
+
+/// Registers a built-in initcall or early boot parameter.
+///
+/// ```ignore
+/// builtin_init!(early_initcall, liveupdate_early_init_rs, early_init);
+/// builtin_init!(late_initcall, liveupdate_late_init_rs, late_init);
+/// builtin_init!(early_param "liveupdate", liveupdate_param_rs, parse_param);
+/// ```
+///
+/// The second argument names the C-callable symbol that is generated (it must
+/// be unique in vmlinux); the third is a safe Rust function:
+/// `fn() -> Result` for an initcall, `fn(Option<&CStr>) -> Result` for a
+/// parameter (`None` when given without `=value`).
+///
+/// An initcall entry is what `___define_initcall()` emits: with
+/// `CONFIG_HAVE_ARCH_PREL32_RELOCATIONS` a 32-bit offset to the function
+/// (as `module!` does for its initcall), otherwise a function pointer.  A
+/// parameter is an `obs_kernel_param` in `.init.setup`, as `__setup_param()`
+/// emits.  The generated functions are placed in `.init.text` like `__init`
+/// functions.
+macro_rules! builtin_init {
+    (@initcall $section:literal, $sym:ident, $f:path) => {
+        #[no_mangle]
+        #[link_section = ".init.text"]
+        extern "C" fn $sym() -> ::kernel::ffi::c_int {
+            match $f() {
+                Ok(()) => 0,
+                Err(e) => e.to_errno(),
+            }
+        }
+
+        #[cfg(CONFIG_HAVE_ARCH_PREL32_RELOCATIONS)]
+        ::core::arch::global_asm!(::core::concat!(
+            ".section \"", $section, "\", \"a\"\n",
+            ".balign 4\n",
+            ".long ", ::core::stringify!($sym), " - .\n",
+            ".previous\n"
+        ));
+
+        #[cfg(not(CONFIG_HAVE_ARCH_PREL32_RELOCATIONS))]
+        const _: () = {
+            #[used]
+            #[link_section = $section]
+            static ENTRY: extern "C" fn() -> ::kernel::ffi::c_int = $sym;
+        };
+    };
+    (early_initcall, $sym:ident, $f:path) => {
+        $crate::sys::init::builtin_init!(@initcall ".initcallearly.init", $sym, $f);
+    };
+    (late_initcall, $sym:ident, $f:path) => {
+        $crate::sys::init::builtin_init!(@initcall ".initcall7.init", $sym, $f);
+    };
+    (early_param $name:literal, $sym:ident, $f:path) => {
+        #[no_mangle]
+        #[link_section = ".init.text"]
+        unsafe extern "C" fn $sym(val: *mut ::kernel::ffi::c_char) -> ::kernel::ffi::c_int {
+            let val = if val.is_null() {
+                None
+            } else {
+                // SAFETY: the boot code passes a NUL-terminated string that
+                // outlives this call.
+                Some(unsafe { ::kernel::str::CStr::from_char_ptr(val) })
+            };
+            match $f(val) {
+                Ok(()) => 0,
+                Err(e) => e.to_errno(),
+            }
+        }
+
+        const _: () = {
+            #[used]
+            #[link_section = ".init.setup"]
+            static PARAM: $crate::sys::init::ObsKernelParam = $crate::sys::init::ObsKernelParam {
+                name: ::kernel::c_str!($name).as_ptr().cast(),
+                setup: $sym,
+                early: 1,
+            };
+        };
+    };
+}
+pub(crate) use builtin_init;
