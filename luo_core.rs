@@ -132,11 +132,6 @@ impl SessionName {
         Self { raw: buf, len }
     }
 
-    /// The name, NUL-padded to 64 bytes (compared with `strncmp(.., 64)`).
-    pub(crate) fn raw(&self) -> &[u8; 64] {
-        &self.raw
-    }
-
     /// The name without NUL.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.raw[..self.len]
@@ -452,7 +447,6 @@ mod tests {
         raw[10] = b'z';
         let n = SessionName::new(&raw).unwrap();
         assert_eq!(n.as_bytes(), b"abc");
-        assert_eq!(n.raw(), &name64(b"abc"));
     }
 
     #[test]

@@ -108,8 +108,11 @@ impl SessionList {
         }
     }
 
-    fn find(&self, name: &[u8; 64]) -> Option<&Arc<Session>> {
-        self.sessions.iter().find(|s| s.name.raw() == name)
+    /// The session called `name`, compared as C strings (`strncmp(.., 64)`):
+    /// bytes after the NUL do not count.
+    fn find(&self, name: &[u8]) -> Option<&Arc<Session>> {
+        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
+        self.sessions.iter().find(|s| s.name.as_bytes() == name)
     }
 
     /// Adds `session`, making room for its entry first if outgoing
@@ -121,7 +124,7 @@ impl SessionList {
         }
         // As in C, the block grown above is not given back when the name is
         // taken; the next removal shrinks the set.
-        if self.find(session.name.raw()).is_some() {
+        if self.find(session.name.as_bytes()).is_some() {
             return Err(EEXIST);
         }
         self.sessions.push(session, GFP_KERNEL)?;
@@ -265,7 +268,7 @@ fn deserialize_all(list: &mut SessionList) -> Result {
                 e
             )
         })?;
-        if sessions.iter().any(|s| s.name.raw() == session.name.raw()) {
+        if sessions.iter().any(|s| s.name.as_bytes() == session.name.as_bytes()) {
             pr_warn!("Failed to insert session [{}] EEXIST\n", name.display());
             return Err(EEXIST);
         }

@@ -22,7 +22,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-groups=${LUO_TESTS:-kselftest kunit kexec flb chain harness}
+groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno harness}
 logs=$ROOT/build/logs/$impl
 mkdir -p "$logs"
 
@@ -60,7 +60,7 @@ if [[ " $groups " == *" kselftest "* ]]; then
 	st=0; run_vm "$log" "$kernel" "$tdir/kselftest.cpio" || st=$?
 	cases=$(sed -n 's/^TEST_F(\([a-z_]*\), *\([a-z_0-9]*\)).*/\1.\2/p' "$sel/liveupdate.c")
 	for c in $cases; do
-		line=$(grep -E "^(not )?ok [0-9]+ $c( |\$)" "$log" 2>/dev/null | head -1 || true)
+		line=$(grep -E "^(not )?ok [0-9]+ $c( |\$)" "$log.user" 2>/dev/null | head -1 || true)
 		if [[ "$line" == ok* ]] && [[ "$line" != *"# SKIP"* ]]; then
 			ok "kselftest liveupdate: $c"
 		else
@@ -111,8 +111,8 @@ upstream_kexec() {
 		"file /initrd.img $w.inner.cpio 0644 0 0"
 	local log=$logs/$t.log st=0
 	run_vm "$log" "$kernel" "$w.cpio" || st=$?
-	if grep -q "TEST PASSED" "$log" &&
-	   grep -q "INIT: Stage 2 completed successfully" "$log"; then
+	if grep -q "TEST PASSED" "$log.user" &&
+	   grep -q "INIT: Stage 2 completed successfully" "$log.user"; then
 		ok "upstream kexec: $t"
 	else
 		notok "upstream kexec: $t"
@@ -133,8 +133,9 @@ fi
 # registers, early in boot) and it is finished when the session finishes.
 if [[ " $groups " == *" flb "* ]]; then
 	log=$logs/luo_kexec_simple.log
-	s1=$(sed '/INIT: Stage 1 completed successfully/,$d' "$log" 2>/dev/null || true)
-	s2=$(sed -n '/INIT: Stage 1 completed successfully/,$p' "$log" 2>/dev/null || true)
+	# Stage 2 begins with the second kernel's banner.
+	s1=$(awk '/Linux version/ { n++ } n == 1' "$log" 2>/dev/null || true)
+	s2=$(awk '/Linux version/ { n++ } n >= 2' "$log" 2>/dev/null || true)
 	miss=()
 	grep -q "liveupdate test: Registered 3 FLBs with file handler" <<<"$s1" ||
 		miss+=("stage 1: FLB registration")
@@ -161,18 +162,66 @@ chain_test() {
 	local log=$logs/$name.log st=0
 	mk_chain_initrd "$tdir/$name.cpio" "$tdir/luo_chain" "-s @STAGE@ -n $nst" "$@"
 	run_vm "$log" "$(impl_out "$first")/bzImage" "$tdir/$name.cpio" || st=$?
-	if grep -q "LUO-CHAIN: stage $nst/$nst OK" "$log" &&
-	   grep -q "LUO-INIT: stage $nst passed, all stages passed" "$log" &&
-	   ! grep -q "LUO-CHAIN: FAIL" "$log"; then
+	if grep -q "LUO-CHAIN: stage $nst/$nst OK" "$log.user" &&
+	   grep -q "LUO-INIT: stage $nst passed, all stages passed" "$log.user" &&
+	   ! grep -q "LUO-CHAIN: FAIL" "$log.user"; then
 		ok "memfd chain $(echo "$name" | sed 's/^chain-//; s/-/ -> /g')"
 	else
 		notok "memfd chain $(echo "$name" | sed 's/^chain-//; s/-/ -> /g')"
-		grep "LUO-CHAIN: FAIL" "$log" | sed 's/^/#   /' || true
+		grep "LUO-CHAIN: FAIL" "$log.user" | sed 's/^/#   /' || true
 		explain "$log" "$st"
 	fi
 }
+# The other variant, for tests across implementations (rust only).
+other=""
+if [ "$impl" = rust ] && [[ " $groups " == *" chain "* || " $groups " == *" errno "* ]]; then
+	other=c
+	note "building the C reference for the cross-implementation tests"
+	"$ROOT/harness/kernel.sh" c > "$ROOT/build/kernel-c.log" 2>&1 ||
+		{ tail -20 "$ROOT/build/kernel-c.log"; die "the C reference kernel did not build"; }
+fi
+
 if [[ " $groups " == *" chain "* ]]; then
 	chain_test "$impl" "$impl" "$impl"
+	if [ -n "$other" ]; then
+		chain_test "$other" "$impl" "$other"
+		chain_test "$impl" "$other" "$impl"
+	fi
+fi
+
+# --- project tests: errno of every ioctl path, compared with C --------------------
+# selftests/luo_errno.c runs ~300 cases (stage 1: fresh boot; stage 2:
+# incoming sessions after a kexec) and prints each result.  On the rust
+# variant the results must equal the C kernel's, case by case.
+errno_run() {
+	local k=$1 log=$logs/errno-$1.log st=0
+	mk_chain_initrd "$tdir/errno-$k.cpio" "$tdir/luo_errno" "-s @STAGE@ -n 2" "$k"
+	run_vm "$log" "$(impl_out "$k")/bzImage" "$tdir/errno-$k.cpio" || st=$?
+	grep -E '^LUO-ERRNO: [a-z0-9_]+ ' "$log.user" | grep -v '^LUO-ERRNO: done' |
+		awk '{ print $2, $3 }' > "$log.results"
+	return $st
+}
+if [[ " $groups " == *" errno "* ]]; then
+	st=0; errno_run "$impl" || st=$?
+	log=$logs/errno-$impl.log
+	n_cases=$(wc -l < "$log.results")
+	if user_view "$log" | grep -q "LUO-INIT: stage 2 passed, all stages passed" && [ "$n_cases" -ge 40 ]; then
+		ok "errno: $n_cases cases on $impl give the errno the C code gives"
+	else
+		notok "errno: $impl disagrees with the expected errno table"
+		grep -E '^LUO-ERRNO: ' "$log.user" | awk '$3 != $5 && $2 != "done"' | head -20 | sed 's/^/#   /'
+		explain "$log" "$st"
+	fi
+	if [ -n "$other" ]; then
+		errno_run "$other" || true
+		if [ -s "$logs/errno-$other.log.results" ] &&
+		   diff -u "$logs/errno-$other.log.results" "$log.results" > "$log.diff"; then
+			ok "errno: rust and c give the same result in all $n_cases cases"
+		else
+			notok "errno: rust and c differ ($(grep -c '^[-+][a-z]' "$log.diff" || true) lines; c first, rust second)"
+			grep '^[-+][a-z]' "$log.diff" | head -30 | sed 's/^/#   /'
+		fi
+	fi
 fi
 
 # --- the harness itself: a kernel that panics at boot fails, and fast ----------------
@@ -182,7 +231,7 @@ if [[ " $groups " == *" harness "* ]]; then
 	LUO_EXTRA_CMDLINE="rdinit=/does-not-exist" \
 		run_vm "$log" "$kernel" "$tdir/kselftest.cpio" 60 || st=$?
 	dt=$(( $(date +%s) - t0 ))
-	if grep -q "Kernel panic" "$log" && ! grep -q "LUO-INIT: END OK" "$log" &&
+	if grep -q "Kernel panic" "$log" && ! grep -q "LUO-INIT: END OK" "$log.user" &&
 	   [ "$st" != 124 ] && [ "$dt" -lt 60 ]; then
 		ok "harness: a kernel that panics at boot is caught in ${dt}s"
 	else

@@ -23,6 +23,7 @@ build_guest_programs() {
 	# Our own programs (glibc, static).
 	guest_cc "$impl" "$d/luo_init" "$ROOT/selftests/luo_init.c"
 	guest_cc "$impl" "$d/luo_chain" "$ROOT/selftests/luo_chain.c"
+	guest_cc "$impl" "$d/luo_errno" "$ROOT/selftests/luo_errno.c"
 	printf 'int main(void) { return 0; }\n' > "$d/true.c"
 	guest_cc "$impl" "$d/true" "$d/true.c"
 	# The upstream in-VM kselftest, unmodified (glibc, static).
@@ -118,5 +119,14 @@ run_vm() {
 		-append "$CMDLINE_BASE ${LUO_EXTRA_CMDLINE:-}" -kernel "$kernel" \
 		-initrd "$initrd" </dev/null >"$log.qemu" 2>&1 || st=$?
 	sed -i 's/\r$//' "$log" 2>/dev/null || true
+	user_view "$log" > "$log.user"
 	return $st
+}
+
+# What userspace printed: the serial log without the kernel's messages.
+# printk records reach the console whole, but may land in the middle of a
+# line userspace is writing ("INIT: Stage [ 0.71] ...\n2 completed"), so
+# every "[ timestamp] ...\n" record is cut out wherever it starts.
+user_view() {
+	perl -0pe 's/\[ *\d+\.\d+\] [^\n]*\n//g' "$1" 2>/dev/null || true
 }
