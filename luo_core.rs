@@ -25,7 +25,7 @@
 use kernel::{
     bindings,
     fs::File,
-    ioctl::{_IOC_NR, _IO},
+    ioctl::{_IO, _IOC_NR},
     miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
     prelude::*,
     sync::atomic::{Atomic, Relaxed},
@@ -52,7 +52,8 @@ struct LocalModule;
 impl kernel::ModuleMetadata for LocalModule {
     const NAME: &'static CStr = c"luo";
     // SAFETY: a NULL module is what `THIS_MODULE` is for built-in code.
-    const THIS_MODULE: kernel::ThisModule = unsafe { kernel::ThisModule::from_ptr(core::ptr::null_mut()) };
+    const THIS_MODULE: kernel::ThisModule =
+        unsafe { kernel::ThisModule::from_ptr(core::ptr::null_mut()) };
 }
 
 pub(crate) use sys::handler::FileHandler;
@@ -82,20 +83,17 @@ pub(crate) fn enabled() -> bool {
 // ---------------------------------------------------------------------------
 
 /// The bytes of a fixed-size C string up to its NUL (all if none).
-pub(crate) fn c_str_bytes(raw: &[kernel::ffi::c_char]) -> &[u8] {
-    // SAFETY: `c_char` and `u8` have the same size and alignment.
-    let raw = unsafe { &*(raw as *const [kernel::ffi::c_char] as *const [u8]) };
+pub(crate) fn c_str_bytes(raw: &[u8]) -> &[u8] {
     let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
     &raw[..len]
 }
 
 /// Writes `src` as a NUL-terminated string into `dst`, truncating and
 /// zero-filling (`strscpy_pad()`).
-pub(crate) fn copy_c_str(dst: &mut [kernel::ffi::c_char], src: &[u8]) {
+pub(crate) fn copy_c_str(dst: &mut [u8], src: &[u8]) {
     let n = src.len().min(dst.len().saturating_sub(1));
-    for (i, d) in dst.iter_mut().enumerate() {
-        *d = if i < n { src[i] as kernel::ffi::c_char } else { 0 };
-    }
+    dst[..n].copy_from_slice(&src[..n]);
+    dst[n..].fill(0);
 }
 
 /// A session name: 1 to 63 bytes, NUL-terminated in a 64-byte array.
@@ -118,7 +116,7 @@ impl SessionName {
 
     /// A name from the previous kernel, truncated to 63 bytes as
     /// `strscpy()` does.
-    pub(crate) fn from_ser(raw: &[kernel::ffi::c_char; 64]) -> Self {
+    pub(crate) fn from_ser(raw: &[u8; 64]) -> Self {
         let bytes = c_str_bytes(raw);
         let len = bytes.len().min(63);
         let mut buf = [0u8; 64];
@@ -238,10 +236,8 @@ fn early_startup() -> Result {
     // SAFETY: KHO handed over this subtree, `len` bytes the previous kernel
     // preserved with `kho_alloc_preserve()`.
     let luo_ser = unsafe { Incoming::<bindings::luo_ser>::new(phys, len) };
-    let compat_len = ABI_COMPATIBLE.len().next_multiple_of(8).min(luo_ser.compatible.len());
-    let mut want = [0u8; 8];
-    want[..ABI_COMPATIBLE.len()].copy_from_slice(ABI_COMPATIBLE);
-    if c_str_bytes(&luo_ser.compatible[..compat_len]) != ABI_COMPATIBLE {
+    // strncmp(compatible, "luo-v5", 8): the field is exactly 8 bytes.
+    if c_str_bytes(&luo_ser.compatible) != ABI_COMPATIBLE {
         pr_err!("LUO state is incompatible with 'luo-v5'\n");
         return Err(EINVAL);
     }
@@ -416,10 +412,20 @@ impl MiscDevice for LuoDevice {
         op.check_size(ucmd.user_size())?;
         if index == bindings::LIVEUPDATE_CMD_CREATE_SESSION as usize {
             let mut argp = ucmd.read::<bindings::liveupdate_ioctl_create_session>()?;
-            reply_with_file(&ucmd, &mut argp, |a, fd| a.fd = fd, |a| luo_session::create(&a.name))
+            reply_with_file(
+                &ucmd,
+                &mut argp,
+                |a, fd| a.fd = fd,
+                |a| luo_session::create(&a.name),
+            )
         } else {
             let mut argp = ucmd.read::<bindings::liveupdate_ioctl_retrieve_session>()?;
-            reply_with_file(&ucmd, &mut argp, |a, fd| a.fd = fd, |a| luo_session::retrieve(&a.name))
+            reply_with_file(
+                &ucmd,
+                &mut argp,
+                |a, fd| a.fd = fd,
+                |a| luo_session::retrieve(&a.name),
+            )
         }
     }
 }
@@ -440,7 +446,10 @@ mod tests {
         assert_eq!(SessionName::new(&name64(b"")).err(), Some(EINVAL));
         assert!(SessionName::new(&name64(b"a")).is_ok());
         let long = [b'x'; 63];
-        assert_eq!(SessionName::new(&name64(&long)).map(|n| n.as_bytes().len()), Ok(63));
+        assert_eq!(
+            SessionName::new(&name64(&long)).map(|n| n.as_bytes().len()),
+            Ok(63)
+        );
         assert_eq!(SessionName::new(&[b'y'; 64]).err(), Some(EINVAL));
         // Bytes after the NUL do not belong to the name.
         let mut raw = name64(b"abc");
@@ -451,7 +460,7 @@ mod tests {
 
     #[test]
     fn session_name_from_previous_kernel_is_truncated() {
-        let raw = [b'q' as kernel::ffi::c_char; 64];
+        let raw = [b'q'; 64];
         assert_eq!(SessionName::from_ser(&raw).as_bytes().len(), 63);
     }
 
@@ -495,10 +504,34 @@ mod tests {
 
     #[test]
     fn copy_struct_from_user_plan() {
-        assert_eq!(StructCopy::new(72, 72), StructCopy { copy: 72, tail: None });
-        assert_eq!(StructCopy::new(72, 8), StructCopy { copy: 8, tail: None });
-        assert_eq!(StructCopy::new(16, 24), StructCopy { copy: 16, tail: Some((16, 8)) });
-        assert_eq!(StructCopy::new(8, 0), StructCopy { copy: 0, tail: None });
+        assert_eq!(
+            StructCopy::new(72, 72),
+            StructCopy {
+                copy: 72,
+                tail: None
+            }
+        );
+        assert_eq!(
+            StructCopy::new(72, 8),
+            StructCopy {
+                copy: 8,
+                tail: None
+            }
+        );
+        assert_eq!(
+            StructCopy::new(16, 24),
+            StructCopy {
+                copy: 16,
+                tail: Some((16, 8))
+            }
+        );
+        assert_eq!(
+            StructCopy::new(8, 0),
+            StructCopy {
+                copy: 0,
+                tail: None
+            }
+        );
     }
 
     #[test]
@@ -525,7 +558,7 @@ mod tests {
 
     #[test]
     fn c_strings() {
-        let mut dst = [1 as kernel::ffi::c_char; 8];
+        let mut dst = [1u8; 8];
         copy_c_str(&mut dst, b"luo-v5");
         assert_eq!(c_str_bytes(&dst), b"luo-v5");
         copy_c_str(&mut dst, b"0123456789");

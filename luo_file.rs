@@ -119,7 +119,11 @@ pub(crate) fn register_handler(fh: FileHandler) -> Result {
     }
     {
         let mut reg = REGISTRY.write();
-        if reg.handlers.iter().any(|h| h.fh.compatible() == fh.compatible()) {
+        if reg
+            .handlers
+            .iter()
+            .any(|h| h.fh.compatible() == fh.compatible())
+        {
             pr_err!(
                 "File handler registration failed: Compatible string '{}' already registered.\n",
                 kernel::str::BStr::from_bytes(fh.compatible())
@@ -250,28 +254,33 @@ impl FileSet {
             unmark_preserved(id);
             return Err(e);
         }
-        let res = self.files.reserve(1, GFP_KERNEL).map_err(Error::from).and_then(|()| {
-            let mut args = FileArgs {
-                file: Some(&file),
-                data: 0,
-                private: HandlerPrivate::NONE,
-                retrieve_status: 0,
-            };
-            fh.preserve(&mut args)?;
-            Ok((args.data, args.private))
-        });
+        let res = self
+            .files
+            .reserve(1, GFP_KERNEL)
+            .map_err(Error::from)
+            .and_then(|()| {
+                let mut args = FileArgs {
+                    file: Some(&file),
+                    data: 0,
+                    private: HandlerPrivate::NONE,
+                    retrieve_status: 0,
+                };
+                fh.preserve(&mut args)?;
+                Ok((args.data, args.private))
+            });
         match res {
             Ok((data, private)) => {
-                self.files.push_within_capacity(LuoFile {
-                    fh,
-                    _owner: owner,
-                    file: Some(file),
-                    data,
-                    private,
-                    retrieve_status: 0,
-                    token,
-                })
-                .map_err(|_| ENOMEM)?;
+                self.files
+                    .push_within_capacity(LuoFile {
+                        fh,
+                        _owner: owner,
+                        file: Some(file),
+                        data,
+                        private,
+                        retrieve_status: 0,
+                        token,
+                    })
+                    .map_err(|_| ENOMEM)?;
                 Ok(())
             }
             Err(e) => {

@@ -21,7 +21,6 @@
 //! 3. each session's mutex.
 
 use crate::{
-    IoctlOp, SessionName,
     luo_file::FileSet,
     sys::{
         anon_file::{self, AnonFileOps},
@@ -30,6 +29,7 @@ use crate::{
         rwsem::RwSem,
         uaccess::UserCmd,
     },
+    IoctlOp, SessionName,
 };
 use kernel::{
     bindings,
@@ -235,7 +235,11 @@ pub(crate) unsafe fn setup_incoming(sessions_pa: u64) -> Result {
 pub(crate) fn deserialize() -> Result {
     let mut list = INCOMING.lock();
     if let Some(err) = list.deserialized {
-        return if err == 0 { Ok(()) } else { Err(Error::from_errno(err)) };
+        return if err == 0 {
+            Ok(())
+        } else {
+            Err(Error::from_errno(err))
+        };
     }
     list.deserialized = Some(0);
     if !list.active {
@@ -268,7 +272,10 @@ fn deserialize_all(list: &mut SessionList) -> Result {
                 e
             )
         })?;
-        if sessions.iter().any(|s| s.name.as_bytes() == session.name.as_bytes()) {
+        if sessions
+            .iter()
+            .any(|s| s.name.as_bytes() == session.name.as_bytes())
+        {
             pr_warn!("Failed to insert session [{}] EEXIST\n", name.display());
             return Err(EEXIST);
         }
@@ -330,7 +337,11 @@ pub(crate) fn serialize() -> Result<u64> {
         }
         return Err(e);
     }
-    let pa = if sessions.is_empty() { 0 } else { blocks.head_pa() };
+    let pa = if sessions.is_empty() {
+        0
+    } else {
+        blocks.head_pa()
+    };
     drop(list);
     ser_guard.hold_forever();
     Ok(pa)
@@ -391,7 +402,11 @@ const SESSION_OPS: [(IoctlOp, Applies, SessionCmd); 4] = [
 
 impl AnonFileOps for Session {
     fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: usize) -> Result<isize> {
-        let index = crate::ioctl_index(cmd, bindings::LIVEUPDATE_CMD_SESSION_BASE, SESSION_OPS.len())?;
+        let index = crate::ioctl_index(
+            cmd,
+            bindings::LIVEUPDATE_CMD_SESSION_BASE,
+            SESSION_OPS.len(),
+        )?;
         let ucmd = UserCmd::new(arg)?;
         let (op, applies, which) = SESSION_OPS[index];
         op.check_cmd(cmd)?;
@@ -436,7 +451,10 @@ impl AnonFileOps for Session {
                 // A retrieved session is finished on close; if it cannot be,
                 // it stays listed (as in C) and the close reports why.
                 if let Err(e) = this.inner.lock().files.finish() {
-                    pr_warn!("Unable to finish session [{}] on release\n", this.name.display());
+                    pr_warn!(
+                        "Unable to finish session [{}] on release\n",
+                        this.name.display()
+                    );
                     return Err(e);
                 }
                 INCOMING.lock().remove(&this);
@@ -459,14 +477,22 @@ impl Session {
         ucmd.respond(argp)
     }
 
-    fn preserve_fd(&self, ucmd: &UserCmd, argp: &bindings::liveupdate_session_preserve_fd) -> Result {
+    fn preserve_fd(
+        &self,
+        ucmd: &UserCmd,
+        argp: &bindings::liveupdate_session_preserve_fd,
+    ) -> Result {
         self.inner.lock().files.preserve(argp.token, argp.fd)?;
         ucmd.respond(argp).inspect_err(|_| {
             pr_warn!("The file was successfully preserved, but response to user failed\n")
         })
     }
 
-    fn retrieve_fd(&self, ucmd: &UserCmd, argp: &mut bindings::liveupdate_session_retrieve_fd) -> Result {
+    fn retrieve_fd(
+        &self,
+        ucmd: &UserCmd,
+        argp: &mut bindings::liveupdate_session_retrieve_fd,
+    ) -> Result {
         let fd = c_api::FdReservation::new()?;
         argp.fd = fd.number();
         let file = self.inner.lock().files.retrieve(argp.token)?;

@@ -22,7 +22,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno harness}
+groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno lint symbols harness}
 logs=$ROOT/build/logs/$impl
 mkdir -p "$logs"
 
@@ -205,7 +205,7 @@ if [[ " $groups " == *" errno "* ]]; then
 	st=0; errno_run "$impl" || st=$?
 	log=$logs/errno-$impl.log
 	n_cases=$(wc -l < "$log.results")
-	if user_view "$log" | grep -q "LUO-INIT: stage 2 passed, all stages passed" && [ "$n_cases" -ge 40 ]; then
+	if grep -q "LUO-INIT: stage 2 passed, all stages passed" "$log.user" && [ "$n_cases" -ge 40 ]; then
 		ok "errno: $n_cases cases on $impl give the errno the C code gives"
 	else
 		notok "errno: $impl disagrees with the expected errno table"
@@ -221,6 +221,68 @@ if [[ " $groups " == *" errno "* ]]; then
 			notok "errno: rust and c differ ($(grep -c '^[-+][a-z]' "$log.diff" || true) lines; c first, rust second)"
 			grep '^[-+][a-z]' "$log.diff" | head -30 | sed 's/^/#   /'
 		fi
+	fi
+fi
+
+# --- the Rust LUO: lints, and no C LUO in the kernel ---------------------------------
+if [ "$impl" = rust ] && have_rust_luo && [[ " $groups " == *" lint "* ]]; then
+	# rustfmt with the kernel's configuration.
+	fmt_out=$(cd "$ROOT" && rustfmt --config-path "$PRISTINE/.rustfmt.toml" --edition 2021 \
+		--check luo_core.rs 2>&1) && fmt_st=0 || fmt_st=$?
+	if [ "$fmt_st" = 0 ]; then
+		ok "lint: rustfmt (kernel .rustfmt.toml) is clean"
+	else
+		notok "lint: rustfmt wants changes"
+		echo "$fmt_out" | head -20 | sed 's/^/#   /'
+	fi
+	# The crate rebuilt under clippy with the kernel's lint set
+	# (CLIPPY=1: clippy::all, undocumented_unsafe_blocks, ...).
+	touch "$RUST_TREE/kernel/liveupdate/luo_core.rs"
+	kmake rust -j"$JOBS" CLIPPY=1 kernel/liveupdate/luo_core.o > "$logs/clippy.log" 2>&1 && cst=0 || cst=$?
+	nwarn=$(grep -cE '^(warning|error)' "$logs/clippy.log" || true)
+	if [ "$cst" = 0 ] && [ "$nwarn" = 0 ]; then
+		ok "lint: CLIPPY=1 build of the Rust LUO has no warning"
+	else
+		notok "lint: CLIPPY=1 build: status $cst, $nwarn warnings (build/logs/$impl/clippy.log)"
+		grep -E -A4 '^(warning|error)' "$logs/clippy.log" | head -30 | sed 's/^/#   /'
+	fi
+	# Put the normal object back for the next build.
+	kmake rust -j"$JOBS" kernel/liveupdate/luo_core.o > /dev/null 2>&1 || true
+fi
+
+if [ "$impl" = rust ] && have_rust_luo && [[ " $groups " == *" symbols "* ]]; then
+	obj=$(impl_obj rust)
+	vml=$(impl_out rust)/vmlinux
+	api="liveupdate_enabled liveupdate_reboot liveupdate_register_file_handler
+	     liveupdate_unregister_file_handler liveupdate_register_flb
+	     liveupdate_unregister_flb liveupdate_flb_get_incoming
+	     liveupdate_flb_put_incoming liveupdate_flb_get_outgoing
+	     liveupdate_flb_put_outgoing"
+	# Global functions of the C LUO (luo_internal.h): none may be linked.
+	c_only="luo_session_create luo_session_retrieve luo_session_serialize
+		luo_session_deserialize luo_preserve_file luo_file_freeze
+		luo_retrieve_file luo_file_finish luo_flb_file_preserve luo_flb_serialize"
+	bad=()
+	members=$(ar t "$obj/kernel/liveupdate/built-in.a" 2>/dev/null | xargs -n1 basename | sort | tr '\n' ' ')
+	for m in luo_session.o luo_file.o luo_flb.o; do
+		[[ " $members " == *" $m "* ]] && bad+=("C object $m in kernel/liveupdate/built-in.a")
+	done
+	rust_syms=$(nm --defined-only "$obj/kernel/liveupdate/luo_core.o" | awk '$2 == "T" { print $3 }')
+	# Rust objects carry v0-mangled (_R...) symbols.
+	[ "$(nm "$obj/kernel/liveupdate/luo_core.o" | grep -c ' _R')" -gt 0 ] ||
+		bad+=("luo_core.o is not a Rust object")
+	vsyms=$(nm --defined-only "$vml" | awk '{ print $3 }')
+	for f in $api; do
+		grep -qx "$f" <<<"$rust_syms" || bad+=("$f not defined by the Rust luo_core.o")
+		grep -qx "$f" <<<"$vsyms" || bad+=("$f missing from vmlinux")
+	done
+	for f in $c_only; do
+		grep -qx "$f" <<<"$vsyms" && bad+=("C LUO function $f linked")
+	done
+	if [ ${#bad[@]} = 0 ]; then
+		ok "symbols: the liveupdate_* API comes from the Rust luo_core.o, no C LUO linked"
+	else
+		notok "symbols: ${bad[*]}"
 	fi
 fi
 

@@ -15,7 +15,7 @@ as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 # --- Debian packages --------------------------------------------------------
 missing=()
 for p in "${PKGS[@]}"; do
-	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+	[ "$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)" = "install ok installed" ] ||
 		missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
@@ -28,9 +28,9 @@ fi
 
 # --- Rust toolchain -----------------------------------------------------------
 command -v rustc >/dev/null || die "rustc not found: the machine's rustup toolchain ($RUSTC_VER) is required"
-rustc --version | grep -q "^rustc $RUSTC_VER " ||
+[[ "$(rustc --version)" == "rustc $RUSTC_VER "* ]] ||
 	note "warning: rustc is '$(rustc --version)', the recipe was checked with $RUSTC_VER"
-if ! bindgen --version 2>/dev/null | grep -q "^bindgen $BINDGEN_VER\$"; then
+if [ "$(bindgen --version 2>/dev/null || true)" != "bindgen $BINDGEN_VER" ]; then
 	note "installing bindgen-cli $BINDGEN_VER from crates.io"
 	cargo install bindgen-cli --version "$BINDGEN_VER" --locked ||
 		die "cargo install bindgen-cli $BINDGEN_VER failed"

@@ -68,7 +68,7 @@ unsafe extern "C" fn ioctl_callback<T: AnonFileOps>(
     // SAFETY: `private_data` holds an `Arc<T>` (from `new_file`) that lives
     // until `release`, which cannot run during an ioctl on the file.
     let this = unsafe { Arc::<T>::borrow((*file).private_data) };
-    match T::ioctl(this, cmd, arg as usize) {
+    match T::ioctl(this, cmd, arg) {
         Ok(ret) => ret as c_long,
         Err(e) => e.to_errno() as c_long,
     }

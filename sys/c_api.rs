@@ -103,7 +103,9 @@ pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
         return EINVAL.to_errno();
     };
     // SAFETY: the caller keeps the handler valid while registered.
-    errno(luo_file::register_handler(unsafe { FileHandler::from_raw(fh) }))
+    errno(luo_file::register_handler(unsafe {
+        FileHandler::from_raw(fh)
+    }))
 }
 
 /// # Safety

@@ -11,13 +11,7 @@
 //! expects; [`ModuleRef`] is a reference on the module that owns them.
 
 use core::ptr::NonNull;
-use kernel::{
-    bindings,
-    ffi::c_void,
-    fs::File,
-    prelude::*,
-    sync::aref::ARef,
-};
+use kernel::{bindings, ffi::c_void, fs::File, prelude::*, sync::aref::ARef};
 
 /// Length of the bytes of a fixed-size C string up to its NUL.
 fn c_name(bytes: &[u8]) -> &[u8] {
@@ -118,9 +112,7 @@ impl FileHandler {
     /// The compatible string, without its NUL.
     pub(crate) fn compatible(&self) -> &[u8] {
         // SAFETY: type invariant.
-        let raw = unsafe { &self.0.as_ref().compatible };
-        // SAFETY: `c_char` and `u8` have the same layout.
-        c_name(unsafe { &*(raw as *const [kernel::ffi::c_char] as *const [u8]) })
+        c_name(unsafe { &self.0.as_ref().compatible })
     }
 
     /// Whether every mandatory callback is set.
@@ -170,7 +162,7 @@ impl FileHandler {
     pub(crate) fn id_of(&self, file: &File) -> usize {
         match self.ops().get_id {
             // SAFETY: valid handler and a live file.
-            Some(f) => (unsafe { f(file.as_ptr()) }) as usize,
+            Some(f) => unsafe { f(file.as_ptr()) },
             None => file.as_ptr() as usize,
         }
     }
@@ -212,8 +204,8 @@ impl FileHandler {
     pub(crate) fn retrieve(&self, args: &mut FileArgs<'_>) -> Result<ARef<File>> {
         let f = self.ops().retrieve.ok_or(EINVAL)?;
         let mut file = core::ptr::null_mut();
-        // SAFETY: as in `preserve`.
         let err = self.call(args, |raw| {
+            // SAFETY: as in `preserve`.
             let err = unsafe { f(raw) };
             file = raw.file;
             err
@@ -293,15 +285,16 @@ impl Flb {
     /// The compatible string, without its NUL.
     pub(crate) fn compatible(&self) -> &[u8] {
         // SAFETY: type invariant.
-        let raw = unsafe { &self.0.as_ref().compatible };
-        // SAFETY: `c_char` and `u8` have the same layout.
-        c_name(unsafe { &*(raw as *const [kernel::ffi::c_char] as *const [u8]) })
+        c_name(unsafe { &self.0.as_ref().compatible })
     }
 
     /// Whether every mandatory callback is set.
     pub(crate) fn is_complete(&self) -> bool {
         let ops = self.ops();
-        ops.preserve.is_some() && ops.unpreserve.is_some() && ops.retrieve.is_some() && ops.finish.is_some()
+        ops.preserve.is_some()
+            && ops.unpreserve.is_some()
+            && ops.retrieve.is_some()
+            && ops.finish.is_some()
     }
 
     /// Takes a reference on the owning module.

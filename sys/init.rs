@@ -77,6 +77,11 @@ macro_rules! builtin_init {
         $crate::sys::init::builtin_init!(@initcall ".initcall7.init", $sym, $f);
     };
     (early_param $name:literal, $sym:ident, $f:path) => {
+        /// The `early_param` handler called by the boot code.
+        ///
+        /// # Safety
+        ///
+        /// `val` is NULL or a NUL-terminated string valid for the call.
         #[no_mangle]
         #[link_section = ".init.text"]
         unsafe extern "C" fn $sym(val: *mut ::kernel::ffi::c_char) -> ::kernel::ffi::c_int {
@@ -97,7 +102,7 @@ macro_rules! builtin_init {
             #[used]
             #[link_section = ".init.setup"]
             static PARAM: $crate::sys::init::ObsKernelParam = $crate::sys::init::ObsKernelParam {
-                name: ::kernel::c_str!($name).as_ptr().cast(),
+                name: ::kernel::str::as_char_ptr_in_const_context(::kernel::c_str!($name)),
                 setup: $sym,
                 early: 1,
             };

@@ -7,8 +7,8 @@
 //!
 //! KHO itself stays C; these are the few safe handles LUO needs around it.
 
-use core::{marker::PhantomData, ptr::NonNull};
 use super::Pod;
+use core::{marker::PhantomData, ptr::NonNull};
 use kernel::{bindings, error::to_result, ffi::c_void, prelude::*, types::Opaque};
 
 /// Whether KHO is enabled on this boot.

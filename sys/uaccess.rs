@@ -48,7 +48,9 @@ impl UserCmd {
     pub(crate) fn new(arg: usize) -> Result<Self> {
         let ptr = UserPtr::from_addr(arg);
         let mut size = [0u8; 4];
-        UserSlice::new(ptr, size.len()).reader().read_slice(&mut size)?;
+        UserSlice::new(ptr, size.len())
+            .reader()
+            .read_slice(&mut size)?;
         Ok(Self {
             ptr,
             user_size: u32::from_ne_bytes(size),
@@ -79,7 +81,9 @@ impl UserCmd {
         let bytes = unsafe {
             core::slice::from_raw_parts_mut(val.as_mut_ptr().cast::<MaybeUninit<u8>>(), plan.copy)
         };
-        UserSlice::new(self.ptr, plan.copy).reader().read_raw(bytes)?;
+        UserSlice::new(self.ptr, plan.copy)
+            .reader()
+            .read_raw(bytes)?;
         // SAFETY: zeroed then partly overwritten; any bit pattern is a valid
         // `T` (`Pod`).
         Ok(unsafe { val.assume_init() })
@@ -91,7 +95,8 @@ impl UserCmd {
         let n = size_of::<T>().min(self.user_size as usize);
         // SAFETY: `val` is `size_of::<T>()` initialized bytes with no padding
         // (`Pod`), and `n` does not exceed that.
-        let bytes = unsafe { core::slice::from_raw_parts((val as *const T).cast::<u8>(), n) };
+        let bytes =
+            unsafe { core::slice::from_raw_parts(core::ptr::from_ref(val).cast::<u8>(), n) };
         UserSlice::new(self.ptr, n).writer().write_slice(bytes)
     }
 }
