@@ -22,7 +22,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno lint symbols harness}
+groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno boot lint symbols harness}
 logs=$ROOT/build/logs/$impl
 mkdir -p "$logs"
 
@@ -85,12 +85,30 @@ if [[ " $groups " == *" kunit "* ]]; then
 		notok "kunit: no KTAP plan on the console"
 		explain "$log" 0
 	else
+		# One line per test case ("    ok N case" inside "# Subtest: suite"),
+		# and per suite: it must report, and report ok.
+		cases=$(awk '
+			/^    # Subtest: / { suite = $3; next }
+			/^    (not )?ok [0-9]+ / {
+				st = ($1 == "not") ? "notok" : "ok"; name = (st == "ok") ? $3 : $4
+				if ($0 ~ /# SKIP/) st = "skip"
+				print st, suite "." name }' <<<"$ktap")
+		while read -r st name; do
+			[ -n "$name" ] || continue
+			case $st in
+			ok) ok "kunit: $name" ;;
+			*) notok "kunit: $name ($st)" ;;
+			esac
+		done <<<"$cases"
+		if [ "$impl" = rust ] && have_rust_luo && ! grep -q ' luo_rs\.' <<<"$cases"; then
+			notok "kunit: the Rust LUO's suite luo_rs did not run"
+		fi
 		for i in $(seq 1 "$plan"); do
 			line=$(grep -m1 -E "^(not )?ok $i " <<<"$ktap" || true)
 			case "$line" in
 			ok*"# SKIP"*|"") notok "kunit: suite $i${line:+ (${line})}" ;;
-			ok*) ok "kunit: ${line#ok $i }" ;;
-			*) notok "kunit: ${line#not ok $i }" ;;
+			ok*) ;;
+			*) notok "kunit: suite ${line#not ok $i }" ;;
 			esac
 		done
 	fi
@@ -222,6 +240,28 @@ if [[ " $groups " == *" errno "* ]]; then
 			grep '^[-+][a-z]' "$log.diff" | head -30 | sed 's/^/#   /'
 		fi
 	fi
+fi
+
+# --- boot parameters: liveupdate=off, kho=off ------------------------------------------
+# With either, LUO is off: no /dev/liveupdate; with kho=off it says why.
+boot_probe() {
+	local k=$1 param=$2 log=$logs/boot-$1-${2%%=*}.log
+	mk_chain_initrd "$tdir/probe.cpio" "$tdir/luo_probe" ""
+	LUO_EXTRA_CMDLINE="$param" run_vm "$log" "$(impl_out "$k")/bzImage" "$tdir/probe.cpio" || true
+	echo "$(grep -m1 '^LUO-PROBE:' "$log.user" || echo 'LUO-PROBE: no answer')" \
+	     "$(grep -c 'luo: Disabling liveupdate because KHO is disabled' "$log" || true)"
+}
+if [[ " $groups " == *" boot "* ]]; then
+	for param in liveupdate=off kho=off; do
+		got=$(boot_probe "$impl" "$param")
+		# "open ENOENT" and how many times the kernel said KHO was off.
+		want="LUO-PROBE: open ENOENT $([ "$param" = kho=off ] && echo 1 || echo 0)"
+		if [ "$got" = "$want" ]; then
+			ok "boot: $param turns LUO off (${got#LUO-PROBE: })"
+		else
+			notok "boot: $param: got '$got', want '$want'"
+		fi
+	done
 fi
 
 # --- the Rust LUO: lints, and no C LUO in the kernel ---------------------------------

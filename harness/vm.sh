@@ -24,6 +24,7 @@ build_guest_programs() {
 	guest_cc "$impl" "$d/luo_init" "$ROOT/selftests/luo_init.c"
 	guest_cc "$impl" "$d/luo_chain" "$ROOT/selftests/luo_chain.c"
 	guest_cc "$impl" "$d/luo_errno" "$ROOT/selftests/luo_errno.c"
+	guest_cc "$impl" "$d/luo_probe" "$ROOT/selftests/luo_probe.c"
 	printf 'int main(void) { return 0; }\n' > "$d/true.c"
 	guest_cc "$impl" "$d/true" "$d/true.c"
 	# The upstream in-VM kselftest, unmodified (glibc, static).

@@ -140,6 +140,24 @@ static void verify(int fd, const struct spec *s)
 		fail("token %#llx: data past the end", (unsigned long long)s->token);
 }
 
+/* A session fd is an anonymous-inode file named "[luo_session] NAME". */
+static void check_session_file(int fd, const char *name)
+{
+	char path[64], link[256], want[256];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		fail("readlink %s", path);
+	link[n] = 0;
+	snprintf(want, sizeof(want), "anon_inode:[luo_session] %s", name);
+	if (strcmp(link, want))
+		fail("session fd is '%s', expected '%s'", link, want);
+	if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
+		fail("session fd of %s is not close-on-exec", name);
+}
+
 static int create_session(int luo, const char *name)
 {
 	struct liveupdate_ioctl_create_session a = { .size = sizeof(a) };
@@ -147,6 +165,7 @@ static int create_session(int luo, const char *name)
 	snprintf((char *)a.name, sizeof(a.name), "%s", name);
 	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &a))
 		fail("CREATE_SESSION %s", name);
+	check_session_file(a.fd, name);
 	return a.fd;
 }
 
@@ -162,6 +181,7 @@ static int retrieve_session(int luo, const char *name)
 		fail("GET_NAME %s", name);
 	if (strcmp((char *)g.name, name))
 		fail("GET_NAME returned '%s' for '%s'", g.name, name);
+	check_session_file(a.fd, name);
 	return a.fd;
 }
 
