@@ -294,9 +294,18 @@ impl FileSet {
     /// Unpreserves every file, last preserved first, when an outgoing
     /// session is closed (`luo_file_unpreserve_files()`).
     pub(crate) fn unpreserve_all(&mut self) {
-        while let Some(f) = self.files.pop() {
+        self.release_all(|f| {
             f.fh.unpreserve(&mut f.args());
             luo_flb::file_unpreserve(f.fh);
+        });
+    }
+
+    /// Lets go of every file, last first: `done` tells its handler and FLBs,
+    /// then the file leaves the preserved set, its entry's room is given
+    /// back, and the file and module references are dropped.
+    fn release_all(&mut self, done: impl Fn(&LuoFile)) {
+        while let Some(f) = self.files.pop() {
+            done(&f);
             if let Some(id) = f.id() {
                 unmark_preserved(id);
             }
@@ -401,16 +410,10 @@ impl FileSet {
         if !self.files.iter().all(|f| f.fh.can_finish(&mut f.args())) {
             return Err(EBUSY);
         }
-        while let Some(f) = self.files.pop() {
+        self.release_all(|f| {
             f.fh.finish(&mut f.args());
             luo_flb::file_finish(f.fh);
-            if let Some(id) = f.id() {
-                unmark_preserved(id);
-            }
-            self.blocks.shrink(self.count());
-            drop(f);
-        }
-        self.blocks.destroy();
+        });
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 //! Each exported function turns its raw pointers into the handles of
 //! [`super::handler`] and calls the safe implementation.
 
-use super::handler::{FileHandler, Flb};
+use super::handler::{FileHandler, Flb, FlbObj};
 use crate::{luo_file, luo_flb};
 use core::ptr::NonNull;
 use kernel::{
@@ -154,19 +154,22 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
     }
 }
 
+/// Calls `get` on the FLB behind `flb` and stores the object in `*objp`.
+///
 /// # Safety
 ///
-/// `flb` an FLB that lives for the rest of the boot; `objp` writable.
-#[export]
-pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
+/// `flb` NULL or an FLB that lives for the rest of the boot; `objp`
+/// writable when `get` succeeds.
+unsafe fn flb_get(
     flb: *mut bindings::liveupdate_flb,
     objp: *mut *mut c_void,
+    get: fn(Flb) -> Result<FlbObj>,
 ) -> c_int {
     let Some(flb) = NonNull::new(flb) else {
         return EINVAL.to_errno();
     };
     // SAFETY: as required of the caller.
-    match luo_flb::get_incoming(unsafe { Flb::from_raw(flb) }) {
+    match get(unsafe { Flb::from_raw(flb) }) {
         Ok(obj) => {
             // SAFETY: `objp` is writable (caller).
             unsafe { *objp = obj.0 };
@@ -176,15 +179,37 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
     }
 }
 
+/// Calls `put` on the FLB behind `flb`, if not NULL.
+///
+/// # Safety
+///
+/// `flb` NULL or an FLB that lives for the rest of the boot.
+unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: fn(Flb)) {
+    if let Some(flb) = NonNull::new(flb) {
+        // SAFETY: as required of the caller.
+        put(unsafe { Flb::from_raw(flb) });
+    }
+}
+
+/// # Safety
+///
+/// `flb` an FLB that lives for the rest of the boot; `objp` writable.
+#[export]
+pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
+    flb: *mut bindings::liveupdate_flb,
+    objp: *mut *mut c_void,
+) -> c_int {
+    // SAFETY: forwarded to the caller.
+    unsafe { flb_get(flb, objp, luo_flb::get_incoming) }
+}
+
 /// # Safety
 ///
 /// As for `liveupdate_flb_get_incoming()`.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_incoming(flb: *mut bindings::liveupdate_flb) {
-    if let Some(flb) = NonNull::new(flb) {
-        // SAFETY: as required of the caller.
-        luo_flb::put_incoming(unsafe { Flb::from_raw(flb) });
-    }
+    // SAFETY: forwarded to the caller.
+    unsafe { flb_put(flb, luo_flb::put_incoming) }
 }
 
 /// # Safety
@@ -195,18 +220,8 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_outgoing(
     flb: *mut bindings::liveupdate_flb,
     objp: *mut *mut c_void,
 ) -> c_int {
-    let Some(flb) = NonNull::new(flb) else {
-        return EINVAL.to_errno();
-    };
-    // SAFETY: as required of the caller.
-    match luo_flb::get_outgoing(unsafe { Flb::from_raw(flb) }) {
-        Ok(obj) => {
-            // SAFETY: `objp` is writable (caller).
-            unsafe { *objp = obj.0 };
-            0
-        }
-        Err(e) => e.to_errno(),
-    }
+    // SAFETY: forwarded to the caller.
+    unsafe { flb_get(flb, objp, luo_flb::get_outgoing) }
 }
 
 /// # Safety
@@ -214,8 +229,6 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_outgoing(
 /// As for `liveupdate_flb_get_incoming()`.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_outgoing(flb: *mut bindings::liveupdate_flb) {
-    if let Some(flb) = NonNull::new(flb) {
-        // SAFETY: as required of the caller.
-        luo_flb::put_outgoing(unsafe { Flb::from_raw(flb) });
-    }
+    // SAFETY: forwarded to the caller.
+    unsafe { flb_put(flb, luo_flb::put_outgoing) }
 }
