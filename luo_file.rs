@@ -480,3 +480,49 @@ impl FileSet {
         Ok(())
     }
 }
+
+#[kunit_tests(luo_rs_file)]
+mod tests {
+    use super::*;
+
+    /// Ids far from any kernel pointer, so no real file can collide.
+    const ID_A: usize = 0x11;
+    const ID_B: usize = 0x22;
+
+    #[test]
+    fn preserved_ids_are_unique() {
+        assert_eq!(mark_preserved(ID_A), Ok(()));
+        assert_eq!(mark_preserved(ID_A), Err(EBUSY));
+        assert_eq!(mark_preserved(ID_B), Ok(()));
+        unmark_preserved(ID_A);
+        assert_eq!(mark_preserved(ID_A), Ok(()));
+        unmark_preserved(ID_A);
+        unmark_preserved(ID_B);
+        // Forgetting an unknown id is harmless.
+        unmark_preserved(ID_B);
+        assert_eq!(mark_preserved(ID_B), Ok(()));
+        unmark_preserved(ID_B);
+    }
+
+    #[test]
+    fn failed_preserve_gives_back_its_block() -> Result {
+        let mut set = FileSet::new()?;
+        // The token is free, so LUO grows the KHO blocks for one more entry,
+        // then fget() fails: the block must be given back.
+        assert_eq!(set.preserve(7, -1), Err(EBADF));
+        assert_eq!(set.count(), 0);
+        assert_eq!(set.blocks.head_pa(), 0);
+        Ok(())
+    }
+
+    #[test]
+    fn empty_set_retrieve_and_finish() -> Result {
+        let mut set = FileSet::new()?;
+        assert_eq!(set.retrieve(1).err(), Some(ENOENT));
+        assert_eq!(set.finish(), Ok(()));
+        let mut ser = bindings::luo_file_set_ser { files: 0, count: 0 };
+        assert_eq!(set.freeze(&mut ser), Ok(()));
+        assert_eq!((ser.files, ser.count), (0, 0));
+        Ok(())
+    }
+}
