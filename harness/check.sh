@@ -180,12 +180,16 @@ chain_test() {
 	local log=$logs/$name.log st=0
 	mk_chain_initrd "$tdir/$name.cpio" "$tdir/luo_chain" "-s @STAGE@ -n $nst" "$@"
 	run_vm "$log" "$(impl_out "$first")/bzImage" "$tdir/$name.cpio" || st=$?
-	# Each kernel k > 1 got liveupdate number k - 1 from the one before.
+	# Each kernel k > 1 got liveupdate number k - 1 from the one before, and
+	# the three test FLBs the one before preserved (the FLB array crosses
+	# implementations too).
 	local k numbers_ok=1
 	for k in $(seq 2 "$nst"); do
-		awk -v k="$k" '/Linux version/ { n++ } n == k' "$log" |
-			grep -c "luo: Retrieved live update data, liveupdate number: $((k - 1))\$" \
-			>/dev/null || numbers_ok=0
+		awk -v k="$k" '/Linux version/ { n++ } n == k' "$log" > "$log.stage$k"
+		grep -c "luo: Retrieved live update data, liveupdate number: $((k - 1))\$" \
+			"$log.stage$k" >/dev/null || numbers_ok=0
+		[ "$(grep -c 'found flb data from the previous boot' "$log.stage$k")" = 3 ] ||
+			numbers_ok=0
 	done
 	if grep -q "LUO-CHAIN: stage $nst/$nst OK" "$log.user" &&
 	   grep -q "LUO-INIT: stage $nst passed, all stages passed" "$log.user" &&
@@ -194,7 +198,7 @@ chain_test() {
 	else
 		notok "memfd chain $(echo "$name" | sed 's/^chain-//; s/-/ -> /g')"
 		grep "LUO-CHAIN: FAIL" "$log.user" | sed 's/^/#   /' || true
-		[ $numbers_ok = 1 ] || echo "#   a kernel did not report the expected liveupdate number"
+		[ $numbers_ok = 1 ] || echo "#   a kernel did not get the expected liveupdate number and 3 test FLBs"
 
 		explain "$log" "$st"
 	fi
