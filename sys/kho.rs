@@ -329,12 +329,12 @@ pub(crate) struct BlockCursor<'a, T: Pod> {
 
 impl<T: Pod> BlockCursor<'_, T> {
     fn entry<'b>(p: *mut c_void) -> Option<&'b mut T> {
-        // SAFETY: a non-NULL entry pointer of the block set points to
-        // `size_of::<T>()` bytes inside one of its blocks, which live as long
-        // as the set is borrowed; any bit pattern is a valid `T` (`Pod`).
+        let mut p = NonNull::new(p.cast::<T>())?;
         // The callers tie the reference to `&mut self`, so at most one entry
-        // is reachable at a time.
-        NonNull::new(p.cast::<T>()).map(|mut p| unsafe { p.as_mut() })
+        // is reachable at a time; blocks live as long as the set is borrowed.
+        // SAFETY: an entry pointer of the set points to `size_of::<T>()`
+        // bytes inside one of its blocks; any bit pattern is a valid `T`.
+        Some(unsafe { p.as_mut() })
     }
 
     /// Claims the next entry for writing (outgoing); `None` when the
