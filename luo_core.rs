@@ -264,16 +264,16 @@ fn early_init() -> Result {
         LUO_SER_OUT.init();
         luo_file::init_locks();
         luo_flb::init_locks();
-        luo_session::init_locks()?;
+        luo_session::init_locks();
     }
     if let Err(e) = early_startup() {
         ENABLED.store(false, Relaxed);
         // Continuing with half-restored devices and memory could leak
         // private data (`luo_restore_fail()`).
-        panic!(
-            "The incoming tree failed to initialize properly [{:?}], disabling live update\n",
+        sys::c_api::panic(fmt!(
+            "The incoming tree failed to initialize properly [-{:?}], disabling live update\n",
             e
-        );
+        ));
     }
     Ok(())
 }
@@ -284,12 +284,13 @@ fn state_setup() -> Result {
     let mut luo_ser = Preserved::<bindings::luo_ser>::alloc(size_of::<bindings::luo_ser>())
         .inspect_err(|_| pr_err!("failed to allocate/preserve LUO state memory\n"))?;
     copy_c_str(&mut luo_ser.compatible, ABI_COMPATIBLE);
-    luo_ser.liveupdate_num = LIVEUPDATE_NUM.load(Relaxed) + 1;
-    luo_session::setup_outgoing();
-    let res = luo_flb::setup_outgoing().and_then(|flbs_pa| {
-        luo_ser.flbs_pa = flbs_pa;
-        kho::add_subtree(KHO_ENTRY_NAME, &luo_ser)
-    });
+    luo_ser.liveupdate_num = LIVEUPDATE_NUM.load(Relaxed).wrapping_add(1);
+    let res = luo_session::setup_outgoing()
+        .and_then(|()| luo_flb::setup_outgoing())
+        .and_then(|flbs_pa| {
+            luo_ser.flbs_pa = flbs_pa;
+            kho::add_subtree(KHO_ENTRY_NAME, &luo_ser)
+        });
     match res {
         Ok(()) => {
             *LUO_SER_OUT.lock() = Some(luo_ser);
@@ -402,6 +403,12 @@ impl MiscDevice for LuoDevice {
 
     fn release(_device: (), _file: &File) {
         IN_USE.store(0, Relaxed);
+    }
+
+    /// C's `/dev/liveupdate` has no `compat_ioctl`: 32-bit tasks get ENOTTY.
+    #[cfg(CONFIG_COMPAT)]
+    fn compat_ioctl(_device: (), _file: &File, _cmd: u32, _arg: usize) -> Result<isize> {
+        Err(ENOIOCTLCMD)
     }
 
     fn ioctl(_device: (), _file: &File, cmd: u32, arg: usize) -> Result<isize> {

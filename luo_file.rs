@@ -149,19 +149,12 @@ pub(crate) fn unregister_handler(fh: FileHandler) {
         return;
     }
     let mut reg = REGISTRY.write();
-    let flbs: KVec<_> = match reg.handler(fh) {
-        Some(h) => {
-            let mut v = KVec::new();
-            for s in h.flbs.iter() {
-                if v.push(s.flb(), GFP_KERNEL).is_err() {
-                    break;
-                }
-            }
-            v
-        }
-        None => return,
-    };
-    for flb in flbs.into_iter() {
+    // Each call unlinks the first FLB, so this walks them in order.
+    while let Some(flb) = reg
+        .handler(fh)
+        .and_then(|h| h.flbs.first())
+        .map(|s| s.flb())
+    {
         reg.unregister_flb(fh, flb);
     }
     if let Some(i) = reg.handlers.iter().position(|h| h.fh == fh) {
@@ -233,7 +226,9 @@ impl FileSet {
     }
 
     fn preserve_grown(&mut self, token: u64, fd: i32) -> Result {
-        let file = crate::sys::c_api::fget(fd)?;
+        // SAFETY: `preserve` runs from the PRESERVE_FD ioctl (and KUnit),
+        // never under `fdget_pos()`.
+        let file = unsafe { crate::sys::c_api::fget(fd) }?;
 
         // The first handler that can preserve the file, if its module can be
         // pinned; ENOENT otherwise.

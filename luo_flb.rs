@@ -96,11 +96,6 @@ struct Headers {
 
 kernel::sync::global_lock! {
     // SAFETY: initialized in `luo_core`'s early initcall, before any use.
-    unsafe(uninit) static STATES: Mutex<KVec<Arc<FlbState>>> = KVec::new();
-}
-
-kernel::sync::global_lock! {
-    // SAFETY: initialized in `luo_core`'s early initcall, before any use.
     unsafe(uninit) static HEADERS: Mutex<Headers> = Headers { incoming: None, outgoing: None };
 }
 
@@ -112,27 +107,27 @@ kernel::sync::global_lock! {
 pub(crate) unsafe fn init_locks() {
     // SAFETY: forwarded to the caller.
     unsafe {
-        STATES.init();
+        crate::sys::handler::init();
         HEADERS.init();
     }
 }
 
 /// LUO's state of `flb`, created on first use.
 fn state_of(flb: Flb) -> Result<Arc<FlbState>> {
-    let mut states = STATES.lock();
-    if let Some(s) = states.iter().find(|s| s.flb == flb) {
-        return Ok(s.clone());
-    }
-    let s = Arc::pin_init(
-        pin_init!(FlbState {
-            flb,
-            outgoing <- new_mutex!(Side::new()),
-            incoming <- new_mutex!(IncomingSide { side: Side::new(), finished: false, retrieve_status: 0 }),
-        }),
-        GFP_KERNEL,
-    )?;
-    states.push(s.clone(), GFP_KERNEL)?;
-    Ok(s)
+    flb.state(|| {
+        Arc::pin_init(
+            pin_init!(FlbState {
+                flb,
+                outgoing <- new_mutex!(Side::new()),
+                incoming <- new_mutex!(IncomingSide {
+                    side: Side::new(),
+                    finished: false,
+                    retrieve_status: 0
+                }),
+            }),
+            GFP_KERNEL,
+        )
+    })
 }
 
 impl FlbState {
@@ -148,7 +143,7 @@ impl FlbState {
             out.owner = Some(owner);
             out.count = 1;
         } else {
-            out.count += 1;
+            out.count = out.count.saturating_add(1);
         }
         Ok(())
     }
@@ -241,7 +236,7 @@ impl FlbState {
         if inc.side.obj.is_none() {
             self.retrieve_one(&mut inc)?;
         }
-        inc.side.count += 1;
+        inc.side.count = inc.side.count.saturating_add(1);
         Ok(inc.side.obj)
     }
 
@@ -252,7 +247,7 @@ impl FlbState {
         if out.obj.is_none() {
             return Err(ENOENT);
         }
-        out.count += 1;
+        out.count = out.count.saturating_add(1);
         Ok(out.obj)
     }
 }
@@ -442,13 +437,11 @@ pub(crate) fn setup_outgoing() -> Result<u64> {
 }
 
 /// Writes every preserved FLB into the outgoing array (`luo_flb_serialize()`).
+///
+/// Each FLB's count is read under its own lock, never while the array's
+/// lock is held (`retrieve_one` takes the array lock inside an FLB lock).
 pub(crate) fn serialize() {
     let reg = REGISTRY.read();
-    let mut headers = HEADERS.lock();
-    let Some(out) = headers.outgoing.as_mut() else {
-        return;
-    };
-    let (header, entries) = out.split_trailing::<bindings::luo_flb_ser>();
     let mut n = 0;
     for r in reg.flbs.iter() {
         let (count, data) = {
@@ -458,11 +451,18 @@ pub(crate) fn serialize() {
         if count == 0 {
             continue;
         }
+        let mut headers = HEADERS.lock();
+        let Some(out) = headers.outgoing.as_mut() else {
+            return;
+        };
+        let (_, entries) = out.split_trailing::<bindings::luo_flb_ser>();
         let Some(e) = entries.get_mut(n) else { break };
         crate::copy_c_str(&mut e.name, r.state.flb.compatible());
         e.data = data;
         e.count = count;
         n += 1;
     }
-    header.count = n as u64;
+    if let Some(out) = HEADERS.lock().outgoing.as_mut() {
+        out.count = n as u64;
+    }
 }

@@ -156,21 +156,18 @@ kernel::sync::global_lock! {
     unsafe(uninit) static INCOMING: Mutex<SessionList> = SessionList::new();
 }
 
-/// Initializes the locks of this module and the outgoing block set.
+/// Initializes the locks of this module.
 ///
 /// # Safety
 ///
 /// Called once, early in boot, before any other function of this module.
-pub(crate) unsafe fn init_locks() -> Result {
+pub(crate) unsafe fn init_locks() {
     // SAFETY: forwarded to the caller.
     unsafe {
         SERIALIZE.init(c"luo_session_serialize_rwsem", kernel::static_lock_class!());
         OUTGOING.init();
         INCOMING.init();
     }
-    OUTGOING.lock().blocks = Some(BlockSet::new()?);
-    INCOMING.lock().blocks = Some(BlockSet::new()?);
-    Ok(())
 }
 
 /// `CREATE_SESSION`: a new outgoing session and its file.
@@ -203,9 +200,12 @@ pub(crate) fn retrieve(raw_name: &[u8; 64]) -> Result<ARef<File>> {
     Ok(file)
 }
 
-/// Notes where the outgoing sessions go at reboot.
-pub(crate) fn setup_outgoing() {
-    OUTGOING.lock().active = true;
+/// Prepares the outgoing list: its block set, grown as sessions come.
+pub(crate) fn setup_outgoing() -> Result {
+    let mut list = OUTGOING.lock();
+    list.blocks = Some(BlockSet::new()?);
+    list.active = true;
+    Ok(())
 }
 
 /// Adopts the previous kernel's session entries at `sessions_pa` (0: none).
@@ -219,7 +219,7 @@ pub(crate) unsafe fn setup_incoming(sessions_pa: u64) -> Result {
         return Ok(());
     }
     let mut list = INCOMING.lock();
-    let blocks = list.blocks.as_mut().ok_or(ENOMEM)?;
+    let blocks = list.blocks.insert(BlockSet::new()?);
     // SAFETY: forwarded to the caller: the chain holds `luo_session_ser`.
     unsafe { blocks.restore(sessions_pa) }?;
     list.active = true;

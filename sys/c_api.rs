@@ -19,12 +19,28 @@ use kernel::{
 };
 
 /// The file behind `fd` in the caller's table (`fget()`); EBADF if none.
-pub(crate) fn fget(fd: i32) -> Result<ARef<File>> {
+///
+/// # Safety
+///
+/// No `fdget_pos()` may be active on this thread for the returned file's
+/// lifetime on it (true in an ioctl handler).
+pub(crate) unsafe fn fget(fd: i32) -> Result<ARef<File>> {
     // A negative fd is a huge unsigned number, which `fget` refuses.
     let file = LocalFile::fget(fd as u32)?;
-    // SAFETY: LUO calls this from an ioctl, never inside an
-    // `fdget_pos()`-protected region of this thread.
+    // SAFETY: as required of the caller.
     Ok(unsafe { LocalFile::assume_no_fdget_pos(file) })
+}
+
+/// Stops the kernel with C's `panic()` and `msg`, as `luo_restore_fail()`
+/// does when the handed-over state cannot be restored.
+pub(crate) fn panic(msg: core::fmt::Arguments<'_>) -> ! {
+    let text = kernel::str::CString::try_from_fmt(msg);
+    let ptr = match &text {
+        Ok(s) => s.as_char_ptr(),
+        Err(_) => c"luo: the incoming tree failed to initialize properly\n".as_char_ptr(),
+    };
+    // SAFETY: "%s" with a NUL-terminated string that outlives the call.
+    unsafe { bindings::panic(c"%s".as_char_ptr(), ptr) }
 }
 
 /// A reserved, not yet installed fd (`get_unused_fd_flags(O_CLOEXEC)`);

@@ -10,8 +10,31 @@
 //! them whose methods call the C callbacks with the argument block each
 //! expects; [`ModuleRef`] is a reference on the module that owns them.
 
+use crate::luo_flb::FlbState;
 use core::ptr::NonNull;
-use kernel::{bindings, ffi::c_void, fs::File, prelude::*, sync::aref::ARef};
+use kernel::{
+    bindings,
+    ffi::c_void,
+    fs::File,
+    prelude::*,
+    sync::{aref::ARef, Arc},
+    types::ForeignOwnable,
+};
+
+kernel::sync::global_lock! {
+    // SAFETY: `init()` is called in the early initcall, before any use.
+    unsafe(uninit) static FLB_SLOTS: Mutex<()> = ();
+}
+
+/// Initializes the lock of the FLB state slots.
+///
+/// # Safety
+///
+/// Called once, early in boot, before any FLB is used.
+pub(crate) unsafe fn init() {
+    // SAFETY: forwarded to the caller.
+    unsafe { FLB_SLOTS.init() };
+}
 
 /// Length of the bytes of a fixed-size C string up to its NUL.
 fn c_name(bytes: &[u8]) -> &[u8] {
@@ -300,6 +323,33 @@ impl Flb {
     /// Takes a reference on the owning module.
     pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
         ModuleRef::try_get(self.ops().owner)
+    }
+
+    /// LUO's state of this FLB, made by `make` on first use.
+    ///
+    /// Like C, LUO keeps it in the FLB's own private area (in the pointer
+    /// slot `private.outgoing.obj`, which no C code of this kernel uses), so
+    /// a new, zeroed FLB object starts without state.  The state is never
+    /// freed, as C's private state is never torn down.
+    pub(crate) fn state(
+        &self,
+        make: impl FnOnce() -> Result<Arc<FlbState>>,
+    ) -> Result<Arc<FlbState>> {
+        let _guard = FLB_SLOTS.lock();
+        // SAFETY: the FLB is valid (type invariant); its private area is
+        // LUO's and this slot is only accessed under `FLB_SLOTS`.
+        let slot = unsafe { &raw mut (*self.0.as_ptr()).private.outgoing.obj };
+        // SAFETY: as above.
+        let raw = unsafe { *slot };
+        if !raw.is_null() {
+            // SAFETY: a non-NULL slot holds an `Arc<FlbState>` stored below
+            // with `into_foreign` and never taken back.
+            return Ok(unsafe { <Arc<FlbState> as ForeignOwnable>::borrow(raw) }.into());
+        }
+        let state = make()?;
+        // SAFETY: as above; the slot keeps this reference for good.
+        unsafe { *slot = state.clone().into_foreign() };
+        Ok(state)
     }
 
     fn args(&self, data: u64, obj: FlbObj) -> bindings::liveupdate_flb_op_args {

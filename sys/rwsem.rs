@@ -8,7 +8,7 @@
 //! registration lock and the serialization lock, which are taken for read
 //! on every ioctl and for write on registration or reboot.
 
-use core::{cell::UnsafeCell, ops::Deref, ops::DerefMut};
+use core::{cell::UnsafeCell, marker::PhantomData, ops::Deref, ops::DerefMut};
 use kernel::{bindings, prelude::*, sync::LockClassKey, types::Opaque};
 
 /// A `struct rw_semaphore` protecting a `T`, meant for `static` items.
@@ -58,14 +58,20 @@ impl<T> RwSem<T> {
     pub(crate) fn read(&self) -> ReadGuard<'_, T> {
         // SAFETY: `sem` is initialized (type invariant).
         unsafe { bindings::down_read(self.sem.get()) };
-        ReadGuard { lock: self }
+        ReadGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
     }
 
     /// Takes the semaphore for write.
     pub(crate) fn write(&self) -> WriteGuard<'_, T> {
         // SAFETY: `sem` is initialized (type invariant).
         unsafe { bindings::down_write(self.sem.get()) };
-        WriteGuard { lock: self }
+        WriteGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
     }
 }
 
@@ -73,9 +79,10 @@ impl<T> RwSem<T> {
 ///
 /// # Invariants
 ///
-/// The semaphore is held for read.
+/// The semaphore is held for read, by this task: a guard is not `Send`.
 pub(crate) struct ReadGuard<'a, T> {
     lock: &'a RwSem<T>,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<T> Deref for ReadGuard<'_, T> {
@@ -97,9 +104,10 @@ impl<T> Drop for ReadGuard<'_, T> {
 ///
 /// # Invariants
 ///
-/// The semaphore is held for write.
+/// The semaphore is held for write, by this task: a guard is not `Send`.
 pub(crate) struct WriteGuard<'a, T> {
     lock: &'a RwSem<T>,
+    _not_send: PhantomData<*mut ()>,
 }
 
 impl<T> WriteGuard<'_, T> {
