@@ -510,6 +510,131 @@ mod tests {
         Ok(())
     }
 
+    /// A file handler whose `freeze` fails for files with handle
+    /// `FAIL_DATA`, counting `unfreeze` calls (KUnit runs one test at a
+    /// time, so a static counter is enough).
+    mod fake {
+        use kernel::{
+            bindings,
+            sync::atomic::{Atomic, Relaxed},
+        };
+
+        pub(super) const FAIL_DATA: u64 = 0xBAD;
+        pub(super) static UNFROZEN: Atomic<u32> = Atomic::new(0);
+
+        /// Fails for `FAIL_DATA`, else adds 100 to the handle.
+        ///
+        /// # Safety
+        ///
+        /// `args` is a valid argument block (LUO passes one).
+        unsafe extern "C" fn freeze(args: *mut bindings::liveupdate_file_op_args) -> i32 {
+            // SAFETY: LUO passes a valid argument block.
+            let data = unsafe { (*args).serialized_data };
+            if data == FAIL_DATA {
+                return kernel::error::code::EIO.to_errno();
+            }
+            // SAFETY: as above.
+            unsafe { (*args).serialized_data = data + 100 };
+            0
+        }
+
+        /// Counts the call.
+        ///
+        /// # Safety
+        ///
+        /// None needed; `unsafe` for the table's function type.
+        unsafe extern "C" fn unfreeze(_args: *mut bindings::liveupdate_file_op_args) {
+            UNFROZEN.add(1, Relaxed);
+        }
+
+        pub(super) const OPS: bindings::liveupdate_file_ops = bindings::liveupdate_file_ops {
+            freeze: Some(freeze),
+            unfreeze: Some(unfreeze),
+            ..pin_init::zeroed()
+        };
+    }
+
+    /// A set of three files of the fake handler, with handles 1, `second`, 3.
+    fn fake_set(fh: FileHandler, second: u64) -> Result<FileSet> {
+        let mut set = FileSet::new()?;
+        set.blocks.grow(3)?;
+        for (i, data) in [1, second, 3].into_iter().enumerate() {
+            let file =
+                crate::sys::anon_file::new_file(c"[luo_kunit]", Arc::new(Dummy, GFP_KERNEL)?)?;
+            set.files.push(
+                LuoFile {
+                    fh,
+                    _owner: fh.get_owner().ok_or(ENODEV)?,
+                    file: Some(file),
+                    data,
+                    private: HandlerPrivate::NONE,
+                    retrieve_status: 0,
+                    token: i as u64,
+                },
+                GFP_KERNEL,
+            )?;
+        }
+        Ok(set)
+    }
+
+    /// The object behind the fake files.
+    struct Dummy;
+
+    impl crate::sys::anon_file::AnonFileOps for Dummy {
+        fn ioctl(_: kernel::sync::ArcBorrow<'_, Self>, _: u32, _: usize) -> Result<isize> {
+            Err(ENOTTY)
+        }
+        fn release(_: Arc<Self>) -> Result {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn freeze_failure_unfreezes_the_files_before_it() -> Result {
+        use kernel::sync::atomic::Relaxed;
+        let handler = KBox::new(
+            bindings::liveupdate_file_handler {
+                ops: &fake::OPS,
+                ..Default::default()
+            },
+            GFP_KERNEL,
+        )?;
+        // SAFETY: the handler lives until the end of the test, after the
+        // sets that use it are dropped.
+        let fh = unsafe { FileHandler::from_raw(core::ptr::NonNull::from(&*handler)) };
+
+        // The second file fails: the first is unfrozen, entries are zeroed.
+        fake::UNFROZEN.store(0, Relaxed);
+        let mut set = fake_set(fh, fake::FAIL_DATA)?;
+        let mut ser = bindings::luo_file_set_ser { files: 0, count: 0 };
+        assert_eq!(set.freeze(&mut ser), Err(EIO));
+        assert_eq!(fake::UNFROZEN.load(Relaxed), 1);
+        assert_eq!((ser.files, ser.count), (0, 0));
+        let mut cursor = set.blocks.cursor();
+        let first = cursor.reserve().map(|e| (e.data, e.token));
+        assert_eq!(first, Some((0, 0)));
+        drop(set);
+
+        // All succeed: every entry is written with the frozen handle; an
+        // unfreeze (a later session failed) undoes all three.
+        fake::UNFROZEN.store(0, Relaxed);
+        let mut set = fake_set(fh, 2)?;
+        assert_eq!(set.freeze(&mut ser), Ok(()));
+        assert_eq!(ser.count, 3);
+        assert_eq!(ser.files, set.blocks.head_pa());
+        let mut cursor = set.blocks.cursor();
+        for (token, data) in [(0u64, 101u64), (1, 102), (2, 103)] {
+            let e = cursor.read().map(|e| (e.token, e.data));
+            assert_eq!(e, Some((token, data)));
+        }
+        set.unfreeze(&mut ser);
+        assert_eq!(fake::UNFROZEN.load(Relaxed), 3);
+        assert_eq!((ser.files, ser.count), (0, 0));
+        drop(set);
+        drop(handler);
+        Ok(())
+    }
+
     #[test]
     fn empty_set_retrieve_and_finish() -> Result {
         let mut set = FileSet::new()?;
