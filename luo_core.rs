@@ -56,8 +56,6 @@ impl kernel::ModuleMetadata for LocalModule {
         unsafe { kernel::ThisModule::from_ptr(core::ptr::null_mut()) };
 }
 
-pub(crate) use sys::handler::FileHandler;
-
 /// Name of LUO's KHO subtree (`LUO_KHO_ENTRY_NAME`).
 const KHO_ENTRY_NAME: &CStr = c"LUO";
 /// The ABI this kernel speaks (`LUO_ABI_COMPATIBLE`).
@@ -107,27 +105,28 @@ impl SessionName {
     /// Validates a name from userspace: EINVAL if empty or without NUL in
     /// its 64 bytes (`luo_session_create()`).
     pub(crate) fn new(raw: &[u8; 64]) -> Result<Self> {
-        let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-        if len == 0 || len > raw.len() - 1 {
+        let name = c_str_bytes(raw);
+        if name.is_empty() || name.len() == raw.len() {
             return Err(EINVAL);
         }
-        Ok(Self::from_prefix(raw, len))
+        Ok(Self::from_bytes(name))
     }
 
     /// A name from the previous kernel, truncated to 63 bytes as
     /// `strscpy()` does.
     pub(crate) fn from_ser(raw: &[u8; 64]) -> Self {
-        let bytes = c_str_bytes(raw);
-        let len = bytes.len().min(63);
-        let mut buf = [0u8; 64];
-        buf[..len].copy_from_slice(&bytes[..len]);
-        Self { raw: buf, len }
+        let name = c_str_bytes(raw);
+        Self::from_bytes(&name[..name.len().min(63)])
     }
 
-    fn from_prefix(raw: &[u8; 64], len: usize) -> Self {
-        let mut buf = [0u8; 64];
-        buf[..len].copy_from_slice(&raw[..len]);
-        Self { raw: buf, len }
+    /// `name` has at most 63 bytes and no NUL.
+    fn from_bytes(name: &[u8]) -> Self {
+        let mut raw = [0u8; 64];
+        raw[..name.len()].copy_from_slice(name);
+        Self {
+            raw,
+            len: name.len(),
+        }
     }
 
     /// The name without NUL.
@@ -340,11 +339,6 @@ pub(crate) fn reboot() -> Result {
     pa?;
     luo_flb::serialize();
     Ok(())
-}
-
-/// Lets lib/tests/liveupdate.c register its FLBs with a new handler.
-pub(crate) fn test_register(fh: FileHandler) {
-    sys::c_api::test_register(fh);
 }
 
 // ---------------------------------------------------------------------------

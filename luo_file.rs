@@ -138,7 +138,7 @@ pub(crate) fn register_handler(fh: FileHandler) -> Result {
             GFP_KERNEL,
         )?;
     }
-    crate::test_register(fh);
+    crate::sys::c_api::test_register(fh);
     Ok(())
 }
 

@@ -108,11 +108,9 @@ impl SessionList {
         }
     }
 
-    /// The session called `name`, compared as C strings (`strncmp(.., 64)`):
-    /// bytes after the NUL do not count.
+    /// The session called `name`.
     fn find(&self, name: &[u8]) -> Option<&Arc<Session>> {
-        let name = &name[..name.iter().position(|&b| b == 0).unwrap_or(name.len())];
-        self.sessions.iter().find(|s| s.name.as_bytes() == name)
+        find(&self.sessions, name)
     }
 
     /// Adds `session`, making room for its entry first if outgoing
@@ -141,6 +139,13 @@ impl SessionList {
             }
         }
     }
+}
+
+/// The session of `sessions` called `name`, compared as C strings
+/// (`strncmp(.., 64)`): bytes after the NUL do not count.
+fn find<'a>(sessions: &'a [Arc<Session>], name: &[u8]) -> Option<&'a Arc<Session>> {
+    let name = crate::c_str_bytes(name);
+    sessions.iter().find(|s| s.name.as_bytes() == name)
 }
 
 // SAFETY: `SERIALIZE.init()` is called in the early initcall, before any use.
@@ -272,10 +277,7 @@ fn deserialize_all(list: &mut SessionList) -> Result {
                 e
             )
         })?;
-        if sessions
-            .iter()
-            .any(|s| s.name.as_bytes() == session.name.as_bytes())
-        {
+        if find(sessions, session.name.as_bytes()).is_some() {
             pr_warn!("Failed to insert session [{}] EEXIST\n", name.display());
             return Err(EEXIST);
         }

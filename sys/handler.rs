@@ -36,12 +36,6 @@ pub(crate) unsafe fn init() {
     unsafe { FLB_SLOTS.init() };
 }
 
-/// Length of the bytes of a fixed-size C string up to its NUL.
-fn c_name(bytes: &[u8]) -> &[u8] {
-    let len = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-    &bytes[..len]
-}
-
 /// A reference on the module owning a handler or FLB (`try_module_get()`).
 ///
 /// # Invariants
@@ -135,7 +129,7 @@ impl FileHandler {
     /// The compatible string, without its NUL.
     pub(crate) fn compatible(&self) -> &[u8] {
         // SAFETY: type invariant.
-        c_name(unsafe { &self.0.as_ref().compatible })
+        crate::c_str_bytes(unsafe { &self.0.as_ref().compatible })
     }
 
     /// Whether every mandatory callback is set.
@@ -308,7 +302,7 @@ impl Flb {
     /// The compatible string, without its NUL.
     pub(crate) fn compatible(&self) -> &[u8] {
         // SAFETY: type invariant.
-        c_name(unsafe { &self.0.as_ref().compatible })
+        crate::c_str_bytes(unsafe { &self.0.as_ref().compatible })
     }
 
     /// Whether every mandatory callback is set.
