@@ -1,21 +1,24 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # make check: build what is missing, then run the whole suite under QEMU on
-# LUO_IMPL (default rust):
+# LUO_IMPL (default rust).  Groups (README.md has the details):
 #
-#   - the upstream in-VM kselftest "liveupdate" (one line per test case);
-#   - the upstream two-stage kexec tests (luo_kexec_simple, luo_multi_session,
-#     luo_stress_files, luo_stress_sessions), built from the pristine tree;
-#   - the in-kernel FLB test (CONFIG_LIVEUPDATE_TEST) messages across a kexec;
-#   - KUnit suites run at boot (KTAP on the console), the project's among them;
-#   - the project's own tests: the memfd chain test through two kexecs, and a
-#     check that the harness reports a kernel that panics at boot, quickly.
+#   kselftest  the upstream in-VM kselftest "liveupdate", a line per case
+#   kunit      the KUnit cases run at boot (KTAP on the console)
+#   kexec      the upstream two-stage kexec tests, built from the pristine tree
+#   flb        the in-kernel FLB test (CONFIG_LIVEUPDATE_TEST) across a kexec
+#   chain      memfds through two kexecs (and, on rust, across implementations)
+#   errno      selftests/luo_errno.c, and on rust the comparison with C
+#   boot       liveupdate=off and kho=off
+#   lint       rust: rustfmt and a CLIPPY=1 build of the crate
+#   symbols    rust: the liveupdate_* API from Rust, no C LUO linked
+#   harness    a kernel that panics at boot is caught, quickly
 #
 # One "ok"/"not ok" line per test, then "N passed, N failed"; exit status 1
 # on any failure.  Serial logs stay in build/logs/<impl>/.
 #
-# LUO_TESTS="kselftest kexec flb chain" selects groups; LUO_VM_TIMEOUT sets
-# the per-VM timeout in seconds.
+# LUO_TESTS="kselftest kexec ..." selects groups; LUO_VM_TIMEOUT sets the
+# per-VM timeout in seconds.
 . "$(dirname "$0")/common.sh"
 . "$ROOT/harness/vm.sh"
 
@@ -52,11 +55,12 @@ kernel=$(impl_out "$impl")/bzImage
 tdir=$ROOT/build/tests/$impl
 src=$(impl_src "$impl")
 sel=$src/tools/testing/selftests/liveupdate
+# The single-stage image of the in-VM kselftest (kselftest, kunit, harness).
+mk_chain_initrd "$tdir/kselftest.cpio" "$tdir/liveupdate" ""
 
 # --- upstream in-VM kselftest -------------------------------------------------
 if [[ " $groups " == *" kselftest "* ]]; then
 	log=$logs/kselftest-liveupdate.log
-	mk_chain_initrd "$tdir/kselftest.cpio" "$tdir/liveupdate" ""
 	st=0; run_vm "$log" "$kernel" "$tdir/kselftest.cpio" || st=$?
 	cases=$(sed -n 's/^TEST_F(\([a-z_]*\), *\([a-z_0-9]*\)).*/\1.\2/p' "$sel/liveupdate.c")
 	for c in $cases; do
@@ -74,10 +78,8 @@ fi
 # The top-level KTAP plan and results printed while the kselftest VM booted.
 if [[ " $groups " == *" kunit "* ]]; then
 	log=$logs/kselftest-liveupdate.log
-	[[ " $groups " == *" kselftest "* ]] || {
-		mk_chain_initrd "$tdir/kselftest.cpio" "$tdir/liveupdate" ""
+	[[ " $groups " == *" kselftest "* ]] ||
 		run_vm "$log" "$kernel" "$tdir/kselftest.cpio" || true
-	}
 	# Kernel lines only (they carry a timestamp; the kselftest's do not).
 	ktap=$(sed -n 's/^\[ *[0-9.]*\] //p' "$log" 2>/dev/null || true)
 	plan=$(grep -m1 -E '^1\.\.[0-9]+$' <<<"$ktap" | cut -d. -f3 || true)
