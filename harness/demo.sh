@@ -12,6 +12,7 @@ mode=${1:-demo}
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
+mkdir -p "$ROOT/build"
 "$ROOT/harness/kernel.sh" "$impl" > "$ROOT/build/kernel-$impl.log" 2>&1 ||
 	{ tail -30 "$ROOT/build/kernel-$impl.log"; die "kernel build failed (log: build/kernel-$impl.log)"; }
 build_guest_programs "$impl"
