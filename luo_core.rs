@@ -17,136 +17,147 @@
 //! (include/linux/kho/abi/luo.h) and the same in-kernel API
 //! (include/linux/liveupdate.h).  KHO itself stays C.
 //!
-//! Modules: [`luo_session`] (sessions), [`luo_file`] (preserved files and
-//! file handlers), [`luo_flb`] (file-lifecycle-bound objects), and [`sys`],
-//! the thin layer that holds every `unsafe` block.  See
-//! Documentation/luo-rs.rst for the design.
+//! Layers, bottom up:
+//!
+//! - [`staging`]: abstractions staged for the kernel crate (KHO memory,
+//!   read-write semaphores, statics initialized once, anonymous-inode
+//!   files, initcalls, extensible ioctl arguments);
+//! - [`capi`]: LUO's C interface (ABI structs, C handlers and FLBs, the
+//!   exported functions);
+//! - the LUO logic, in safe Rust: this file (boot, reboot, the device and
+//!   [`Luo`], the global state), [`luo_session`], [`luo_file`] and
+//!   [`luo_flb`].
+//!
+//! See Documentation/luo-rs.rst for the design.
 
 use kernel::{
-    bindings,
-    fs::File,
-    ioctl::{_IO, _IOC_NR},
-    miscdevice::{MiscDevice, MiscDeviceOptions, MiscDeviceRegistration},
+    fs::{
+        file::FileDescriptorReservation,
+        File, //
+    },
+    ioctl::{
+        _IO,
+        _IOC_NR, //
+    },
+    miscdevice::{
+        MiscDevice,
+        MiscDeviceOptions,
+        MiscDeviceRegistration, //
+    },
+    new_mutex,
     prelude::*,
-    sync::atomic::{Atomic, Relaxed},
+    sync::{
+        aref::ARef,
+        atomic::{
+            Atomic,
+            Relaxed, //
+        },
+        Mutex, //
+    },
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    }, //
 };
 
+mod capi;
 mod luo_file;
 mod luo_flb;
 mod luo_session;
-mod sys;
+mod staging;
 
-use sys::{
-    c_api::FdReservation,
-    init::builtin_init,
-    kho::{self, Incoming, Preserved},
-    uaccess::UserCmd,
+use capi::abi::{
+    self,
+    Abi,
+    LuoSer, //
+};
+use kernel::bindings;
+use staging::{
+    initcall::{
+        builtin_init,
+        builtin_module, //
+    },
+    kho::{
+        self,
+        Incoming,
+        Preserved, //
+    },
+    rwsem::{
+        new_rwsem,
+        RwSem, //
+    },
+    static_once::StaticOnce,
+    uaccess::UserCmd, //
 };
 
 /// Messages read `luo: ...`, as C's `pr_fmt` makes them.
 const __LOG_PREFIX: &[u8] = b"luo\0";
 
-/// LUO is built in: no module owns its files or device.
-struct LocalModule;
-
-impl kernel::ModuleMetadata for LocalModule {
-    const NAME: &'static CStr = c"luo";
-    // SAFETY: a NULL module is what `THIS_MODULE` is for built-in code.
-    const THIS_MODULE: kernel::ThisModule =
-        unsafe { kernel::ThisModule::from_ptr(core::ptr::null_mut()) };
-}
-
-/// Name of LUO's KHO subtree (`LUO_KHO_ENTRY_NAME`).
-const KHO_ENTRY_NAME: &CStr = c"LUO";
-/// The ABI this kernel speaks (`LUO_ABI_COMPATIBLE`).
-const ABI_COMPATIBLE: &[u8] = b"luo-v5";
+builtin_module!("luo");
 
 /// Whether live update is on (`liveupdate=` and KHO).
 static ENABLED: Atomic<bool> = Atomic::new(false);
 /// Number of live updates that led to this boot.
 static LIVEUPDATE_NUM: Atomic<u64> = Atomic::new(0);
 
-kernel::sync::global_lock! {
-    // SAFETY: initialized in the early initcall, before any use.
-    unsafe(uninit) static LUO_SER_OUT: Mutex<Option<Preserved<bindings::luo_ser>>> = None;
-}
-
 /// Whether live update is enabled (`liveupdate_enabled()`).
 pub(crate) fn enabled() -> bool {
     ENABLED.load(Relaxed)
 }
 
-// ---------------------------------------------------------------------------
-// Small pure helpers, shared by the modules and tested by KUnit.
-// ---------------------------------------------------------------------------
-
-/// The bytes of a fixed-size C string up to its NUL (all if none).
-pub(crate) fn c_str_bytes(raw: &[u8]) -> &[u8] {
-    let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
-    &raw[..len]
+/// LUO's state: what C keeps in `luo_global`, `luo_session_global`,
+/// `luo_flb_global`, the handler list and the preserved-file set.
+///
+/// The kernel has one, [`luo()`]; KUnit tests make their own, so they never
+/// touch the running kernel's registry, sessions or preserved files.
+///
+/// Lock order, outermost first: `sessions` (the serialization lock, held
+/// for read by every session operation and for write by reboot; the two
+/// session lists are only reachable through it), a session list, a
+/// session; then `registry`; then an FLB's locks; then `flb_headers` and
+/// `preserved`.  `ser_out` is only taken by reboot, outside all of them.
+#[pin_data]
+pub(crate) struct Luo {
+    /// Registered file handlers and FLBs (`luo_register_rwlock`).
+    #[pin]
+    registry: RwSem<luo_file::Registry>,
+    /// Ids of the preserved and retrieved files.
+    #[pin]
+    preserved: Mutex<luo_file::PreservedIds>,
+    /// The session lists (`luo_session_serialize_rwsem`).
+    #[pin]
+    sessions: RwSem<luo_session::Sessions>,
+    /// The serialized FLB arrays of both kernels.
+    #[pin]
+    flb_headers: Mutex<luo_flb::Headers>,
+    /// The outgoing `luo_ser`, once published.
+    #[pin]
+    ser_out: Mutex<Option<Preserved<LuoSer>>>,
 }
 
-/// Writes `src` as a NUL-terminated string into `dst`, truncating and
-/// zero-filling (`strscpy_pad()`).
-pub(crate) fn copy_c_str(dst: &mut [u8], src: &[u8]) {
-    let n = src.len().min(dst.len().saturating_sub(1));
-    dst[..n].copy_from_slice(&src[..n]);
-    dst[n..].fill(0);
+impl Luo {
+    /// An empty state.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            registry <- new_rwsem!(luo_file::Registry::new(), "luo_register_rwlock"),
+            preserved <- new_mutex!(luo_file::PreservedIds::new(), "luo_preserved_files"),
+            sessions <- new_rwsem!(luo_session::Sessions::new(), "luo_session_serialize_rwsem"),
+            flb_headers <- new_mutex!(luo_flb::Headers::new(), "luo_flb_headers"),
+            ser_out <- new_mutex!(None, "luo_ser_out"),
+        })
+    }
 }
 
-/// A session name: 1 to 63 bytes, NUL-terminated in a 64-byte array.
-#[derive(Clone, Copy)]
-pub(crate) struct SessionName {
-    raw: [u8; 64],
-    len: usize,
-}
+/// The kernel's [`Luo`].
+static LUO: StaticOnce<Luo> = StaticOnce::new();
 
-impl SessionName {
-    /// Validates a name from userspace: EINVAL if empty or without NUL in
-    /// its 64 bytes (`luo_session_create()`).
-    pub(crate) fn new(raw: &[u8; 64]) -> Result<Self> {
-        let name = c_str_bytes(raw);
-        if name.is_empty() || name.len() == raw.len() {
-            return Err(EINVAL);
-        }
-        Ok(Self::from_bytes(name))
-    }
-
-    /// A name from the previous kernel, truncated to 63 bytes as
-    /// `strscpy()` does.
-    pub(crate) fn from_ser(raw: &[u8; 64]) -> Self {
-        let name = c_str_bytes(raw);
-        Self::from_bytes(&name[..name.len().min(63)])
-    }
-
-    /// `name` has at most 63 bytes and no NUL.
-    fn from_bytes(name: &[u8]) -> Self {
-        let mut raw = [0u8; 64];
-        raw[..name.len()].copy_from_slice(name);
-        Self {
-            raw,
-            len: name.len(),
-        }
-    }
-
-    /// The name without NUL.
-    pub(crate) fn as_bytes(&self) -> &[u8] {
-        &self.raw[..self.len]
-    }
-
-    /// For messages.
-    pub(crate) fn display(&self) -> &kernel::str::BStr {
-        kernel::str::BStr::from_bytes(self.as_bytes())
-    }
-
-    /// Writes the name into a `GET_NAME` reply as C's `strscpy()` does on
-    /// x86: the name, its NUL, and zeroes up to the end of the 8-byte word
-    /// holding the NUL; bytes past that keep what userspace sent.
-    pub(crate) fn copy_out(&self, dst: &mut [u8; 64]) {
-        dst[..self.len].copy_from_slice(self.as_bytes());
-        let end = ((self.len + 1).div_ceil(8) * 8).min(dst.len());
-        dst[self.len..end].fill(0);
-    }
+/// The kernel's LUO state, made on first use.
+///
+/// C's locks are static and work from the first initcall on; so does this:
+/// a subsystem may register a handler or an FLB from an initcall that runs
+/// before LUO's own.
+pub(crate) fn luo() -> &'static Luo {
+    LUO.get_or_init(Luo::new)
 }
 
 /// The number of an `_IO(LIVEUPDATE_IOCTL_TYPE, nr)` command.
@@ -197,9 +208,21 @@ pub(crate) fn ioctl_index(cmd: u32, base: u32, len: usize) -> Result<usize> {
     }
 }
 
-// ---------------------------------------------------------------------------
-// Boot.
-// ---------------------------------------------------------------------------
+/// Reserves an fd, makes the file, answers userspace and only then
+/// installs the fd, so a failed answer leaves no fd behind.
+pub(crate) fn reply_with_file<T: AsBytes>(
+    ucmd: &UserCmd,
+    argp: &mut T,
+    set_fd: impl FnOnce(&mut T, i32),
+    make: impl FnOnce(&T) -> Result<ARef<File>>,
+) -> Result {
+    let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+    set_fd(argp, fd.reserved_fd() as i32);
+    let file = make(argp)?;
+    ucmd.respond(argp)?;
+    fd.fd_install(file);
+    Ok(())
+}
 
 /// `liveupdate=`: turns live update on or off.
 fn parse_param(val: Option<&CStr>) -> Result {
@@ -210,7 +233,7 @@ fn parse_param(val: Option<&CStr>) -> Result {
 builtin_init!(early_param "liveupdate", liveupdate_param_rs, parse_param);
 
 /// Restores the previous kernel's state from KHO (`luo_early_startup()`).
-fn early_startup() -> Result {
+fn early_startup(luo: &Luo) -> Result {
     if !kho::is_enabled() {
         if enabled() {
             pr_warn!("Disabling liveupdate because KHO is disabled\n");
@@ -219,7 +242,7 @@ fn early_startup() -> Result {
         return Ok(());
     }
 
-    let (phys, len) = match kho::retrieve_subtree(KHO_ENTRY_NAME) {
+    let (addr, len) = match kho::retrieve_subtree(abi::KHO_ENTRY_NAME) {
         Ok(v) => v,
         Err(e) if e == ENOENT => return Ok(()),
         Err(e) => {
@@ -227,17 +250,18 @@ fn early_startup() -> Result {
             return Err(e);
         }
     };
-    let size = size_of::<bindings::luo_ser>();
+    let size = size_of::<LuoSer>();
     if len < size {
         pr_err!("LUO state is too small ({} < {})\n", len, size);
         return Err(EINVAL);
     }
-    // SAFETY: KHO handed over this subtree, `len` bytes the previous kernel
-    // preserved with `kho_alloc_preserve()`.
-    let luo_ser = unsafe { Incoming::<bindings::luo_ser>::new(phys, len) };
-    // strncmp(compatible, "luo-v5", 8): the field is exactly 8 bytes.
-    if c_str_bytes(&luo_ser.compatible) != ABI_COMPATIBLE {
-        pr_err!("LUO state is incompatible with 'luo-v5'\n");
+    let luo_ser = Incoming::<LuoSer>::adopt(addr, len)?;
+    // strncmp(compatible, LUO_ABI_COMPATIBLE, LUO_ABI_COMPAT_LEN).
+    if abi::c_str_bytes(&luo_ser.compatible) != abi::COMPATIBLE.to_bytes() {
+        pr_err!(
+            "LUO state is incompatible with '{}'\n",
+            kernel::str::BStr::from_bytes(abi::COMPATIBLE.to_bytes())
+        );
         return Err(EINVAL);
     }
 
@@ -245,12 +269,9 @@ fn early_startup() -> Result {
     LIVEUPDATE_NUM.store(num, Relaxed);
     pr_info!("Retrieved live update data, liveupdate number: {}\n", num);
 
-    // SAFETY: the addresses come from the `luo_ser` the previous kernel
-    // handed over.
-    let res = unsafe { luo_session::setup_incoming(luo_ser.sessions_pa) };
+    let res = luo_session::setup_incoming(luo, luo_ser.sessions());
     if res.is_ok() {
-        // SAFETY: as above.
-        unsafe { luo_flb::setup_incoming(luo_ser.flbs_pa) };
+        luo_flb::setup_incoming(luo, luo_ser.flbs());
     }
     luo_ser.free();
     res
@@ -258,18 +279,11 @@ fn early_startup() -> Result {
 
 /// Early initcall (`liveupdate_early_init()`).
 fn early_init() -> Result {
-    // SAFETY: the early initcall runs once, before anything can call LUO.
-    unsafe {
-        LUO_SER_OUT.init();
-        luo_file::init_locks();
-        luo_flb::init_locks();
-        luo_session::init_locks();
-    }
-    if let Err(e) = early_startup() {
+    if let Err(e) = early_startup(luo()) {
         ENABLED.store(false, Relaxed);
         // Continuing with half-restored devices and memory could leak
         // private data (`luo_restore_fail()`).
-        sys::c_api::panic(fmt!(
+        capi::panic(fmt!(
             "The incoming tree failed to initialize properly [-{:?}], disabling live update\n",
             e
         ));
@@ -279,29 +293,32 @@ fn early_init() -> Result {
 builtin_init!(early_initcall, liveupdate_early_init_rs, early_init);
 
 /// Allocates and publishes the outgoing `luo_ser` (`luo_state_setup()`).
-fn state_setup() -> Result {
-    let mut luo_ser = Preserved::<bindings::luo_ser>::alloc(size_of::<bindings::luo_ser>())
+fn state_setup(luo: &Luo) -> Result {
+    let mut luo_ser = Preserved::<LuoSer>::alloc(size_of::<LuoSer>())
         .inspect_err(|_| pr_err!("failed to allocate/preserve LUO state memory\n"))?;
-    copy_c_str(&mut luo_ser.compatible, ABI_COMPATIBLE);
+    abi::copy_c_str(&mut luo_ser.compatible, abi::COMPATIBLE.to_bytes());
     luo_ser.liveupdate_num = LIVEUPDATE_NUM.load(Relaxed).wrapping_add(1);
-    let res = luo_session::setup_outgoing()
-        .and_then(|()| luo_flb::setup_outgoing())
+    let res = luo_session::setup_outgoing(luo)
+        .and_then(|()| luo_flb::setup_outgoing(luo))
         .and_then(|flbs_pa| {
             luo_ser.flbs_pa = flbs_pa;
-            kho::add_subtree(KHO_ENTRY_NAME, &luo_ser)
+            kho::add_subtree(abi::KHO_ENTRY_NAME, &luo_ser)
         });
     match res {
         Ok(()) => {
-            *LUO_SER_OUT.lock() = Some(luo_ser);
+            *luo.ser_out.lock() = Some(luo_ser);
             Ok(())
         }
         Err(e) => {
-            luo_ser.unpreserve();
+            // Dropping `luo_ser` unpreserves and frees it.
             pr_err!("failed to prepare LUO state: {}\n", e.to_errno());
             Err(e)
         }
     }
 }
+
+/// `/dev/liveupdate`, registered for the rest of the boot.
+static DEVICE: StaticOnce<MiscDeviceRegistration<LuoDevice>> = StaticOnce::new();
 
 /// Late initcall: the outgoing state (`luo_late_startup()`), then
 /// `/dev/liveupdate` (`liveupdate_ioctl_init()`).
@@ -309,41 +326,32 @@ fn late_init() -> Result {
     if !enabled() {
         return Ok(());
     }
-    if state_setup().is_err() {
+    if state_setup(luo()).is_err() {
         ENABLED.store(false, Relaxed);
         return Ok(());
     }
-    let reg = KBox::pin_init(
-        MiscDeviceRegistration::<LuoDevice>::register(MiscDeviceOptions {
-            name: c"liveupdate",
-        }),
-        GFP_KERNEL,
-    )?;
-    // The device lives as long as the kernel.
-    core::mem::forget(reg);
+    DEVICE.try_init(MiscDeviceRegistration::register(MiscDeviceOptions {
+        name: c"liveupdate",
+    }))?;
     Ok(())
 }
 builtin_init!(late_initcall, liveupdate_late_init_rs, late_init);
 
 /// `liveupdate_reboot()`: serializes every session, then the FLBs.  On
 /// error the sessions are unfrozen and the kexec reboot fails.
-pub(crate) fn reboot() -> Result {
+pub(crate) fn reboot(luo: &Luo) -> Result {
     if !enabled() {
         return Ok(());
     }
-    let mut out = LUO_SER_OUT.lock();
-    let pa = luo_session::serialize();
-    if let Some(luo_ser) = out.as_mut() {
+    let mut out = luo.ser_out.lock();
+    let pa = luo_session::serialize(luo);
+    if let Some(luo_ser) = &mut *out {
         luo_ser.sessions_pa = *pa.as_ref().unwrap_or(&0);
     }
     pa?;
-    luo_flb::serialize();
+    luo_flb::serialize(luo);
     Ok(())
 }
-
-// ---------------------------------------------------------------------------
-// /dev/liveupdate
-// ---------------------------------------------------------------------------
 
 /// Whether `/dev/liveupdate` is open (one opener at a time).
 static IN_USE: Atomic<i32> = Atomic::new(0);
@@ -355,28 +363,21 @@ struct LuoDevice;
 const DEVICE_OPS: [IoctlOp; 2] = [
     IoctlOp::new::<bindings::liveupdate_ioctl_create_session>(
         io(bindings::LIVEUPDATE_CMD_CREATE_SESSION),
-        core::mem::offset_of!(bindings::liveupdate_ioctl_create_session, name) + 64,
+        abi::offset_of_end!(bindings::liveupdate_ioctl_create_session, name),
     ),
     IoctlOp::new::<bindings::liveupdate_ioctl_retrieve_session>(
         io(bindings::LIVEUPDATE_CMD_RETRIEVE_SESSION),
-        core::mem::offset_of!(bindings::liveupdate_ioctl_retrieve_session, name) + 64,
+        abi::offset_of_end!(bindings::liveupdate_ioctl_retrieve_session, name),
     ),
 ];
 
-/// Reserves an fd, makes the file, answers userspace and only then
-/// installs the fd, so a failed answer leaves no fd behind.
-fn reply_with_file<T: sys::Pod>(
+/// Reads the argument `T`, then runs `op` on it.
+fn with_arg<T: FromBytes + AsBytes + Default>(
     ucmd: &UserCmd,
-    argp: &mut T,
-    set_fd: impl FnOnce(&mut T, i32),
-    make: impl FnOnce(&T) -> Result<kernel::sync::aref::ARef<File>>,
-) -> Result<isize> {
-    let fd = FdReservation::new()?;
-    set_fd(argp, fd.number());
-    let file = make(argp)?;
-    ucmd.respond(argp)?;
-    fd.install(file);
-    Ok(0)
+    op: impl FnOnce(&mut T) -> Result,
+) -> Result {
+    let mut arg = ucmd.read::<T>()?;
+    op(&mut arg)
 }
 
 #[vtable]
@@ -388,7 +389,7 @@ impl MiscDevice for LuoDevice {
             return Err(EBUSY);
         }
         // Deserialization fails for good: every open then gets EIO.
-        if luo_session::deserialize().is_err() {
+        if luo_session::deserialize(luo()).is_err() {
             IN_USE.store(0, Relaxed);
             return Err(EIO);
         }
@@ -411,30 +412,47 @@ impl MiscDevice for LuoDevice {
         let op = DEVICE_OPS[index];
         op.check_cmd(cmd)?;
         op.check_size(ucmd.user_size())?;
+        let luo = luo();
         if index == bindings::LIVEUPDATE_CMD_CREATE_SESSION as usize {
-            let mut argp = ucmd.read::<bindings::liveupdate_ioctl_create_session>()?;
-            reply_with_file(
+            with_arg(
                 &ucmd,
-                &mut argp,
-                |a, fd| a.fd = fd,
-                |a| luo_session::create(&a.name),
-            )
+                |a: &mut Abi<bindings::liveupdate_ioctl_create_session>| {
+                    reply_with_file(
+                        &ucmd,
+                        a,
+                        |a, fd| a.fd = fd,
+                        |a| luo_session::create(luo, &a.name),
+                    )
+                },
+            )?;
         } else {
-            let mut argp = ucmd.read::<bindings::liveupdate_ioctl_retrieve_session>()?;
-            reply_with_file(
+            with_arg(
                 &ucmd,
-                &mut argp,
-                |a, fd| a.fd = fd,
-                |a| luo_session::retrieve(&a.name),
-            )
+                |a: &mut Abi<bindings::liveupdate_ioctl_retrieve_session>| {
+                    reply_with_file(
+                        &ucmd,
+                        a,
+                        |a, fd| a.fd = fd,
+                        |a| luo_session::retrieve(luo, &a.name),
+                    )
+                },
+            )?;
         }
+        Ok(0)
     }
 }
 
 #[kunit_tests(luo_rs)]
 mod tests {
     use super::*;
-    use crate::sys::uaccess::StructCopy;
+    use crate::{
+        capi::abi::{
+            c_str_bytes,
+            copy_c_str, //
+        },
+        luo_session::SessionName,
+        staging::uaccess::StructCopy, //
+    };
 
     fn name64(s: &[u8]) -> [u8; 64] {
         let mut raw = [0u8; 64];
@@ -533,28 +551,6 @@ mod tests {
                 tail: None
             }
         );
-    }
-
-    #[test]
-    fn abi_layout_matches_c() {
-        use core::mem::offset_of;
-        assert_eq!(size_of::<bindings::luo_ser>(), 32);
-        assert_eq!(offset_of!(bindings::luo_ser, liveupdate_num), 8);
-        assert_eq!(offset_of!(bindings::luo_ser, sessions_pa), 16);
-        assert_eq!(offset_of!(bindings::luo_ser, flbs_pa), 24);
-        assert_eq!(size_of::<bindings::luo_file_ser>(), 64);
-        assert_eq!(offset_of!(bindings::luo_file_ser, data), 48);
-        assert_eq!(offset_of!(bindings::luo_file_ser, token), 56);
-        assert_eq!(size_of::<bindings::luo_file_set_ser>(), 16);
-        assert_eq!(size_of::<bindings::luo_session_ser>(), 80);
-        assert_eq!(offset_of!(bindings::luo_session_ser, file_set_ser), 64);
-        assert_eq!(size_of::<bindings::luo_flb_header_ser>(), 16);
-        assert_eq!(size_of::<bindings::luo_flb_ser>(), 64);
-        assert_eq!(luo_flb::FLB_MAX, 63);
-        assert_eq!(size_of::<bindings::liveupdate_ioctl_create_session>(), 72);
-        assert_eq!(size_of::<bindings::liveupdate_session_preserve_fd>(), 16);
-        assert_eq!(size_of::<bindings::liveupdate_session_finish>(), 8);
-        assert_eq!(size_of::<bindings::liveupdate_session_get_name>(), 72);
     }
 
     #[test]

@@ -20,22 +20,46 @@
 //! reference on its handler's module.
 
 use crate::{
-    luo_flb,
-    sys::{
-        handler::{FileArgs, FileHandler, HandlerPrivate, ModuleRef},
-        kho::BlockSet,
-        rwsem::RwSem,
+    capi::{
+        abi::{
+            self,
+            FileSer, //
+        },
+        handler::{
+            self,
+            FileArgs,
+            FileHandler,
+            HandlerPrivate,
+            ModuleRef,
+            Retrieve, //
+        }, //
     },
+    luo_flb,
+    staging::kho::{
+        BlockSet,
+        HandoverAddr,
+        IncomingBlocks, //
+    },
+    Luo, //
 };
-use kernel::{bindings, fs::File, prelude::*, sync::aref::ARef, sync::Arc};
+use kernel::{
+    bindings,
+    fs::File,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        Arc, //
+    }, //
+};
 
 /// A registered file handler and the FLBs it uses, in registration order.
 pub(crate) struct Handler {
     fh: FileHandler,
-    pub(crate) flbs: KVec<Arc<luo_flb::FlbState>>,
+    pub(crate) flbs: KVec<Arc<handler::FlbState>>,
 }
 
-/// The registered file handlers and FLBs (`luo_register_rwlock` in C).
+/// The registered file handlers and FLBs (what `luo_register_rwlock`
+/// protects in C).
 pub(crate) struct Registry {
     handlers: KVec<Handler>,
     /// FLBs used by at least one handler, in registration order.
@@ -43,6 +67,14 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
+    /// No handlers, no FLBs.
+    pub(crate) const fn new() -> Self {
+        Self {
+            handlers: KVec::new(),
+            flbs: KVec::new(),
+        }
+    }
+
     fn handler(&self, fh: FileHandler) -> Option<&Handler> {
         self.handlers.iter().find(|h| h.fh == fh)
     }
@@ -57,60 +89,42 @@ impl Registry {
     }
 
     /// The FLBs of handler `fh` (none if it is not registered).
-    pub(crate) fn flbs_of(&self, fh: FileHandler) -> &[Arc<luo_flb::FlbState>] {
+    pub(crate) fn flbs_of(&self, fh: FileHandler) -> &[Arc<handler::FlbState>] {
         self.handler(fh).map_or(&[], |h| &h.flbs)
     }
 }
 
-/// The registration lock: read to look handlers up, write to (un)register.
-// SAFETY: `REGISTRY.init()` is called in the early initcall, before any use.
-pub(crate) static REGISTRY: RwSem<Registry> = unsafe {
-    RwSem::new_uninit(Registry {
-        handlers: KVec::new(),
-        flbs: KVec::new(),
-    })
-};
+/// The ids (`get_id`, or the file pointer) of every preserved or retrieved
+/// file, sorted (C's `luo_preserved_files` xarray).
+pub(crate) struct PreservedIds(KVec<usize>);
 
-kernel::sync::global_lock! {
-    // SAFETY: initialized in `luo_core`'s early initcall, before any use.
-    unsafe(uninit) static PRESERVED: Mutex<KVec<usize>> = KVec::new();
-}
-
-/// Initializes the locks of this module.
-///
-/// # Safety
-///
-/// Called once, early in boot, before any other function of this module.
-pub(crate) unsafe fn init_locks() {
-    // SAFETY: forwarded to the caller.
-    unsafe {
-        REGISTRY.init(c"luo_register_rwlock", kernel::static_lock_class!());
-        PRESERVED.init();
+impl PreservedIds {
+    /// No file.
+    pub(crate) const fn new() -> Self {
+        Self(KVec::new())
     }
-}
 
-/// Records `id` as preserved; EBUSY if it already is (`xa_insert()`).
-fn mark_preserved(id: usize) -> Result {
-    let mut ids = PRESERVED.lock();
-    match ids.binary_search(&id) {
-        Ok(_) => Err(EBUSY),
-        Err(pos) => {
-            ids.reserve(1, GFP_KERNEL)?;
-            ids.insert_within_capacity(pos, id).map_err(|_| ENOMEM)
+    /// Records `id`; EBUSY if it is already there (`xa_insert()`).
+    fn mark(&mut self, id: usize) -> Result {
+        match self.0.binary_search(&id) {
+            Ok(_) => Err(EBUSY),
+            Err(pos) => {
+                self.0.reserve(1, GFP_KERNEL)?;
+                self.0.insert_within_capacity(pos, id).map_err(|_| ENOMEM)
+            }
+        }
+    }
+
+    /// Forgets `id` (`xa_erase()`).
+    fn unmark(&mut self, id: usize) {
+        if let Ok(pos) = self.0.binary_search(&id) {
+            self.0.remove(pos).ok();
         }
     }
 }
 
-/// Forgets `id` (`xa_erase()`).
-fn unmark_preserved(id: usize) {
-    let mut ids = PRESERVED.lock();
-    if let Ok(pos) = ids.binary_search(&id) {
-        ids.remove(pos).ok();
-    }
-}
-
 /// `liveupdate_register_file_handler()`.
-pub(crate) fn register_handler(fh: FileHandler) -> Result {
+pub(crate) fn register_handler(luo: &Luo, fh: FileHandler) -> Result {
     if !crate::enabled() {
         return Err(EOPNOTSUPP);
     }
@@ -118,7 +132,7 @@ pub(crate) fn register_handler(fh: FileHandler) -> Result {
         return Err(EINVAL);
     }
     {
-        let mut reg = REGISTRY.write();
+        let mut reg = luo.registry.write();
         if reg
             .handlers
             .iter()
@@ -138,23 +152,19 @@ pub(crate) fn register_handler(fh: FileHandler) -> Result {
             GFP_KERNEL,
         )?;
     }
-    crate::sys::c_api::test_register(fh);
+    handler::test_register(fh);
     Ok(())
 }
 
 /// `liveupdate_unregister_file_handler()`: drops the handler and unlinks
 /// its FLBs.
-pub(crate) fn unregister_handler(fh: FileHandler) {
+pub(crate) fn unregister_handler(luo: &Luo, fh: FileHandler) {
     if !crate::enabled() {
         return;
     }
-    let mut reg = REGISTRY.write();
+    let mut reg = luo.registry.write();
     // Each call unlinks the first FLB, so this walks them in order.
-    while let Some(flb) = reg
-        .handler(fh)
-        .and_then(|h| h.flbs.first())
-        .map(|s| s.flb())
-    {
+    while let Some(flb) = reg.handler(fh).and_then(|h| h.flbs.first()).map(|s| s.flb) {
         reg.unregister_flb(fh, flb);
     }
     if let Some(i) = reg.handlers.iter().position(|h| h.fh == fh) {
@@ -171,7 +181,7 @@ struct LuoFile {
     file: Option<ARef<File>>,
     data: u64,
     private: HandlerPrivate,
-    retrieve_status: i32,
+    retrieve: Retrieve,
     token: u64,
 }
 
@@ -181,7 +191,7 @@ impl LuoFile {
             file: self.file.as_deref(),
             data: self.data,
             private: self.private,
-            retrieve_status: self.retrieve_status,
+            retrieve: self.retrieve,
         }
     }
 
@@ -191,10 +201,12 @@ impl LuoFile {
 }
 
 /// The files of one session, in preservation order (`struct luo_file_set`),
-/// and the KHO blocks they serialize into.
+/// and the KHO blocks of their entries: outgoing ones this kernel fills, or
+/// the previous kernel's, kept until the files finish.
 pub(crate) struct FileSet {
     files: KVec<LuoFile>,
-    blocks: BlockSet<bindings::luo_file_ser>,
+    blocks: BlockSet<FileSer>,
+    incoming: Option<IncomingBlocks<FileSer>>,
 }
 
 impl FileSet {
@@ -203,6 +215,7 @@ impl FileSet {
         Ok(Self {
             files: KVec::new(),
             blocks: BlockSet::new()?,
+            incoming: None,
         })
     }
 
@@ -211,29 +224,37 @@ impl FileSet {
         self.files.len() as u64
     }
 
-    /// `PRESERVE_FD`: preserves the file behind `fd` under `token`
+    /// `PRESERVE_FD`: preserves the file that `fget` looks up under `token`
     /// (`luo_preserve_file()`).
-    pub(crate) fn preserve(&mut self, token: u64, fd: i32) -> Result {
+    pub(crate) fn preserve(
+        &mut self,
+        luo: &Luo,
+        token: u64,
+        fget: impl FnOnce() -> Result<ARef<File>>,
+    ) -> Result {
         if self.files.iter().any(|f| f.token == token) {
             return Err(EEXIST);
         }
         self.blocks.grow(self.count() + 1)?;
-        let res = self.preserve_grown(token, fd);
+        let res = self.preserve_grown(luo, token, fget);
         if res.is_err() {
             self.blocks.shrink(self.count());
         }
         res
     }
 
-    fn preserve_grown(&mut self, token: u64, fd: i32) -> Result {
-        // SAFETY: `preserve` runs from the PRESERVE_FD ioctl (and KUnit),
-        // never under `fdget_pos()`.
-        let file = unsafe { crate::sys::c_api::fget(fd) }?;
+    fn preserve_grown(
+        &mut self,
+        luo: &Luo,
+        token: u64,
+        fget: impl FnOnce() -> Result<ARef<File>>,
+    ) -> Result {
+        let file = fget()?;
 
         // The first handler that can preserve the file, if its module can be
         // pinned; ENOENT otherwise.
         let (fh, owner) = {
-            let reg = REGISTRY.read();
+            let reg = luo.registry.read();
             let fh = reg
                 .handlers
                 .iter()
@@ -244,9 +265,9 @@ impl FileSet {
         };
 
         let id = fh.id_of(&file);
-        mark_preserved(id)?;
-        if let Err(e) = luo_flb::file_preserve(fh) {
-            unmark_preserved(id);
+        luo.preserved.lock().mark(id)?;
+        if let Err(e) = luo_flb::file_preserve(luo, fh) {
+            luo.preserved.lock().unmark(id);
             return Err(e);
         }
         let res = self
@@ -258,7 +279,7 @@ impl FileSet {
                     file: Some(&file),
                     data: 0,
                     private: HandlerPrivate::NONE,
-                    retrieve_status: 0,
+                    retrieve: Retrieve::NotTried,
                 };
                 fh.preserve(&mut args)?;
                 Ok((args.data, args.private))
@@ -272,15 +293,15 @@ impl FileSet {
                         file: Some(file),
                         data,
                         private,
-                        retrieve_status: 0,
+                        retrieve: Retrieve::NotTried,
                         token,
                     })
                     .map_err(|_| ENOMEM)?;
                 Ok(())
             }
             Err(e) => {
-                luo_flb::file_unpreserve(fh);
-                unmark_preserved(id);
+                luo_flb::file_unpreserve(luo, fh);
+                luo.preserved.lock().unmark(id);
                 Err(e)
             }
         }
@@ -288,26 +309,27 @@ impl FileSet {
 
     /// Unpreserves every file, last preserved first, when an outgoing
     /// session is closed (`luo_file_unpreserve_files()`).
-    pub(crate) fn unpreserve_all(&mut self) {
-        self.release_all(|f| {
+    pub(crate) fn unpreserve_all(&mut self, luo: &Luo) {
+        self.release_all(luo, |f| {
             f.fh.unpreserve(&mut f.args());
-            luo_flb::file_unpreserve(f.fh);
+            luo_flb::file_unpreserve(luo, f.fh);
         });
     }
 
     /// Lets go of every file, last first: `done` tells its handler and FLBs,
     /// then the file leaves the preserved set, its entry's room is given
     /// back, and the file and module references are dropped.
-    fn release_all(&mut self, done: impl Fn(&LuoFile)) {
+    fn release_all(&mut self, luo: &Luo, done: impl Fn(&LuoFile)) {
         while let Some(f) = self.files.pop() {
             done(&f);
             if let Some(id) = f.id() {
-                unmark_preserved(id);
+                luo.preserved.lock().unmark(id);
             }
             self.blocks.shrink(self.count());
             drop(f);
         }
         self.blocks.destroy();
+        self.incoming = None;
     }
 
     /// Freezes every file and writes its entry; on failure unfreezes the
@@ -336,7 +358,7 @@ impl FileSet {
                 break;
             }
             f.data = args.data;
-            crate::copy_c_str(&mut entry.compatible, f.fh.compatible());
+            abi::copy_c_str(&mut entry.compatible, f.fh.compatible());
             entry.data = f.data;
             entry.token = f.token;
         }
@@ -369,116 +391,127 @@ impl FileSet {
 
     /// `RETRIEVE_FD`: the file preserved under `token`, recreated on first
     /// call (`luo_retrieve_file()`).
-    pub(crate) fn retrieve(&mut self, token: u64) -> Result<ARef<File>> {
+    pub(crate) fn retrieve(&mut self, luo: &Luo, token: u64) -> Result<ARef<File>> {
         let f = self
             .files
             .iter_mut()
             .find(|f| f.token == token)
             .ok_or(ENOENT)?;
-        if f.retrieve_status < 0 {
-            return Err(Error::from_errno(f.retrieve_status));
-        }
-        if f.retrieve_status > 0 {
-            return f.file.clone().ok_or(ENOENT);
+        match f.retrieve {
+            Retrieve::Failed(e) => return Err(e),
+            Retrieve::Done => return f.file.clone().ok_or(ENOENT),
+            Retrieve::NotTried => {}
         }
         let file = match f.fh.retrieve(&mut f.args()) {
             Ok(file) => file,
             Err(e) => {
-                f.retrieve_status = e.to_errno();
+                f.retrieve = Retrieve::Failed(e);
                 return Err(e);
             }
         };
-        if mark_preserved(f.fh.id_of(&file)).is_err() {
+        if luo.preserved.lock().mark(f.fh.id_of(&file)).is_err() {
             pr_warn!("Retrieved file is already tracked as preserved\n");
         }
         f.file = Some(file.clone());
-        f.retrieve_status = 1;
+        f.retrieve = Retrieve::Done;
         Ok(file)
     }
 
     /// `FINISH`: if every handler agrees, finishes every file, last first
     /// (`luo_file_finish()`).
-    pub(crate) fn finish(&mut self) -> Result {
+    pub(crate) fn finish(&mut self, luo: &Luo) -> Result {
         if self.files.is_empty() {
             return Ok(());
         }
         if !self.files.iter().all(|f| f.fh.can_finish(&mut f.args())) {
             return Err(EBUSY);
         }
-        self.release_all(|f| {
+        self.release_all(luo, |f| {
             f.fh.finish(&mut f.args());
-            luo_flb::file_finish(f.fh);
+            luo_flb::file_finish(luo, f.fh);
         });
         Ok(())
     }
 
-    /// Rebuilds the set from the previous kernel's entries
-    /// (`luo_file_deserialize()`); ENOENT when no handler of this kernel
-    /// has an entry's compatible string.
-    pub(crate) fn deserialize(&mut self, ser: &bindings::luo_file_set_ser) -> Result {
-        let (head, count) = (ser.files, ser.count);
-        if head == 0 {
+    /// Rebuilds the set from the previous kernel's `count` entries at
+    /// `head` (`luo_file_deserialize()`); ENOENT when no handler of this
+    /// kernel has an entry's compatible string.
+    pub(crate) fn deserialize(&mut self, luo: &Luo, head: HandoverAddr, count: u64) -> Result {
+        if head.is_null() {
             if count != 0 {
                 pr_warn!("File set has {} files but no blocks\n", count);
             }
             return Ok(());
         }
-        // SAFETY: `head` is the `files` of a session entry the previous
-        // kernel serialized; the entries it leads to are `luo_file_ser`.
-        unsafe { self.blocks.restore(head) }?;
-        let res = self.read_entries(count);
+        let blocks = self.incoming.insert(IncomingBlocks::restore(head)?);
+        let res = read_entries(luo, blocks, &mut self.files, count);
         if res.is_err() {
             self.files.clear();
-            self.blocks.destroy();
+            self.incoming = None;
         }
         res
     }
+}
 
-    fn read_entries(&mut self, expected: u64) -> Result {
-        let reg = REGISTRY.read();
-        let mut cursor = self.blocks.cursor();
-        while let Some(entry) = cursor.read() {
-            let compatible = crate::c_str_bytes(&entry.compatible);
-            let found = reg
-                .handlers
-                .iter()
-                .find(|h| h.fh.compatible() == compatible)
-                .and_then(|h| h.fh.get_owner().map(|o| (h.fh, o)));
-            let Some((fh, owner)) = found else {
-                pr_warn!(
-                    "No registered handler for compatible '{}'\n",
-                    kernel::str::BStr::from_bytes(compatible)
-                );
-                return Err(ENOENT);
-            };
-            self.files.push(
-                LuoFile {
-                    fh,
-                    _owner: owner,
-                    file: None,
-                    data: entry.data,
-                    private: HandlerPrivate::NONE,
-                    retrieve_status: 0,
-                    token: entry.token,
-                },
-                GFP_KERNEL,
-            )?;
-        }
-        if self.count() != expected {
+/// Makes an incoming file of each entry, checking that there are
+/// `expected` of them.
+fn read_entries(
+    luo: &Luo,
+    blocks: &mut IncomingBlocks<FileSer>,
+    files: &mut KVec<LuoFile>,
+    expected: u64,
+) -> Result {
+    let reg = luo.registry.read();
+    for entry in blocks.entries() {
+        let compatible = abi::c_str_bytes(&entry.compatible);
+        let found = reg
+            .handlers
+            .iter()
+            .find(|h| h.fh.compatible() == compatible)
+            .and_then(|h| h.fh.get_owner().map(|o| (h.fh, o)));
+        let Some((fh, owner)) = found else {
             pr_warn!(
-                "File count mismatch: expected {}, found {}\n",
-                expected,
-                self.count()
+                "No registered handler for compatible '{}'\n",
+                kernel::str::BStr::from_bytes(compatible)
             );
-            return Err(EINVAL);
-        }
-        Ok(())
+            return Err(ENOENT);
+        };
+        files.push(
+            LuoFile {
+                fh,
+                _owner: owner,
+                file: None,
+                data: entry.data,
+                private: HandlerPrivate::NONE,
+                retrieve: Retrieve::NotTried,
+                token: entry.token,
+            },
+            GFP_KERNEL,
+        )?;
     }
+    if files.len() as u64 != expected {
+        pr_warn!(
+            "File count mismatch: expected {}, found {}\n",
+            expected,
+            files.len()
+        );
+        return Err(EINVAL);
+    }
+    Ok(())
 }
 
 #[kunit_tests(luo_rs_file)]
 mod tests {
     use super::*;
+    use crate::capi::handler::{
+        FileOps,
+        OpArgs,
+        RustFileHandler, //
+    };
+    use kernel::sync::atomic::{
+        Atomic,
+        Relaxed, //
+    };
 
     /// Ids far from any kernel pointer, so no real file can collide.
     const ID_A: usize = 0x11;
@@ -486,72 +519,75 @@ mod tests {
 
     #[test]
     fn preserved_ids_are_unique() {
-        assert_eq!(mark_preserved(ID_A), Ok(()));
-        assert_eq!(mark_preserved(ID_A), Err(EBUSY));
-        assert_eq!(mark_preserved(ID_B), Ok(()));
-        unmark_preserved(ID_A);
-        assert_eq!(mark_preserved(ID_A), Ok(()));
-        unmark_preserved(ID_A);
-        unmark_preserved(ID_B);
+        let mut ids = PreservedIds::new();
+        assert_eq!(ids.mark(ID_A), Ok(()));
+        assert_eq!(ids.mark(ID_A), Err(EBUSY));
+        assert_eq!(ids.mark(ID_B), Ok(()));
+        ids.unmark(ID_A);
+        assert_eq!(ids.mark(ID_A), Ok(()));
+        ids.unmark(ID_A);
+        ids.unmark(ID_B);
         // Forgetting an unknown id is harmless.
-        unmark_preserved(ID_B);
-        assert_eq!(mark_preserved(ID_B), Ok(()));
-        unmark_preserved(ID_B);
+        ids.unmark(ID_B);
+        assert_eq!(ids.mark(ID_B), Ok(()));
+        assert_eq!(ids.0.len(), 1);
     }
 
     #[test]
     fn failed_preserve_gives_back_its_block() -> Result {
+        let luo = KBox::pin_init(Luo::new(), GFP_KERNEL)?;
         let mut set = FileSet::new()?;
         // The token is free, so LUO grows the KHO blocks for one more entry,
         // then fget() fails: the block must be given back.
-        assert_eq!(set.preserve(7, -1), Err(EBADF));
+        assert_eq!(set.preserve(&luo, 7, || Err(EBADF)), Err(EBADF));
         assert_eq!(set.count(), 0);
         assert_eq!(set.blocks.head_pa(), 0);
+        // A file that no handler of this (empty) registry takes: ENOENT,
+        // and the block is given back too.
+        let file = dummy_file()?;
+        assert_eq!(set.preserve(&luo, 7, || Ok(file)), Err(ENOENT));
+        assert_eq!(set.blocks.head_pa(), 0);
+        assert!(luo.preserved.lock().0.is_empty());
         Ok(())
+    }
+
+    /// An anonymous-inode file of no handler's.
+    fn dummy_file() -> Result<ARef<File>> {
+        crate::staging::anon_inode::new_file(c"[luo_kunit]", Arc::new(Dummy, GFP_KERNEL)?)
     }
 
     /// A file handler whose `freeze` fails for files with handle
     /// `FAIL_DATA`, counting `unfreeze` calls (KUnit runs one test at a
     /// time, so a static counter is enough).
-    mod fake {
-        use kernel::{
-            bindings,
-            sync::atomic::{Atomic, Relaxed},
-        };
+    struct Fake;
 
-        pub(super) const FAIL_DATA: u64 = 0xBAD;
-        pub(super) static UNFROZEN: Atomic<u32> = Atomic::new(0);
+    const FAIL_DATA: u64 = 0xBAD;
+    static UNFROZEN: Atomic<u32> = Atomic::new(0);
+    static FAKE: RustFileHandler<Fake> = RustFileHandler::new(c"luo-kunit-fake");
 
-        /// Fails for `FAIL_DATA`, else adds 100 to the handle.
-        ///
-        /// # Safety
-        ///
-        /// `args` is a valid argument block (LUO passes one).
-        unsafe extern "C" fn freeze(args: *mut bindings::liveupdate_file_op_args) -> i32 {
-            // SAFETY: LUO passes a valid argument block.
-            let data = unsafe { (*args).serialized_data };
-            if data == FAIL_DATA {
-                return kernel::error::code::EIO.to_errno();
-            }
-            // SAFETY: as above.
-            unsafe { (*args).serialized_data = data + 100 };
-            0
+    impl FileOps for Fake {
+        fn can_preserve(_: &File) -> bool {
+            false
         }
-
-        /// Counts the call.
-        ///
-        /// # Safety
-        ///
-        /// None needed; `unsafe` for the table's function type.
-        unsafe extern "C" fn unfreeze(_args: *mut bindings::liveupdate_file_op_args) {
+        fn preserve(_: &mut OpArgs<'_>) -> Result {
+            Err(EOPNOTSUPP)
+        }
+        fn unpreserve(_: &mut OpArgs<'_>) {}
+        /// Fails for `FAIL_DATA`, else adds 100 to the handle.
+        fn freeze(args: &mut OpArgs<'_>) -> Result {
+            if args.data() == FAIL_DATA {
+                return Err(EIO);
+            }
+            args.set_data(args.data() + 100);
+            Ok(())
+        }
+        fn unfreeze(_: &mut OpArgs<'_>) {
             UNFROZEN.add(1, Relaxed);
         }
-
-        pub(super) const OPS: bindings::liveupdate_file_ops = bindings::liveupdate_file_ops {
-            freeze: Some(freeze),
-            unfreeze: Some(unfreeze),
-            ..pin_init::zeroed()
-        };
+        fn retrieve(_: &mut OpArgs<'_>) -> Result<ARef<File>> {
+            Err(EOPNOTSUPP)
+        }
+        fn finish(_: &mut OpArgs<'_>) {}
     }
 
     /// A set of three files of the fake handler, with handles 1, `second`, 3.
@@ -559,8 +595,7 @@ mod tests {
         let mut set = FileSet::new()?;
         set.blocks.grow(3)?;
         for (i, data) in [1, second, 3].into_iter().enumerate() {
-            let file =
-                crate::sys::anon_file::new_file(c"[luo_kunit]", Arc::new(Dummy, GFP_KERNEL)?)?;
+            let file = dummy_file()?;
             set.files.push(
                 LuoFile {
                     fh,
@@ -568,7 +603,7 @@ mod tests {
                     file: Some(file),
                     data,
                     private: HandlerPrivate::NONE,
-                    retrieve_status: 0,
+                    retrieve: Retrieve::NotTried,
                     token: i as u64,
                 },
                 GFP_KERNEL,
@@ -580,8 +615,13 @@ mod tests {
     /// The object behind the fake files.
     struct Dummy;
 
-    impl crate::sys::anon_file::AnonFileOps for Dummy {
-        fn ioctl(_: kernel::sync::ArcBorrow<'_, Self>, _: u32, _: usize) -> Result<isize> {
+    impl crate::staging::anon_inode::AnonFileOps for Dummy {
+        fn ioctl(
+            _: kernel::sync::ArcBorrow<'_, Self>,
+            _: &crate::staging::anon_inode::IoctlContext,
+            _: u32,
+            _: usize,
+        ) -> Result<isize> {
             Err(ENOTTY)
         }
         fn release(_: Arc<Self>) -> Result {
@@ -591,24 +631,14 @@ mod tests {
 
     #[test]
     fn freeze_failure_unfreezes_the_files_before_it() -> Result {
-        use kernel::sync::atomic::Relaxed;
-        let handler = KBox::new(
-            bindings::liveupdate_file_handler {
-                ops: &fake::OPS,
-                ..Default::default()
-            },
-            GFP_KERNEL,
-        )?;
-        // SAFETY: the handler lives until the end of the test, after the
-        // sets that use it are dropped.
-        let fh = unsafe { FileHandler::from_raw(core::ptr::NonNull::from(&*handler)) };
+        let fh = FAKE.handle();
 
         // The second file fails: the first is unfrozen, entries are zeroed.
-        fake::UNFROZEN.store(0, Relaxed);
-        let mut set = fake_set(fh, fake::FAIL_DATA)?;
+        UNFROZEN.store(0, Relaxed);
+        let mut set = fake_set(fh, FAIL_DATA)?;
         let mut ser = bindings::luo_file_set_ser { files: 0, count: 0 };
         assert_eq!(set.freeze(&mut ser), Err(EIO));
-        assert_eq!(fake::UNFROZEN.load(Relaxed), 1);
+        assert_eq!(UNFROZEN.load(Relaxed), 1);
         assert_eq!((ser.files, ser.count), (0, 0));
         let mut cursor = set.blocks.cursor();
         let first = cursor.reserve().map(|e| (e.data, e.token));
@@ -617,7 +647,7 @@ mod tests {
 
         // All succeed: every entry is written with the frozen handle; an
         // unfreeze (a later session failed) undoes all three.
-        fake::UNFROZEN.store(0, Relaxed);
+        UNFROZEN.store(0, Relaxed);
         let mut set = fake_set(fh, 2)?;
         assert_eq!(set.freeze(&mut ser), Ok(()));
         assert_eq!(ser.count, 3);
@@ -628,18 +658,17 @@ mod tests {
             assert_eq!(e, Some((token, data)));
         }
         set.unfreeze(&mut ser);
-        assert_eq!(fake::UNFROZEN.load(Relaxed), 3);
+        assert_eq!(UNFROZEN.load(Relaxed), 3);
         assert_eq!((ser.files, ser.count), (0, 0));
-        drop(set);
-        drop(handler);
         Ok(())
     }
 
     #[test]
     fn empty_set_retrieve_and_finish() -> Result {
+        let luo = KBox::pin_init(Luo::new(), GFP_KERNEL)?;
         let mut set = FileSet::new()?;
-        assert_eq!(set.retrieve(1).err(), Some(ENOENT));
-        assert_eq!(set.finish(), Ok(()));
+        assert_eq!(set.retrieve(&luo, 1).err(), Some(ENOENT));
+        assert_eq!(set.finish(&luo), Ok(()));
         let mut ser = bindings::luo_file_set_ser { files: 0, count: 0 };
         assert_eq!(set.freeze(&mut ser), Ok(()));
         assert_eq!((ser.files, ser.count), (0, 0));

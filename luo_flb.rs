@@ -11,76 +11,49 @@
 //! retrieved on demand, by `liveupdate_flb_get_incoming()` or when its files
 //! finish, and finished when the last of the files that used it finishes.
 //!
-//! The state C keeps in the FLB's private area lives here, in one
-//! [`FlbState`] per FLB, created on first use and kept for the whole boot.
+//! The state C keeps in the FLB's private area is one [`FlbState`] per FLB,
+//! created on first use; [`Flb::release_state`] says how long it lives.
 //!
-//! Locking: the registration lock ([`crate::luo_file::REGISTRY`]) covers which
-//! FLBs a handler has and the global list; each FLB has one mutex per
+//! Locking: the registration lock ([`Luo`]'s `registry`) covers which FLBs
+//! a handler has and the global list; each FLB has one mutex per
 //! direction, taken inside the registration lock.
 
 use crate::{
-    luo_file::{Registry, REGISTRY},
-    sys::{
-        handler::{FileHandler, Flb, FlbObj, ModuleRef},
-        kho::{Incoming, Preserved},
+    capi::{
+        abi::{
+            self,
+            FlbHeaderSer,
+            FlbSer, //
+        },
+        handler::{
+            FileHandler,
+            Flb,
+            FlbIncoming,
+            FlbObj,
+            FlbState,
+            Retrieve, //
+        }, //
     },
+    luo_file::Registry,
+    staging::kho::{
+        HandoverAddr,
+        Incoming,
+        Preserved, //
+    },
+    Luo, //
 };
 use kernel::{
-    bindings,
     page::PAGE_SIZE,
     prelude::*,
-    sync::{new_mutex, Arc, Mutex},
+    sync::Arc, //
 };
 
 /// Pages of the serialized FLB array.
 const FLB_PGCNT: usize = 1;
 
 /// How many FLBs fit in the serialized array (`LUO_FLB_MAX`).
-pub(crate) const FLB_MAX: usize = (FLB_PGCNT * PAGE_SIZE
-    - size_of::<bindings::luo_flb_header_ser>())
-    / size_of::<bindings::luo_flb_ser>();
-
-/// One direction of an FLB's life.
-struct Side {
-    /// Files using it (outgoing) or the count the previous kernel recorded,
-    /// decremented as files finish (incoming).
-    count: u64,
-    /// The FLB's 64-bit handle to its serialized state.
-    data: u64,
-    /// The live object the FLB hands to its users.
-    obj: FlbObj,
-    /// Reference on the FLB's module while it is preserved or retrieved.
-    owner: Option<ModuleRef>,
-}
-
-impl Side {
-    const fn new() -> Self {
-        Self {
-            count: 0,
-            data: 0,
-            obj: FlbObj::NONE,
-            owner: None,
-        }
-    }
-}
-
-/// The incoming side: [`Side`] plus the outcome of retrieval.
-struct IncomingSide {
-    side: Side,
-    finished: bool,
-    /// 0 not tried, 1 retrieved, negative errno of a failed retrieve.
-    retrieve_status: i32,
-}
-
-/// LUO's state of one FLB.
-#[pin_data]
-pub(crate) struct FlbState {
-    flb: Flb,
-    #[pin]
-    outgoing: Mutex<Side>,
-    #[pin]
-    incoming: Mutex<IncomingSide>,
-}
+pub(crate) const FLB_MAX: usize =
+    (FLB_PGCNT * PAGE_SIZE - size_of::<FlbHeaderSer>()) / size_of::<FlbSer>();
 
 /// An FLB in the registry: registered with `users` file handlers.
 pub(crate) struct RegisteredFlb {
@@ -89,45 +62,19 @@ pub(crate) struct RegisteredFlb {
 }
 
 /// The serialized FLB arrays of both kernels.
-struct Headers {
-    incoming: Option<Incoming<bindings::luo_flb_header_ser>>,
-    outgoing: Option<Preserved<bindings::luo_flb_header_ser>>,
+pub(crate) struct Headers {
+    incoming: Option<Incoming<FlbHeaderSer>>,
+    outgoing: Option<Preserved<FlbHeaderSer>>,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: initialized in `luo_core`'s early initcall, before any use.
-    unsafe(uninit) static HEADERS: Mutex<Headers> = Headers { incoming: None, outgoing: None };
-}
-
-/// Initializes the locks of this module.
-///
-/// # Safety
-///
-/// Called once, early in boot, before any other function of this module.
-pub(crate) unsafe fn init_locks() {
-    // SAFETY: forwarded to the caller.
-    unsafe {
-        crate::sys::handler::init();
-        HEADERS.init();
+impl Headers {
+    /// None yet.
+    pub(crate) const fn new() -> Self {
+        Self {
+            incoming: None,
+            outgoing: None,
+        }
     }
-}
-
-/// LUO's state of `flb`, created on first use.
-fn state_of(flb: Flb) -> Result<Arc<FlbState>> {
-    flb.state(|| {
-        Arc::pin_init(
-            pin_init!(FlbState {
-                flb,
-                outgoing <- new_mutex!(Side::new()),
-                incoming <- new_mutex!(IncomingSide {
-                    side: Side::new(),
-                    finished: false,
-                    retrieve_status: 0
-                }),
-            }),
-            GFP_KERNEL,
-        )
-    })
 }
 
 impl FlbState {
@@ -167,24 +114,23 @@ impl FlbState {
 
     /// Retrieves the FLB from the previous kernel's array, once; the
     /// outcome, good or bad, is remembered (`luo_flb_retrieve_one()`).
-    fn retrieve_one(&self, inc: &mut IncomingSide) -> Result {
+    fn retrieve_one(&self, luo: &Luo, inc: &mut FlbIncoming) -> Result {
         if inc.finished {
             return Err(ENODATA);
         }
-        if inc.retrieve_status < 0 {
-            return Err(Error::from_errno(inc.retrieve_status));
-        }
-        if inc.retrieve_status > 0 {
-            return Ok(());
+        match inc.retrieve {
+            Retrieve::Failed(e) => return Err(e),
+            Retrieve::Done => return Ok(()),
+            Retrieve::NotTried => {}
         }
         {
-            let headers = HEADERS.lock();
+            let headers = luo.flb_headers.lock();
             let header = headers.incoming.as_ref().ok_or(ENODATA)?;
-            let entries = header.trailing::<bindings::luo_flb_ser>(header.count);
+            let entries = header.trailing::<FlbSer>(header.count);
             let compatible = self.flb.compatible();
             let found = entries
                 .iter()
-                .find(|e| crate::c_str_bytes(&e.name) == compatible)
+                .find(|e| abi::c_str_bytes(&e.name) == compatible)
                 .ok_or(ENOENT)?;
             inc.side.data = found.data;
             inc.side.count = found.count;
@@ -194,11 +140,11 @@ impl FlbState {
             Ok(obj) => {
                 inc.side.obj = obj;
                 inc.side.owner = Some(owner);
-                inc.retrieve_status = 1;
+                inc.retrieve = Retrieve::Done;
                 Ok(())
             }
             Err(e) => {
-                inc.retrieve_status = e.to_errno();
+                inc.retrieve = Retrieve::Failed(e);
                 Err(e)
             }
         }
@@ -206,7 +152,7 @@ impl FlbState {
 
     /// One user of the incoming FLB is done: finish it with the last
     /// (`liveupdate_flb_put_incoming()`).
-    pub(crate) fn put_incoming(&self) {
+    pub(crate) fn put_incoming(&self, luo: &Luo) {
         let mut inc = self.incoming.lock();
         if inc.side.count == 0 {
             pr_warn!("FLB incoming reference count underflow\n");
@@ -216,8 +162,8 @@ impl FlbState {
         if inc.side.count != 0 {
             return;
         }
-        if inc.retrieve_status <= 0 {
-            if let Err(e) = self.retrieve_one(&mut inc) {
+        if inc.retrieve != Retrieve::Done {
+            if let Err(e) = self.retrieve_one(luo, &mut inc) {
                 pr_warn!("FLB retrieve on last put failed: {:?}\n", e);
                 return;
             }
@@ -231,10 +177,10 @@ impl FlbState {
 
     /// `liveupdate_flb_get_incoming()`: the incoming object, retrieved on
     /// first use, with a reference the caller puts back.
-    pub(crate) fn get_incoming(&self) -> Result<FlbObj> {
+    pub(crate) fn get_incoming(&self, luo: &Luo) -> Result<FlbObj> {
         let mut inc = self.incoming.lock();
         if inc.side.obj.is_none() {
-            self.retrieve_one(&mut inc)?;
+            self.retrieve_one(luo, &mut inc)?;
         }
         inc.side.count = inc.side.count.saturating_add(1);
         Ok(inc.side.obj)
@@ -252,15 +198,8 @@ impl FlbState {
     }
 }
 
-impl FlbState {
-    /// The FLB this state belongs to.
-    pub(crate) fn flb(&self) -> Flb {
-        self.flb
-    }
-}
-
 /// `liveupdate_register_flb()`.
-pub(crate) fn register(fh: FileHandler, flb: Flb) -> Result {
+pub(crate) fn register(luo: &Luo, fh: FileHandler, flb: Flb) -> Result {
     if !crate::enabled() {
         return Err(EOPNOTSUPP);
     }
@@ -268,7 +207,7 @@ pub(crate) fn register(fh: FileHandler, flb: Flb) -> Result {
         pr_warn!("FLB registration with missing callbacks\n");
         return Err(EINVAL);
     }
-    let mut reg = REGISTRY.write();
+    let mut reg = luo.registry.write();
     if !reg.is_registered(fh) {
         pr_warn!("FLB registration with an unregistered file handler\n");
         return Err(EINVAL);
@@ -277,47 +216,47 @@ pub(crate) fn register(fh: FileHandler, flb: Flb) -> Result {
 }
 
 /// `liveupdate_unregister_flb()`.
-pub(crate) fn unregister(fh: FileHandler, flb: Flb) {
+pub(crate) fn unregister(luo: &Luo, fh: FileHandler, flb: Flb) {
     if !crate::enabled() {
         return;
     }
-    REGISTRY.write().unregister_flb(fh, flb);
+    luo.registry.write().unregister_flb(fh, flb);
 }
 
 /// `liveupdate_flb_get_incoming()`.
-pub(crate) fn get_incoming(flb: Flb) -> Result<FlbObj> {
+pub(crate) fn get_incoming(luo: &Luo, flb: Flb) -> Result<FlbObj> {
     if !crate::enabled() {
         return Err(EOPNOTSUPP);
     }
-    state_of(flb)?.get_incoming()
+    flb.state()?.get_incoming(luo)
 }
 
 /// `liveupdate_flb_put_incoming()`.
-pub(crate) fn put_incoming(flb: Flb) {
-    if let Ok(s) = state_of(flb) {
-        s.put_incoming();
+pub(crate) fn put_incoming(luo: &Luo, flb: Flb) {
+    if let Ok(s) = flb.state() {
+        s.put_incoming(luo);
     }
 }
 
 /// `liveupdate_flb_get_outgoing()`.
-pub(crate) fn get_outgoing(flb: Flb) -> Result<FlbObj> {
+pub(crate) fn get_outgoing(_luo: &Luo, flb: Flb) -> Result<FlbObj> {
     if !crate::enabled() {
         return Err(EOPNOTSUPP);
     }
-    state_of(flb)?.get_outgoing()
+    flb.state()?.get_outgoing()
 }
 
 /// `liveupdate_flb_put_outgoing()`.
-pub(crate) fn put_outgoing(flb: Flb) {
-    if let Ok(s) = state_of(flb) {
+pub(crate) fn put_outgoing(_luo: &Luo, flb: Flb) {
+    if let Ok(s) = flb.state() {
         s.put_outgoing();
     }
 }
 
 /// A file of handler `fh` is being preserved: preserve its FLBs, in
 /// registration order, undoing on failure (`luo_flb_file_preserve()`).
-pub(crate) fn file_preserve(fh: FileHandler) -> Result {
-    let reg = REGISTRY.read();
+pub(crate) fn file_preserve(luo: &Luo, fh: FileHandler) -> Result {
+    let reg = luo.registry.read();
     let flbs = reg.flbs_of(fh);
     for (i, s) in flbs.iter().enumerate() {
         if let Err(e) = s.preserve_one() {
@@ -331,18 +270,18 @@ pub(crate) fn file_preserve(fh: FileHandler) -> Result {
 }
 
 /// A file of handler `fh` was unpreserved (`luo_flb_file_unpreserve()`).
-pub(crate) fn file_unpreserve(fh: FileHandler) {
-    let reg = REGISTRY.read();
+pub(crate) fn file_unpreserve(luo: &Luo, fh: FileHandler) {
+    let reg = luo.registry.read();
     for s in reg.flbs_of(fh).iter().rev() {
         s.put_outgoing();
     }
 }
 
 /// A file of handler `fh` finished (`luo_flb_file_finish()`).
-pub(crate) fn file_finish(fh: FileHandler) {
-    let reg = REGISTRY.read();
+pub(crate) fn file_finish(luo: &Luo, fh: FileHandler) {
+    let reg = luo.registry.read();
     for s in reg.flbs_of(fh).iter().rev() {
-        s.put_incoming();
+        s.put_incoming(luo);
     }
 }
 
@@ -350,7 +289,7 @@ impl Registry {
     /// `liveupdate_register_flb()`, with the registration lock held for
     /// write.
     pub(crate) fn register_flb(&mut self, fh: FileHandler, flb: Flb) -> Result {
-        let state = state_of(flb)?;
+        let state = flb.state()?;
         let handler = self.handler_mut(fh).ok_or(EINVAL)?;
         if handler.flbs.iter().any(|s| s.flb == flb) {
             return Err(EEXIST);
@@ -407,32 +346,32 @@ impl Registry {
             self.flbs[i].users -= 1;
             if self.flbs[i].users == 0 {
                 self.flbs.remove(i).ok();
+                flb.release_state();
             }
         }
     }
 }
 
-/// Adopts the previous kernel's FLB array at `flbs_pa` (0: none).
+/// Adopts the previous kernel's FLB array at `addr` (none: nothing to do).
 ///
-/// # Safety
-///
-/// `flbs_pa` must be 0 or the `flbs_pa` of the `luo_ser` the previous kernel
-/// handed over: an allocation of `FLB_PGCNT` pages it preserved.
-pub(crate) unsafe fn setup_incoming(flbs_pa: u64) {
-    if flbs_pa == 0 {
+/// As in C the page is never freed: FLBs are retrieved on demand, for the
+/// whole boot.
+pub(crate) fn setup_incoming(luo: &Luo, addr: HandoverAddr) {
+    if addr.is_null() {
         return;
     }
-    // SAFETY: forwarded to the caller.  As in C the page is never freed.
-    let header = unsafe { Incoming::new(flbs_pa, FLB_PGCNT * PAGE_SIZE) };
-    HEADERS.lock().incoming = Some(header);
+    match Incoming::adopt(addr, FLB_PGCNT * PAGE_SIZE) {
+        Ok(header) => luo.flb_headers.lock().incoming = Some(header),
+        Err(e) => pr_warn!("Cannot adopt the FLB array: {:?}\n", e),
+    }
 }
 
 /// Allocates the outgoing FLB array; returns its physical address.
-pub(crate) fn setup_outgoing() -> Result<u64> {
-    let mut header = Preserved::<bindings::luo_flb_header_ser>::alloc(FLB_PGCNT * PAGE_SIZE)?;
+pub(crate) fn setup_outgoing(luo: &Luo) -> Result<u64> {
+    let mut header = Preserved::<FlbHeaderSer>::alloc(FLB_PGCNT * PAGE_SIZE)?;
     header.pgcnt = FLB_PGCNT as u64;
     let pa = header.phys();
-    HEADERS.lock().outgoing = Some(header);
+    luo.flb_headers.lock().outgoing = Some(header);
     Ok(pa)
 }
 
@@ -440,8 +379,8 @@ pub(crate) fn setup_outgoing() -> Result<u64> {
 ///
 /// Each FLB's count is read under its own lock, never while the array's
 /// lock is held (`retrieve_one` takes the array lock inside an FLB lock).
-pub(crate) fn serialize() {
-    let reg = REGISTRY.read();
+pub(crate) fn serialize(luo: &Luo) {
+    let reg = luo.registry.read();
     let mut n = 0;
     for r in reg.flbs.iter() {
         let (count, data) = {
@@ -451,18 +390,18 @@ pub(crate) fn serialize() {
         if count == 0 {
             continue;
         }
-        let mut headers = HEADERS.lock();
+        let mut headers = luo.flb_headers.lock();
         let Some(out) = headers.outgoing.as_mut() else {
             return;
         };
-        let (_, entries) = out.split_trailing::<bindings::luo_flb_ser>();
+        let (_, entries) = out.split_trailing::<FlbSer>();
         let Some(e) = entries.get_mut(n) else { break };
-        crate::copy_c_str(&mut e.name, r.state.flb.compatible());
+        abi::copy_c_str(&mut e.name, r.state.flb.compatible());
         e.data = data;
         e.count = count;
         n += 1;
     }
-    if let Some(out) = HEADERS.lock().outgoing.as_mut() {
+    if let Some(out) = luo.flb_headers.lock().outgoing.as_mut() {
         out.count = n as u64;
     }
 }

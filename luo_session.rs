@@ -14,29 +14,112 @@
 //!
 //! Locking, outermost first, as in C:
 //!
-//! 1. [`SERIALIZE`], held for read by every session operation and for write
-//!    by reboot serialization, which keeps it once it succeeds so that no
-//!    session changes after its state was written;
-//! 2. the list locks [`OUTGOING`] and [`INCOMING`];
+//! 1. the serialization lock, [`Luo::sessions`](crate::Luo), held for read
+//!    by every session operation (they take a [`Serialization`] guard) and
+//!    for write by reboot serialization, which keeps it once it succeeds,
+//!    so that no session changes after its state was written.  The two
+//!    session lists are inside it: they cannot be reached without it;
+//! 2. the list locks, [`Sessions::outgoing`] and [`Sessions::incoming`];
 //! 3. each session's mutex.
 
 use crate::{
-    luo_file::FileSet,
-    sys::{
-        anon_file::{self, AnonFileOps},
-        c_api,
-        kho::BlockSet,
-        rwsem::RwSem,
-        uaccess::UserCmd,
+    capi::abi::{
+        self,
+        Abi,
+        SessionSer, //
     },
-    IoctlOp, SessionName,
+    luo_file::FileSet,
+    staging::{
+        anon_inode::{
+            self,
+            AnonFileOps,
+            IoctlContext, //
+        },
+        kho::{
+            BlockSet,
+            HandoverAddr,
+            IncomingBlocks, //
+        },
+        rwsem::ReadGuard,
+        uaccess::UserCmd, //
+    },
+    IoctlOp,
+    Luo, //
 };
 use kernel::{
     bindings,
-    fs::File,
+    fs::{
+        file::FileDescriptorReservation,
+        File, //
+    },
+    new_mutex,
     prelude::*,
-    sync::{aref::ARef, new_mutex, Arc, ArcBorrow, Mutex},
+    sync::{
+        aref::ARef,
+        Arc,
+        ArcBorrow,
+        Mutex, //
+    },
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    }, //
 };
+
+/// A session name: 1 to 63 bytes, NUL-terminated in a 64-byte array.
+#[derive(Clone, Copy)]
+pub(crate) struct SessionName {
+    raw: [u8; 64],
+    len: usize,
+}
+
+impl SessionName {
+    /// Validates a name from userspace: EINVAL if empty or without NUL in
+    /// its 64 bytes (`luo_session_create()`).
+    pub(crate) fn new(raw: &[u8; 64]) -> Result<Self> {
+        let name = abi::c_str_bytes(raw);
+        if name.is_empty() || name.len() == raw.len() {
+            return Err(EINVAL);
+        }
+        Ok(Self::from_bytes(name))
+    }
+
+    /// A name from the previous kernel, truncated to 63 bytes as
+    /// `strscpy()` does.
+    pub(crate) fn from_ser(raw: &[u8; 64]) -> Self {
+        let name = abi::c_str_bytes(raw);
+        Self::from_bytes(&name[..name.len().min(63)])
+    }
+
+    /// `name` has at most 63 bytes and no NUL.
+    fn from_bytes(name: &[u8]) -> Self {
+        let mut raw = [0u8; 64];
+        raw[..name.len()].copy_from_slice(name);
+        Self {
+            raw,
+            len: name.len(),
+        }
+    }
+
+    /// The name without NUL.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        &self.raw[..self.len]
+    }
+
+    /// For messages.
+    pub(crate) fn display(&self) -> &kernel::str::BStr {
+        kernel::str::BStr::from_bytes(self.as_bytes())
+    }
+
+    /// Writes the name into a `GET_NAME` reply as C's `strscpy()` does on
+    /// x86: the name, its NUL, and zeroes up to the end of the 8-byte word
+    /// holding the NUL; bytes past that keep what userspace sent.
+    pub(crate) fn copy_out(&self, dst: &mut [u8; 64]) {
+        dst[..self.len].copy_from_slice(self.as_bytes());
+        let end = ((self.len + 1).div_ceil(8) * 8).min(dst.len());
+        dst[self.len..end].fill(0);
+    }
+}
 
 /// Which list a session belongs to.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -57,6 +140,7 @@ struct SessionInner {
 /// A session (`struct luo_session`).
 #[pin_data]
 pub(crate) struct Session {
+    luo: &'static Luo,
     name: SessionName,
     direction: Direction,
     #[pin]
@@ -64,10 +148,11 @@ pub(crate) struct Session {
 }
 
 impl Session {
-    fn new(name: SessionName, direction: Direction) -> Result<Arc<Self>> {
+    fn new(luo: &'static Luo, name: SessionName, direction: Direction) -> Result<Arc<Self>> {
         let files = FileSet::new()?;
         Arc::pin_init(
             pin_init!(Session {
+                luo,
                 name,
                 direction,
                 inner <- new_mutex!(SessionInner { retrieved: false, files }),
@@ -79,50 +164,44 @@ impl Session {
     /// The session's fd: an anonymous-inode file named `[luo_session] NAME`.
     fn new_file(self: &Arc<Self>) -> Result<ARef<File>> {
         const PREFIX: &[u8] = b"[luo_session] ";
-        let mut buf = [0u8; PREFIX.len() + bindings::LIVEUPDATE_SESSION_NAME_LENGTH as usize];
+        let mut buf = [0u8; PREFIX.len() + abi::SESSION_NAME_LEN];
         buf[..PREFIX.len()].copy_from_slice(PREFIX);
         let name = self.name.as_bytes();
         buf[PREFIX.len()..PREFIX.len() + name.len()].copy_from_slice(name);
         let name = CStr::from_bytes_until_nul(&buf).map_err(|_| EINVAL)?;
-        anon_file::new_file(name, self.clone())
+        anon_inode::new_file(name, self.clone())
     }
 }
 
-/// One of the two session lists (`struct luo_session_header`).
-pub(crate) struct SessionList {
+/// The session of `sessions` called `name`, compared as C strings
+/// (`strncmp(.., 64)`): bytes after the NUL do not count.
+fn find<'a>(sessions: &'a [Arc<Session>], name: &[u8]) -> Option<&'a Arc<Session>> {
+    let name = abi::c_str_bytes(name);
+    sessions.iter().find(|s| s.name.as_bytes() == name)
+}
+
+/// Removes `session` from `sessions`.
+fn remove(sessions: &mut KVec<Arc<Session>>, session: &Arc<Session>) {
+    sessions.retain(|s| !Arc::ptr_eq(s, session));
+}
+
+/// The outgoing sessions and the blocks their entries are written into,
+/// grown as sessions are created (`luo_session_global.outgoing`).
+pub(crate) struct OutgoingList {
     sessions: KVec<Arc<Session>>,
-    /// The serialized entries (outgoing: grown as sessions are created).
-    blocks: Option<BlockSet<bindings::luo_session_ser>>,
-    active: bool,
-    /// Outcome of deserialization, which happens once (incoming).
-    deserialized: Option<i32>,
+    /// Made by the late initcall; `None` before or if that failed.
+    blocks: Option<BlockSet<SessionSer>>,
 }
 
-impl SessionList {
-    const fn new() -> Self {
-        Self {
-            sessions: KVec::new(),
-            blocks: None,
-            active: false,
-            deserialized: None,
-        }
-    }
-
-    /// The session called `name`.
-    fn find(&self, name: &[u8]) -> Option<&Arc<Session>> {
-        find(&self.sessions, name)
-    }
-
-    /// Adds `session`, making room for its entry first if outgoing
+impl OutgoingList {
+    /// Adds `session`, making room for its entry first
     /// (`luo_session_insert()`).
     fn insert(&mut self, session: Arc<Session>) -> Result {
-        if session.direction == Direction::Outgoing {
-            let count = self.sessions.len() as u64 + 1;
-            self.blocks.as_mut().ok_or(ENOMEM)?.grow(count)?;
-        }
+        let count = self.sessions.len() as u64 + 1;
+        self.blocks.as_mut().ok_or(ENOMEM)?.grow(count)?;
         // As in C, the block grown above is not given back when the name is
         // taken; the next removal shrinks the set.
-        if self.find(session.name.as_bytes()).is_some() {
+        if find(&self.sessions, session.name.as_bytes()).is_some() {
             return Err(EEXIST);
         }
         self.sessions.push(session, GFP_KERNEL)?;
@@ -131,71 +210,87 @@ impl SessionList {
 
     /// Removes `session` (`luo_session_remove()`).
     fn remove(&mut self, session: &Arc<Session>) {
-        self.sessions.retain(|s| !Arc::ptr_eq(s, session));
-        if session.direction == Direction::Outgoing {
-            let count = self.sessions.len() as u64;
-            if let Some(b) = self.blocks.as_mut() {
-                b.shrink(count);
-            }
+        remove(&mut self.sessions, session);
+        let count = self.sessions.len() as u64;
+        if let Some(b) = self.blocks.as_mut() {
+            b.shrink(count);
         }
     }
 }
 
-/// The session of `sessions` called `name`, compared as C strings
-/// (`strncmp(.., 64)`): bytes after the NUL do not count.
-fn find<'a>(sessions: &'a [Arc<Session>], name: &[u8]) -> Option<&'a Arc<Session>> {
-    let name = crate::c_str_bytes(name);
-    sessions.iter().find(|s| s.name.as_bytes() == name)
+/// What became of the previous kernel's session entries, which are turned
+/// into sessions once, on the first open of `/dev/liveupdate`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Deserialize {
+    /// Not yet.
+    Pending,
+    /// Done (or there was nothing to do).
+    Done,
+    /// Failed for good: every later open fails too.
+    Failed(Error),
 }
 
-// SAFETY: `SERIALIZE.init()` is called in the early initcall, before any use.
-static SERIALIZE: RwSem<()> = unsafe { RwSem::new_uninit(()) };
-
-kernel::sync::global_lock! {
-    // SAFETY: initialized in `luo_core`'s early initcall, before any use.
-    unsafe(uninit) static OUTGOING: Mutex<SessionList> = SessionList::new();
+/// The sessions handed over by the previous kernel
+/// (`luo_session_global.incoming`).
+pub(crate) struct IncomingList {
+    sessions: KVec<Arc<Session>>,
+    /// The previous kernel's entries, until deserialized.
+    blocks: Option<IncomingBlocks<SessionSer>>,
+    deserialize: Deserialize,
 }
 
-kernel::sync::global_lock! {
-    // SAFETY: initialized in `luo_core`'s early initcall, before any use.
-    unsafe(uninit) static INCOMING: Mutex<SessionList> = SessionList::new();
+/// Both session lists, behind the serialization lock.
+#[pin_data]
+pub(crate) struct Sessions {
+    #[pin]
+    outgoing: Mutex<OutgoingList>,
+    #[pin]
+    incoming: Mutex<IncomingList>,
 }
 
-/// Initializes the locks of this module.
-///
-/// # Safety
-///
-/// Called once, early in boot, before any other function of this module.
-pub(crate) unsafe fn init_locks() {
-    // SAFETY: forwarded to the caller.
-    unsafe {
-        SERIALIZE.init(c"luo_session_serialize_rwsem", kernel::static_lock_class!());
-        OUTGOING.init();
-        INCOMING.init();
+impl Sessions {
+    /// Empty lists.
+    pub(crate) fn new() -> impl PinInit<Self> {
+        pin_init!(Self {
+            outgoing <- new_mutex!(OutgoingList { sessions: KVec::new(), blocks: None },
+                                   "luo_session_outgoing"),
+            incoming <- new_mutex!(
+                IncomingList {
+                    sessions: KVec::new(),
+                    blocks: None,
+                    deserialize: Deserialize::Pending,
+                },
+                "luo_session_incoming"
+            ),
+        })
     }
 }
 
+/// The serialization lock held for read: what every session operation
+/// runs under.
+pub(crate) type Serialization<'a> = ReadGuard<'a, Sessions>;
+
 /// `CREATE_SESSION`: a new outgoing session and its file.
-pub(crate) fn create(raw_name: &[u8; 64]) -> Result<ARef<File>> {
+pub(crate) fn create(luo: &'static Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
     let name = SessionName::new(raw_name)?;
-    let session = Session::new(name, Direction::Outgoing)?;
-    let _ser = SERIALIZE.read();
-    OUTGOING.lock().insert(session.clone())?;
+    let session = Session::new(luo, name, Direction::Outgoing)?;
+    let ser = luo.sessions.read();
+    ser.outgoing.lock().insert(session.clone())?;
     let file = {
         let _guard = session.inner.lock();
         session.new_file()
     };
     if file.is_err() {
-        OUTGOING.lock().remove(&session);
+        ser.outgoing.lock().remove(&session);
     }
     file
 }
 
 /// `RETRIEVE_SESSION`: the file of incoming session `name`, once.
-pub(crate) fn retrieve(raw_name: &[u8; 64]) -> Result<ARef<File>> {
-    let _ser = SERIALIZE.read();
-    let list = INCOMING.lock();
-    let session = list.find(raw_name).ok_or(ENOENT)?;
+pub(crate) fn retrieve(luo: &Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
+    let ser = luo.sessions.read();
+    let list = ser.incoming.lock();
+    let session = find(&list.sessions, raw_name).ok_or(ENOENT)?;
     let mut inner = session.inner.lock();
     if inner.retrieved {
         return Err(EINVAL);
@@ -206,28 +301,21 @@ pub(crate) fn retrieve(raw_name: &[u8; 64]) -> Result<ARef<File>> {
 }
 
 /// Prepares the outgoing list: its block set, grown as sessions come.
-pub(crate) fn setup_outgoing() -> Result {
-    let mut list = OUTGOING.lock();
-    list.blocks = Some(BlockSet::new()?);
-    list.active = true;
+pub(crate) fn setup_outgoing(luo: &Luo) -> Result {
+    let ser = luo.sessions.read();
+    ser.outgoing.lock().blocks = Some(BlockSet::new()?);
     Ok(())
 }
 
-/// Adopts the previous kernel's session entries at `sessions_pa` (0: none).
-///
-/// # Safety
-///
-/// `sessions_pa` must be 0 or the `sessions_pa` of the `luo_ser` the
-/// previous kernel handed over.
-pub(crate) unsafe fn setup_incoming(sessions_pa: u64) -> Result {
-    if sessions_pa == 0 {
+/// Adopts the previous kernel's session entries at `head` (none: nothing
+/// to do).
+pub(crate) fn setup_incoming(luo: &Luo, head: HandoverAddr) -> Result {
+    if head.is_null() {
         return Ok(());
     }
-    let mut list = INCOMING.lock();
-    let blocks = list.blocks.insert(BlockSet::new()?);
-    // SAFETY: forwarded to the caller: the chain holds `luo_session_ser`.
-    unsafe { blocks.restore(sessions_pa) }?;
-    list.active = true;
+    let blocks = IncomingBlocks::restore(head)?;
+    let ser = luo.sessions.read();
+    ser.incoming.lock().blocks = Some(blocks);
     Ok(())
 }
 
@@ -237,40 +325,34 @@ pub(crate) unsafe fn setup_incoming(sessions_pa: u64) -> Result {
 ///
 /// As in C, a failure leaves what was restored so far in place: the system
 /// is in a broken state that only a reboot resets.
-pub(crate) fn deserialize() -> Result {
-    let mut list = INCOMING.lock();
-    if let Some(err) = list.deserialized {
-        return if err == 0 {
-            Ok(())
-        } else {
-            Err(Error::from_errno(err))
-        };
+pub(crate) fn deserialize(luo: &'static Luo) -> Result {
+    let ser = luo.sessions.read();
+    let mut list = ser.incoming.lock();
+    match list.deserialize {
+        Deserialize::Done => return Ok(()),
+        Deserialize::Failed(e) => return Err(e),
+        Deserialize::Pending => {}
     }
-    list.deserialized = Some(0);
-    if !list.active {
-        return Ok(());
-    }
-    let res = deserialize_all(&mut list);
-    if let Some(b) = list.blocks.as_mut() {
-        b.destroy();
-    }
-    if let Err(e) = res {
-        list.deserialized = Some(e.to_errno());
-    }
+    // The entries are freed (`kho_block_set_destroy`) whatever happens.
+    let res = match list.blocks.take() {
+        Some(mut blocks) => deserialize_all(luo, &mut list.sessions, &mut blocks),
+        None => Ok(()),
+    };
+    list.deserialize = match res {
+        Ok(()) => Deserialize::Done,
+        Err(e) => Deserialize::Failed(e),
+    };
     res
 }
 
-fn deserialize_all(list: &mut SessionList) -> Result {
-    let SessionList {
-        sessions, blocks, ..
-    } = list;
-    let Some(blocks) = blocks.as_mut() else {
-        return Ok(());
-    };
-    let mut cursor = blocks.cursor();
-    while let Some(ser) = cursor.read() {
+fn deserialize_all(
+    luo: &'static Luo,
+    sessions: &mut KVec<Arc<Session>>,
+    blocks: &mut IncomingBlocks<SessionSer>,
+) -> Result {
+    for ser in blocks.entries() {
         let name = SessionName::from_ser(&ser.name);
-        let session = Session::new(name, Direction::Incoming).inspect_err(|e| {
+        let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
             pr_warn!(
                 "Failed to allocate session [{}] during deserialization {:?}\n",
                 name.display(),
@@ -282,12 +364,12 @@ fn deserialize_all(list: &mut SessionList) -> Result {
             return Err(EEXIST);
         }
         sessions.push(session.clone(), GFP_KERNEL)?;
-        let file_set_ser = ser.file_set_ser;
+        let count = ser.file_set_ser.count;
         session
             .inner
             .lock()
             .files
-            .deserialize(&file_set_ser)
+            .deserialize(luo, ser.files(), count)
             .inspect_err(|e| {
                 pr_warn!(
                     "Failed to deserialize files for session [{}] {:?}\n",
@@ -303,12 +385,10 @@ fn deserialize_all(list: &mut SessionList) -> Result {
 /// of the first block (0 without sessions).  On success every session
 /// operation blocks from now on; on failure everything is unfrozen
 /// (`luo_session_serialize()`).
-pub(crate) fn serialize() -> Result<u64> {
-    let ser_guard = SERIALIZE.write();
-    let mut list = OUTGOING.lock();
-    let SessionList {
-        sessions, blocks, ..
-    } = &mut *list;
+pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
+    let ser = luo.sessions.write();
+    let mut list = ser.outgoing.lock();
+    let OutgoingList { sessions, blocks } = &mut *list;
     let blocks = blocks.as_mut().ok_or(ENOMEM)?;
     let mut cursor = blocks.cursor();
     let mut failed = None;
@@ -326,7 +406,7 @@ pub(crate) fn serialize() -> Result<u64> {
             failed = Some((i, e));
             break;
         }
-        crate::copy_c_str(&mut entry.name, session.name.as_bytes());
+        abi::copy_c_str(&mut entry.name, session.name.as_bytes());
     }
     if let Some((i, e)) = failed {
         for session in sessions[..i].iter().rev() {
@@ -345,7 +425,7 @@ pub(crate) fn serialize() -> Result<u64> {
         blocks.head_pa()
     };
     drop(list);
-    ser_guard.hold_forever();
+    ser.hold_forever();
     Ok(pa)
 }
 
@@ -371,7 +451,7 @@ const SESSION_OPS: [(IoctlOp, Applies, SessionCmd); 4] = [
     (
         IoctlOp::new::<bindings::liveupdate_session_preserve_fd>(
             crate::io(bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD),
-            core::mem::offset_of!(bindings::liveupdate_session_preserve_fd, token) + 8,
+            abi::offset_of_end!(bindings::liveupdate_session_preserve_fd, token),
         ),
         Applies::Outgoing,
         SessionCmd::PreserveFd,
@@ -379,7 +459,7 @@ const SESSION_OPS: [(IoctlOp, Applies, SessionCmd); 4] = [
     (
         IoctlOp::new::<bindings::liveupdate_session_retrieve_fd>(
             crate::io(bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD),
-            core::mem::offset_of!(bindings::liveupdate_session_retrieve_fd, token) + 8,
+            abi::offset_of_end!(bindings::liveupdate_session_retrieve_fd, token),
         ),
         Applies::Incoming,
         SessionCmd::RetrieveFd,
@@ -387,7 +467,7 @@ const SESSION_OPS: [(IoctlOp, Applies, SessionCmd); 4] = [
     (
         IoctlOp::new::<bindings::liveupdate_session_finish>(
             crate::io(bindings::LIVEUPDATE_CMD_SESSION_FINISH),
-            core::mem::offset_of!(bindings::liveupdate_session_finish, reserved) + 4,
+            abi::offset_of_end!(bindings::liveupdate_session_finish, reserved),
         ),
         Applies::Incoming,
         SessionCmd::Finish,
@@ -395,15 +475,27 @@ const SESSION_OPS: [(IoctlOp, Applies, SessionCmd); 4] = [
     (
         IoctlOp::new::<bindings::liveupdate_session_get_name>(
             crate::io(bindings::LIVEUPDATE_CMD_SESSION_GET_NAME),
-            core::mem::offset_of!(bindings::liveupdate_session_get_name, name) + 64,
+            abi::offset_of_end!(bindings::liveupdate_session_get_name, name),
         ),
         Applies::All,
         SessionCmd::GetName,
     ),
 ];
 
+/// Reads the argument `T`, takes the serialization lock for read and runs
+/// `op` (`luo_session_ioctl()`: the argument is copied in first).
+fn run<T: FromBytes + AsBytes + Default>(
+    session: &Session,
+    ucmd: &UserCmd,
+    op: impl FnOnce(&Serialization<'_>, &mut T) -> Result,
+) -> Result {
+    let mut arg = ucmd.read::<T>()?;
+    let ser = session.luo.sessions.read();
+    op(&ser, &mut arg)
+}
+
 impl AnonFileOps for Session {
-    fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: usize) -> Result<isize> {
+    fn ioctl(this: ArcBorrow<'_, Self>, cx: &IoctlContext, cmd: u32, arg: usize) -> Result<isize> {
         let index = crate::ioctl_index(
             cmd,
             bindings::LIVEUPDATE_CMD_SESSION_BASE,
@@ -421,49 +513,34 @@ impl AnonFileOps for Session {
             return Err(EINVAL);
         }
         op.check_size(ucmd.user_size())?;
+        let ucmd = &ucmd;
         match which {
-            SessionCmd::Finish => {
-                let argp = ucmd.read::<bindings::liveupdate_session_finish>()?;
-                let _ser = SERIALIZE.read();
-                this.finish(&ucmd, &argp)?;
-            }
-            SessionCmd::PreserveFd => {
-                let argp = ucmd.read::<bindings::liveupdate_session_preserve_fd>()?;
-                let _ser = SERIALIZE.read();
-                this.preserve_fd(&ucmd, &argp)?;
-            }
-            SessionCmd::RetrieveFd => {
-                let mut argp = ucmd.read::<bindings::liveupdate_session_retrieve_fd>()?;
-                let _ser = SERIALIZE.read();
-                this.retrieve_fd(&ucmd, &mut argp)?;
-            }
-            SessionCmd::GetName => {
-                let mut argp = ucmd.read::<bindings::liveupdate_session_get_name>()?;
-                let _ser = SERIALIZE.read();
-                this.get_name(&ucmd, &mut argp)?;
-            }
-        }
+            SessionCmd::Finish => run(&this, ucmd, |ser, a| this.finish(ser, ucmd, a)),
+            SessionCmd::PreserveFd => run(&this, ucmd, |ser, a| this.preserve_fd(ser, cx, ucmd, a)),
+            SessionCmd::RetrieveFd => run(&this, ucmd, |ser, a| this.retrieve_fd(ser, ucmd, a)),
+            SessionCmd::GetName => run(&this, ucmd, |ser, a| this.get_name(ser, ucmd, a)),
+        }?;
         Ok(0)
     }
 
     fn release(this: Arc<Self>) -> Result {
-        let _ser = SERIALIZE.read();
+        let ser = this.luo.sessions.read();
         match this.direction {
             Direction::Incoming => {
                 // A retrieved session is finished on close; if it cannot be,
                 // it stays listed (as in C) and the close reports why.
-                if let Err(e) = this.inner.lock().files.finish() {
+                if let Err(e) = this.inner.lock().files.finish(this.luo) {
                     pr_warn!(
                         "Unable to finish session [{}] on release\n",
                         this.name.display()
                     );
                     return Err(e);
                 }
-                INCOMING.lock().remove(&this);
+                remove(&mut ser.incoming.lock().sessions, &this);
             }
             Direction::Outgoing => {
-                this.inner.lock().files.unpreserve_all();
-                OUTGOING.lock().remove(&this);
+                this.inner.lock().files.unpreserve_all(this.luo);
+                ser.outgoing.lock().remove(&this);
             }
         }
         Ok(())
@@ -471,20 +548,31 @@ impl AnonFileOps for Session {
 }
 
 impl Session {
-    fn finish(&self, ucmd: &UserCmd, argp: &bindings::liveupdate_session_finish) -> Result {
+    fn finish(
+        &self,
+        _ser: &Serialization<'_>,
+        ucmd: &UserCmd,
+        argp: &mut Abi<bindings::liveupdate_session_finish>,
+    ) -> Result {
         if argp.reserved != 0 {
             return Err(EINVAL);
         }
-        self.inner.lock().files.finish()?;
+        self.inner.lock().files.finish(self.luo)?;
         ucmd.respond(argp)
     }
 
     fn preserve_fd(
         &self,
+        _ser: &Serialization<'_>,
+        cx: &IoctlContext,
         ucmd: &UserCmd,
-        argp: &bindings::liveupdate_session_preserve_fd,
+        argp: &mut Abi<bindings::liveupdate_session_preserve_fd>,
     ) -> Result {
-        self.inner.lock().files.preserve(argp.token, argp.fd)?;
+        let fd = argp.fd;
+        self.inner
+            .lock()
+            .files
+            .preserve(self.luo, argp.token, || cx.fget(fd))?;
         ucmd.respond(argp).inspect_err(|_| {
             pr_warn!("The file was successfully preserved, but response to user failed\n")
         })
@@ -492,18 +580,24 @@ impl Session {
 
     fn retrieve_fd(
         &self,
+        _ser: &Serialization<'_>,
         ucmd: &UserCmd,
-        argp: &mut bindings::liveupdate_session_retrieve_fd,
+        argp: &mut Abi<bindings::liveupdate_session_retrieve_fd>,
     ) -> Result {
-        let fd = c_api::FdReservation::new()?;
-        argp.fd = fd.number();
-        let file = self.inner.lock().files.retrieve(argp.token)?;
+        let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+        argp.fd = fd.reserved_fd() as i32;
+        let file = self.inner.lock().files.retrieve(self.luo, argp.token)?;
         ucmd.respond(argp)?;
-        fd.install(file);
+        fd.fd_install(file);
         Ok(())
     }
 
-    fn get_name(&self, ucmd: &UserCmd, argp: &mut bindings::liveupdate_session_get_name) -> Result {
+    fn get_name(
+        &self,
+        _ser: &Serialization<'_>,
+        ucmd: &UserCmd,
+        argp: &mut Abi<bindings::liveupdate_session_get_name>,
+    ) -> Result {
         if argp.reserved != 0 {
             return Err(EINVAL);
         }

@@ -10,6 +10,8 @@
 #   chain      memfds through two kexecs (and, on rust, across implementations)
 #   errno      selftests/luo_errno.c, and on rust the comparison with C
 #   boot       liveupdate=off and kho=off
+#   lockdep    rust: LUO used before its own initcall; both: no lockdep
+#              or atomic-sleep report in any console log of the run
 #   lint       rust: rustfmt and a CLIPPY=1 build of the crate
 #   symbols    rust: the liveupdate_* API from Rust, no C LUO linked
 #   harness    a kernel that panics at boot is caught, quickly
@@ -25,7 +27,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno boot lint symbols harness}
+groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno boot lockdep lint symbols harness}
 logs=$ROOT/build/logs/$impl
 mkdir -p "$logs"
 
@@ -277,6 +279,47 @@ if [[ " $groups " == *" boot "* ]]; then
 			notok "boot: $param: got '$got', want '$want'"
 		fi
 	done
+fi
+
+# --- lockdep: LUO used before its initcall; no lock or sleep report anywhere ----------
+# Both kernels run every test under PROVE_LOCKING and DEBUG_ATOMIC_SLEEP
+# (config/luo.config).  On rust, kernel/liveupdate/luo_early_test.c
+# registers a handler and an FLB from an early_initcall linked before LUO's
+# (booted with "luo_early_test"): LUO's locks must work before LUO's own
+# initcall, as C's static ones do.  Then every console log of this run must
+# be free of lockdep and debug reports.
+LOCK_REPORTS='WARNING: possible|WARNING: inconsistent|INFO: trying to register non-static key|DEBUG_LOCKS_WARN_ON|DEBUG_RWSEMS_WARN_ON|BUG: sleeping function|BUG: scheduling while atomic|BUG: key .* has not been registered|WARNING: bad unlock balance|WARNING: held lock freed|INFO: possible recursive locking'
+if [[ " $groups " == *" lockdep "* ]]; then
+	if [ "$impl" = rust ] && have_rust_luo; then
+		log=$logs/lockdep-early.log st=0
+		LUO_EXTRA_CMDLINE="luo_early_test" \
+			run_vm "$log" "$kernel" "$tdir/kselftest.cpio" || st=$?
+		want="luo_early_test: before LUO's initcall: handler 0, FLB 0, FLB incoming -61, FLB again -17"
+		reports=$(grep -cE "$LOCK_REPORTS" "$log" || true)
+		if grep -qF "$want" "$log" && grep -qE "^# Totals: pass:[0-9]+ fail:0 " "$log.user" &&
+		   [ "$reports" = 0 ] && ! grep -q "Kernel panic" "$log"; then
+			ok "lockdep: a handler and an FLB registered before LUO's early initcall, no lockdep report"
+		else
+			notok "lockdep: registration before LUO's early initcall (want '$want', $reports reports)"
+			grep -m3 -E "luo_early_test|$LOCK_REPORTS" "$log" | sed 's/^/#   /' || true
+			explain "$log" "$st"
+		fi
+	fi
+	# Every serial log this run wrote (the panic test is meant to panic,
+	# not to report).
+	bad=()
+	for f in "$logs"/*.log; do
+		[ -f "$f" ] || continue
+		grep -qE "$LOCK_REPORTS" "$f" && bad+=("$(basename "$f")")
+	done
+	if [ ${#bad[@]} = 0 ]; then
+		ok "lockdep: no lock or atomic-sleep report in any console log of this run ($(ls "$logs"/*.log 2>/dev/null | wc -l) logs)"
+	else
+		notok "lockdep: reports in ${bad[*]}"
+		for f in "${bad[@]}"; do
+			grep -m1 -E -A12 "$LOCK_REPORTS" "$logs/$f" | sed 's/^/#   /'
+		done
+	fi
 fi
 
 # --- the Rust LUO: lints, and no C LUO in the kernel ---------------------------------

@@ -54,7 +54,9 @@ fi
 mkdir -p "$obj"
 frag=$obj/luo-fragment.config
 sel=$src/tools/testing/selftests/liveupdate
-cat "$ROOT/config/luo.config" "$sel/config.x86_64" "$sel/config" > "$frag.new"
+extra=()
+[ "$impl" = rust ] && extra=("$ROOT/config/luo-rust.config")
+cat "$ROOT/config/luo.config" "${extra[@]}" "$sel/config.x86_64" "$sel/config" > "$frag.new"
 if ! cmp -s "$frag.new" "$frag" || [ ! -f "$obj/.config" ]; then
 	note "configuring $obj (allnoconfig + fragment)"
 	mv "$frag.new" "$frag"

@@ -1,89 +1,31 @@
 // SPDX-License-Identifier: GPL-2.0
 
-//! The C-facing side of LUO: the functions of `include/linux/liveupdate.h`
-//! that the rest of the kernel calls, and the fd-table operations LUO
-//! performs for userspace.
+//! The functions of `include/linux/liveupdate.h` that the rest of the
+//! kernel calls.
 //!
-//! Each exported function turns its raw pointers into the handles of
-//! [`super::handler`] and calls the safe implementation.
+//! Each turns its raw pointers into the handles of [`super::handler`] and
+//! calls the safe implementation on LUO's global state.
 
-use super::handler::{FileHandler, Flb, FlbObj};
-use crate::{luo_file, luo_flb};
+use super::handler::{
+    FileHandler,
+    Flb,
+    FlbObj, //
+};
+use crate::{
+    luo,
+    luo_file,
+    luo_flb,
+    Luo, //
+};
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    ffi::{c_int, c_void},
-    fs::{file::FileDescriptorReservation, File, LocalFile},
-    prelude::*,
-    sync::aref::ARef,
+    ffi::{
+        c_int,
+        c_void, //
+    },
+    prelude::*, //
 };
-
-/// The file behind `fd` in the caller's table (`fget()`); EBADF if none.
-///
-/// # Safety
-///
-/// No `fdget_pos()` may be active on this thread for the returned file's
-/// lifetime on it (true in an ioctl handler).
-pub(crate) unsafe fn fget(fd: i32) -> Result<ARef<File>> {
-    // A negative fd is a huge unsigned number, which `fget` refuses.
-    let file = LocalFile::fget(fd as u32)?;
-    // SAFETY: as required of the caller.
-    Ok(unsafe { LocalFile::assume_no_fdget_pos(file) })
-}
-
-/// Stops the kernel with C's `panic()` and `msg`, as `luo_restore_fail()`
-/// does when the handed-over state cannot be restored.
-pub(crate) fn panic(msg: core::fmt::Arguments<'_>) -> ! {
-    let text = kernel::str::CString::try_from_fmt(msg);
-    let ptr = match &text {
-        Ok(s) => s.as_char_ptr(),
-        Err(_) => c"luo: the incoming tree failed to initialize properly\n".as_char_ptr(),
-    };
-    // SAFETY: "%s" with a NUL-terminated string that outlives the call.
-    unsafe { bindings::panic(c"%s".as_char_ptr(), ptr) }
-}
-
-/// A reserved, not yet installed fd (`get_unused_fd_flags(O_CLOEXEC)`);
-/// dropping it gives the number back (`put_unused_fd()`).
-pub(crate) struct FdReservation(FileDescriptorReservation);
-
-impl FdReservation {
-    /// Reserves the lowest free fd, close-on-exec.
-    pub(crate) fn new() -> Result<Self> {
-        Ok(Self(FileDescriptorReservation::get_unused_fd_flags(
-            bindings::O_CLOEXEC,
-        )?))
-    }
-
-    /// The reserved number, as the uAPI reports it.
-    pub(crate) fn number(&self) -> i32 {
-        self.0.reserved_fd() as i32
-    }
-
-    /// Installs `file` at the reserved number (`fd_install()`).
-    pub(crate) fn install(self, file: ARef<File>) {
-        self.0.fd_install(file)
-    }
-}
-
-// The handler struct has a zero-sized private member bindgen cannot
-// describe; C only ever sees the pointer.
-#[cfg(CONFIG_LIVEUPDATE_TEST)]
-#[allow(improper_ctypes)]
-extern "C" {
-    /// lib/tests/liveupdate.c: registers the test FLBs with `fh`.
-    fn liveupdate_test_register(fh: *mut bindings::liveupdate_file_handler);
-}
-
-/// Lets the in-kernel test module attach its FLBs to a new handler.
-pub(crate) fn test_register(_fh: FileHandler) {
-    #[cfg(CONFIG_LIVEUPDATE_TEST)]
-    // SAFETY: `_fh` is a registered handler; the test module only registers
-    // FLBs with it and reads its compatible string.
-    unsafe {
-        liveupdate_test_register(_fh.as_ptr())
-    };
-}
 
 fn errno(r: Result) -> c_int {
     match r {
@@ -92,6 +34,8 @@ fn errno(r: Result) -> c_int {
     }
 }
 
+/// `liveupdate_enabled()`: whether live update is on.
+///
 /// # Safety
 ///
 /// Callable from C at any time after boot.
@@ -100,14 +44,18 @@ pub(crate) unsafe extern "C" fn liveupdate_enabled() -> bool {
     crate::enabled()
 }
 
+/// `liveupdate_reboot()`: serializes LUO's state for a kexec reboot.
+///
 /// # Safety
 ///
 /// Called by kernel/kexec_core.c on a kexec reboot.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_reboot() -> c_int {
-    errno(crate::reboot())
+    errno(crate::reboot(luo()))
 }
 
+/// `liveupdate_register_file_handler()`.
+///
 /// # Safety
 ///
 /// `fh` must point to a handler that stays valid until unregistered.
@@ -119,11 +67,13 @@ pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
         return EINVAL.to_errno();
     };
     // SAFETY: the caller keeps the handler valid while registered.
-    errno(luo_file::register_handler(unsafe {
+    errno(luo_file::register_handler(luo(), unsafe {
         FileHandler::from_raw(fh)
     }))
 }
 
+/// `liveupdate_unregister_file_handler()`.
+///
 /// # Safety
 ///
 /// `fh` must be NULL or a handler passed to
@@ -134,10 +84,12 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_file_handler(
 ) {
     if let Some(fh) = NonNull::new(fh) {
         // SAFETY: as required of the caller.
-        luo_file::unregister_handler(unsafe { FileHandler::from_raw(fh) });
+        luo_file::unregister_handler(luo(), unsafe { FileHandler::from_raw(fh) });
     }
 }
 
+/// `liveupdate_register_flb()`: `fh` will use `flb`.
+///
 /// # Safety
 ///
 /// `fh` a registered handler, `flb` an FLB that lives for the rest of the
@@ -152,9 +104,11 @@ pub(crate) unsafe extern "C" fn liveupdate_register_flb(
     };
     // SAFETY: as required of the caller.
     let (fh, flb) = unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) };
-    errno(luo_flb::register(fh, flb))
+    errno(luo_flb::register(luo(), fh, flb))
 }
 
+/// `liveupdate_unregister_flb()`.
+///
 /// # Safety
 ///
 /// As for `liveupdate_register_flb()`.
@@ -166,7 +120,7 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
     if let (Some(fh), Some(flb)) = (NonNull::new(fh), NonNull::new(flb)) {
         // SAFETY: as required of the caller.
         let (fh, flb) = unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) };
-        luo_flb::unregister(fh, flb);
+        luo_flb::unregister(luo(), fh, flb);
     }
 }
 
@@ -179,13 +133,13 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
 unsafe fn flb_get(
     flb: *mut bindings::liveupdate_flb,
     objp: *mut *mut c_void,
-    get: fn(Flb) -> Result<FlbObj>,
+    get: fn(&Luo, Flb) -> Result<FlbObj>,
 ) -> c_int {
     let Some(flb) = NonNull::new(flb) else {
         return EINVAL.to_errno();
     };
     // SAFETY: as required of the caller.
-    match get(unsafe { Flb::from_raw(flb) }) {
+    match get(luo(), unsafe { Flb::from_raw(flb) }) {
         Ok(obj) => {
             // SAFETY: `objp` is writable (caller).
             unsafe { *objp = obj.0 };
@@ -200,13 +154,15 @@ unsafe fn flb_get(
 /// # Safety
 ///
 /// `flb` NULL or an FLB that lives for the rest of the boot.
-unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: fn(Flb)) {
+unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: fn(&Luo, Flb)) {
     if let Some(flb) = NonNull::new(flb) {
         // SAFETY: as required of the caller.
-        put(unsafe { Flb::from_raw(flb) });
+        put(luo(), unsafe { Flb::from_raw(flb) });
     }
 }
 
+/// `liveupdate_flb_get_incoming()`: the FLB's object from the previous kernel.
+///
 /// # Safety
 ///
 /// `flb` an FLB that lives for the rest of the boot; `objp` writable.
@@ -219,6 +175,8 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
     unsafe { flb_get(flb, objp, luo_flb::get_incoming) }
 }
 
+/// `liveupdate_flb_put_incoming()`.
+///
 /// # Safety
 ///
 /// As for `liveupdate_flb_get_incoming()`.
@@ -228,6 +186,8 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_put_incoming(flb: *mut bindings::
     unsafe { flb_put(flb, luo_flb::put_incoming) }
 }
 
+/// `liveupdate_flb_get_outgoing()`: the FLB's preserved object.
+///
 /// # Safety
 ///
 /// As for `liveupdate_flb_get_incoming()`.
@@ -240,6 +200,8 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_outgoing(
     unsafe { flb_get(flb, objp, luo_flb::get_outgoing) }
 }
 
+/// `liveupdate_flb_put_outgoing()`.
+///
 /// # Safety
 ///
 /// As for `liveupdate_flb_get_incoming()`.

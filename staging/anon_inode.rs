@@ -4,24 +4,63 @@
 //!
 //! C header: [`include/linux/anon_inodes.h`](srctree/include/linux/anon_inodes.h).
 //!
-//! A session fd is an anonymous-inode file whose `private_data` is an
-//! `Arc` of the session; its `file_operations` table has only `release`
-//! and `unlocked_ioctl`, like C's `luo_session_fops`.
+//! [`new_file`] makes a file of the shared anonymous inode whose
+//! `private_data` is an `Arc<T>`; its `file_operations` table has
+//! `unlocked_ioctl` and `release`, which call [`AnonFileOps`] on `T`.  The
+//! file's name (`anon_inode:[NAME]` in `/proc/self/fd`) is how userspace
+//! tells such files apart.
 
-use core::{marker::PhantomData, ptr::NonNull};
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
 use kernel::{
     bindings,
-    ffi::{c_int, c_long, c_uint, c_ulong},
-    fs::File,
+    ffi::{
+        c_int,
+        c_long,
+        c_uint,
+        c_ulong, //
+    },
+    fs::{
+        File,
+        LocalFile, //
+    },
     prelude::*,
-    sync::{aref::ARef, Arc, ArcBorrow},
-    types::ForeignOwnable,
+    sync::{
+        aref::ARef,
+        Arc,
+        ArcBorrow, //
+    },
+    types::ForeignOwnable, //
 };
 
-/// What an anonymous-inode file of LUO does.
+/// The context of an ioctl call, for looking up the caller's fds.
+///
+/// # Invariants
+///
+/// Exists only during an `unlocked_ioctl` call of a file made by
+/// [`new_file`], on the calling task, which then holds no `fdget_pos()`
+/// reference (the ioctl path uses `fdget()`).
+pub(crate) struct IoctlContext {
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl IoctlContext {
+    /// The file behind `fd` in the caller's table (`fget()`); EBADF if none.
+    pub(crate) fn fget(&self, fd: i32) -> Result<ARef<File>> {
+        // A negative fd is a huge unsigned number, which `fget` refuses.
+        let file = LocalFile::fget(fd as u32)?;
+        // SAFETY: no `fdget_pos()` is active on this task during the ioctl
+        // (type invariant).
+        Ok(unsafe { LocalFile::assume_no_fdget_pos(file) })
+    }
+}
+
+/// What an anonymous-inode file backed by a `Self` does.
 pub(crate) trait AnonFileOps: Send + Sync + Sized + 'static {
     /// `unlocked_ioctl`; `Err(ENOIOCTLCMD)` reaches userspace as ENOTTY.
-    fn ioctl(this: ArcBorrow<'_, Self>, cmd: u32, arg: usize) -> Result<isize>;
+    fn ioctl(this: ArcBorrow<'_, Self>, cx: &IoctlContext, cmd: u32, arg: usize) -> Result<isize>;
     /// `release`, on the last close: gets the file's reference back.
     fn release(this: Arc<Self>) -> Result;
 }
@@ -41,6 +80,8 @@ impl<T: AnonFileOps> Fops<T> {
     }
 }
 
+/// The `release` of the table: gives the file's `Arc<T>` back to `T::release`.
+///
 /// # Safety
 ///
 /// Called by the VFS on the last `fput()` of a file made by [`new_file`].
@@ -57,6 +98,8 @@ unsafe extern "C" fn release_callback<T: AnonFileOps>(
     }
 }
 
+/// The `unlocked_ioctl` of the table: calls `T::ioctl`.
+///
 /// # Safety
 ///
 /// Called by the VFS for an ioctl on a file made by [`new_file`].
@@ -68,7 +111,11 @@ unsafe extern "C" fn ioctl_callback<T: AnonFileOps>(
     // SAFETY: `private_data` holds an `Arc<T>` (from `new_file`) that lives
     // until `release`, which cannot run during an ioctl on the file.
     let this = unsafe { Arc::<T>::borrow((*file).private_data) };
-    match T::ioctl(this, cmd, arg) {
+    // INVARIANT: this is an `unlocked_ioctl` call of such a file.
+    let cx = IoctlContext {
+        _not_send: PhantomData,
+    };
+    match T::ioctl(this, &cx, cmd, arg) {
         Ok(ret) => ret as c_long,
         Err(e) => e.to_errno() as c_long,
     }
@@ -88,10 +135,16 @@ pub(crate) fn new_file<T: AnonFileOps>(name: &CStr, data: Arc<T>) -> Result<ARef
             bindings::O_RDWR as c_int,
         )
     };
-    match kernel::error::from_err_ptr(file) {
+    match kernel::error::from_err_ptr(file).map(|f| NonNull::new(f.cast::<File>())) {
         // SAFETY: a successful `anon_inode_getfile` returns a file with one
-        // reference, which the `ARef` takes over.
-        Ok(file) => Ok(unsafe { ARef::from_raw(NonNull::new_unchecked(file.cast::<File>())) }),
+        // reference, which the `ARef` takes over; `File` is a transparent
+        // wrapper of `struct file`.
+        Ok(Some(file)) => Ok(unsafe { ARef::from_raw(file) }),
+        Ok(None) => {
+            // SAFETY: no file was made, so `foreign` is still ours.
+            drop(unsafe { Arc::<T>::from_foreign(foreign) });
+            Err(ENOMEM)
+        }
         Err(e) => {
             // SAFETY: the file was not created, so `foreign` is still ours.
             drop(unsafe { Arc::<T>::from_foreign(foreign) });

@@ -4,12 +4,17 @@
 //!
 //! C header: [`include/linux/init.h`](srctree/include/linux/init.h).
 //!
-//! The kernel crate's `module!` registers one `device_initcall`; LUO, a
-//! built-in subsystem, needs `early_initcall`, `late_initcall` and an
-//! `early_param`.  [`builtin_init!`] emits the same section entries the C
-//! macros do.
+//! The kernel crate's `module!` registers one `device_initcall` and
+//! declares the crate's `LocalModule`.  A built-in subsystem needs other
+//! initcall levels and `early_param`: [`builtin_init!`] emits the same
+//! section entries the C macros do, and [`builtin_module!`] declares the
+//! `LocalModule` of a crate that has no `module!` (its `THIS_MODULE` is
+//! NULL, as for all built-in C code).
 
-use kernel::ffi::{c_char, c_int};
+use kernel::ffi::{
+    c_char,
+    c_int, //
+};
 
 /// An entry of `.init.setup`, laid out as C's `struct obs_kernel_param`.
 #[repr(C)]
@@ -71,10 +76,10 @@ macro_rules! builtin_init {
         };
     };
     (early_initcall, $sym:ident, $f:path) => {
-        $crate::sys::init::builtin_init!(@initcall ".initcallearly.init", $sym, $f);
+        $crate::staging::initcall::builtin_init!(@initcall ".initcallearly.init", $sym, $f);
     };
     (late_initcall, $sym:ident, $f:path) => {
-        $crate::sys::init::builtin_init!(@initcall ".initcall7.init", $sym, $f);
+        $crate::staging::initcall::builtin_init!(@initcall ".initcall7.init", $sym, $f);
     };
     (early_param $name:literal, $sym:ident, $f:path) => {
         /// The `early_param` handler called by the boot code.
@@ -101,7 +106,7 @@ macro_rules! builtin_init {
         const _: () = {
             #[used]
             #[link_section = ".init.setup"]
-            static PARAM: $crate::sys::init::ObsKernelParam = $crate::sys::init::ObsKernelParam {
+            static PARAM: $crate::staging::initcall::ObsKernelParam = $crate::staging::initcall::ObsKernelParam {
                 name: ::kernel::str::as_char_ptr_in_const_context(::kernel::c_str!($name)),
                 setup: $sym,
                 early: 1,
@@ -110,3 +115,24 @@ macro_rules! builtin_init {
     };
 }
 pub(crate) use builtin_init;
+
+/// Declares `LocalModule` for a built-in crate without `module!`, as the
+/// kernel crate's abstractions (miscdevice, ...) expect at the crate root.
+///
+/// ```ignore
+/// builtin_module!("luo");
+/// ```
+macro_rules! builtin_module {
+    ($name:literal) => {
+        /// The crate is built in: no module owns its files or devices.
+        struct LocalModule;
+
+        impl ::kernel::ModuleMetadata for LocalModule {
+            const NAME: &'static ::kernel::str::CStr = ::kernel::c_str!($name);
+            // SAFETY: NULL is what `THIS_MODULE` is for built-in code.
+            const THIS_MODULE: ::kernel::ThisModule =
+                unsafe { ::kernel::ThisModule::from_ptr(::core::ptr::null_mut()) };
+        }
+    };
+}
+pub(crate) use builtin_module;

@@ -1,0 +1,196 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! LUO's binary interfaces as byte-safe Rust types.
+//!
+//! C headers: [`include/linux/kho/abi/luo.h`](srctree/include/linux/kho/abi/luo.h)
+//! (the handover ABI `luo-v5`) and
+//! [`include/uapi/linux/liveupdate.h`](srctree/include/uapi/linux/liveupdate.h)
+//! (the ioctl arguments).
+//!
+//! The structs are the bindings' own, wrapped in [`Abi`] so they can be
+//! [`FromBytes`] and [`AsBytes`]; their layouts are checked at compile time,
+//! so a change of the C headers breaks the build, not a live update.  The
+//! physical addresses stored in handed-over structs are read only here, as
+//! [`HandoverAddr`]s.
+
+use crate::staging::kho::{
+    Handed,
+    HandoverAddr,
+    Incoming, //
+};
+use core::{
+    mem::offset_of,
+    ops::{
+        Deref,
+        DerefMut, //
+    }, //
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    static_assert,
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    }, //
+};
+
+/// A C struct of LUO's ABI, made of integers and byte arrays only.
+#[repr(transparent)]
+#[derive(Clone, Copy, Default)]
+pub(crate) struct Abi<T>(pub(crate) T);
+
+impl<T> Deref for Abi<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> DerefMut for Abi<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        &mut self.0
+    }
+}
+
+/// Declares `Abi<bindings::$t>` plain bytes.
+macro_rules! plain_bytes {
+    ($($t:ident),* $(,)?) => {
+        $(
+            // SAFETY: `bindings::$t` is a C struct of integers and byte
+            // arrays whose size, checked below, is the sum of its fields':
+            // any bytes are a valid value.
+            unsafe impl FromBytes for Abi<bindings::$t> {}
+            // SAFETY: `bindings::$t` is made of integers and byte arrays
+            // and its size, checked below, is the sum of its fields': it
+            // has no padding, so all its bytes are initialized.
+            unsafe impl AsBytes for Abi<bindings::$t> {}
+        )*
+    };
+}
+
+plain_bytes!(
+    luo_ser,
+    luo_session_ser,
+    luo_file_ser,
+    luo_flb_header_ser,
+    luo_flb_ser,
+    liveupdate_ioctl_create_session,
+    liveupdate_ioctl_retrieve_session,
+    liveupdate_session_preserve_fd,
+    liveupdate_session_retrieve_fd,
+    liveupdate_session_finish,
+    liveupdate_session_get_name,
+);
+
+/// `struct luo_ser`, the root of the handed-over state.
+pub(crate) type LuoSer = Abi<bindings::luo_ser>;
+/// `struct luo_session_ser`, one session.
+pub(crate) type SessionSer = Abi<bindings::luo_session_ser>;
+/// `struct luo_file_ser`, one preserved file.
+pub(crate) type FileSer = Abi<bindings::luo_file_ser>;
+/// `struct luo_flb_header_ser`, the header of the FLB array.
+pub(crate) type FlbHeaderSer = Abi<bindings::luo_flb_header_ser>;
+/// `struct luo_flb_ser`, one preserved FLB.
+pub(crate) type FlbSer = Abi<bindings::luo_flb_ser>;
+
+/// Turns a `#define` string of a C header into a `&CStr` at compile time.
+const fn c_define(s: &'static [u8]) -> &'static CStr {
+    match CStr::from_bytes_with_nul(s) {
+        Ok(s) => s,
+        Err(_) => panic!("not a C string"),
+    }
+}
+
+/// The ABI this kernel speaks (`LUO_ABI_COMPATIBLE`).
+pub(crate) const COMPATIBLE: &CStr = c_define(bindings::LUO_ABI_COMPATIBLE);
+/// The name of LUO's KHO subtree (`LUO_KHO_ENTRY_NAME`).
+pub(crate) const KHO_ENTRY_NAME: &CStr = c_define(bindings::LUO_KHO_ENTRY_NAME);
+/// Bytes of a session name, its NUL included.
+pub(crate) const SESSION_NAME_LEN: usize = bindings::LIVEUPDATE_SESSION_NAME_LENGTH as usize;
+
+/// The size of the field `f` of a struct, for `offset_of_end!`.
+pub(crate) const fn size_of_field<S, F>(_: fn(&S) -> &F) -> usize {
+    size_of::<F>()
+}
+
+/// `offsetofend()`: the offset of the first byte after field `$f` of `$t`.
+macro_rules! offset_of_end {
+    ($t:ty, $f:ident) => {
+        ::core::mem::offset_of!($t, $f) + $crate::capi::abi::size_of_field(|s: &$t| &s.$f)
+    };
+}
+pub(crate) use offset_of_end;
+
+// The handover ABI, `luo-v5`: what the other kernel reads and writes.
+static_assert!(bindings::LIVEUPDATE_SESSION_NAME_LENGTH == 64);
+static_assert!(bindings::LIVEUPDATE_HNDL_COMPAT_LENGTH == 48);
+static_assert!(bindings::LIVEUPDATE_FLB_COMPAT_LENGTH == 48);
+static_assert!(size_of::<bindings::luo_ser>() == 32);
+static_assert!(offset_of!(bindings::luo_ser, liveupdate_num) == 8);
+static_assert!(offset_of!(bindings::luo_ser, sessions_pa) == 16);
+static_assert!(offset_of!(bindings::luo_ser, flbs_pa) == 24);
+static_assert!(size_of::<bindings::luo_file_ser>() == 64);
+static_assert!(offset_of!(bindings::luo_file_ser, data) == 48);
+static_assert!(offset_of!(bindings::luo_file_ser, token) == 56);
+static_assert!(size_of::<bindings::luo_file_set_ser>() == 16);
+static_assert!(offset_of!(bindings::luo_file_set_ser, count) == 8);
+static_assert!(size_of::<bindings::luo_session_ser>() == 80);
+static_assert!(offset_of!(bindings::luo_session_ser, file_set_ser) == 64);
+static_assert!(size_of::<bindings::luo_flb_header_ser>() == 16);
+static_assert!(offset_of!(bindings::luo_flb_header_ser, count) == 8);
+static_assert!(size_of::<bindings::luo_flb_ser>() == 64);
+static_assert!(offset_of!(bindings::luo_flb_ser, data) == 48);
+static_assert!(offset_of!(bindings::luo_flb_ser, count) == 56);
+
+// The uAPI: sizes without padding.
+static_assert!(size_of::<bindings::liveupdate_ioctl_create_session>() == 72);
+static_assert!(size_of::<bindings::liveupdate_ioctl_retrieve_session>() == 72);
+static_assert!(size_of::<bindings::liveupdate_session_preserve_fd>() == 16);
+static_assert!(size_of::<bindings::liveupdate_session_retrieve_fd>() == 16);
+static_assert!(size_of::<bindings::liveupdate_session_finish>() == 8);
+static_assert!(size_of::<bindings::liveupdate_session_get_name>() == 72);
+
+impl Incoming<LuoSer> {
+    /// The head of the session entries' block chain (`sessions_pa`).
+    pub(crate) fn sessions(&self) -> HandoverAddr {
+        // SAFETY: read from the `luo_ser` the previous kernel handed over,
+        // whose `sessions_pa` luo.h declares the head of a block chain of
+        // `struct luo_session_ser` (or 0).
+        unsafe { HandoverAddr::new(self.sessions_pa) }
+    }
+
+    /// The FLB array (`flbs_pa`).
+    pub(crate) fn flbs(&self) -> HandoverAddr {
+        // SAFETY: read from the handed-over `luo_ser`, whose `flbs_pa`
+        // luo.h declares an allocation holding a `struct
+        // luo_flb_header_ser` and its entries (or 0).
+        unsafe { HandoverAddr::new(self.flbs_pa) }
+    }
+}
+
+impl Handed<SessionSer> {
+    /// The head of the session's file entries' block chain
+    /// (`file_set_ser.files`).
+    pub(crate) fn files(&self) -> HandoverAddr {
+        // SAFETY: read from a handed-over `luo_session_ser`, whose
+        // `file_set_ser.files` luo.h declares the head of a block chain of
+        // `struct luo_file_ser` (or 0).
+        unsafe { HandoverAddr::new(self.file_set_ser.files) }
+    }
+}
+
+/// The bytes of a fixed-size C string up to its NUL (all if none).
+pub(crate) fn c_str_bytes(raw: &[u8]) -> &[u8] {
+    let len = raw.iter().position(|&b| b == 0).unwrap_or(raw.len());
+    &raw[..len]
+}
+
+/// Writes `src` as a NUL-terminated string into `dst`, truncating and
+/// zero-filling (`strscpy_pad()`).
+pub(crate) fn copy_c_str(dst: &mut [u8], src: &[u8]) {
+    let n = src.len().min(dst.len().saturating_sub(1));
+    dst[..n].copy_from_slice(&src[..n]);
+    dst[n..].fill(0);
+}

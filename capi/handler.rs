@@ -1,0 +1,943 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! File handlers and FLBs registered by C code.
+//!
+//! C header: [`include/linux/liveupdate.h`](srctree/include/linux/liveupdate.h).
+//!
+//! A subsystem (memfd, later vfio, iommufd, ...) hands LUO a
+//! `struct liveupdate_file_handler` or `struct liveupdate_flb` it owns,
+//! usually a `static`.  [`FileHandler`] and [`Flb`] are copyable handles to
+//! them whose methods call the C callbacks with the argument block each
+//! expects; [`ModuleRef`] is a reference on the module that owns them.
+//!
+//! The C code of the owner may read its struct at any time, and LUO writes
+//! the FLB's private area, so the structs are only ever accessed field by
+//! field through raw pointers, never through a reference to the whole.
+
+use core::{
+    marker::PhantomData,
+    ptr::NonNull, //
+};
+use kernel::{
+    bindings,
+    ffi::{
+        c_int,
+        c_void, //
+    },
+    fs::File,
+    new_mutex,
+    prelude::*,
+    sync::{
+        aref::ARef,
+        Arc,
+        Mutex, //
+    },
+    types::ForeignOwnable, //
+};
+
+use crate::{
+    capi::abi::c_str_bytes,
+    staging::static_once::StaticOnce, //
+};
+
+/// Serializes access to the state slots of all FLBs (C's
+/// `luo_flb_init_lock`).
+static FLB_SLOTS: StaticOnce<Mutex<()>> = StaticOnce::new();
+
+fn flb_slots() -> &'static Mutex<()> {
+    FLB_SLOTS.get_or_init(|| new_mutex!((), "luo_flb_slots"))
+}
+
+/// A reference on the module owning a handler or FLB (`try_module_get()`).
+///
+/// # Invariants
+///
+/// Holds one reference on `module` (NULL for built-in code).
+pub(crate) struct ModuleRef {
+    module: *mut bindings::module,
+}
+
+// SAFETY: a module reference may be dropped from any thread.
+unsafe impl Send for ModuleRef {}
+// SAFETY: no shared-access methods.
+unsafe impl Sync for ModuleRef {}
+
+impl ModuleRef {
+    fn try_get(module: *mut bindings::module) -> Option<Self> {
+        // SAFETY: `module` is the owner field of a registered handler or FLB:
+        // NULL or a live module.
+        unsafe { bindings::luo_try_module_get(module) }.then_some(Self { module })
+    }
+}
+
+impl Drop for ModuleRef {
+    fn drop(&mut self) {
+        // SAFETY: we hold a reference (type invariant).
+        unsafe { bindings::luo_module_put(self.module) };
+    }
+}
+
+/// Opaque per-file data a handler keeps between callbacks (`private_data`).
+#[derive(Clone, Copy)]
+pub(crate) struct HandlerPrivate(*mut c_void);
+
+// SAFETY: LUO only stores the pointer and passes it back to its handler,
+// on whichever thread.
+unsafe impl Send for HandlerPrivate {}
+// SAFETY: LUO never dereferences the pointer, so sharing it is harmless.
+unsafe impl Sync for HandlerPrivate {}
+
+impl HandlerPrivate {
+    /// No private data.
+    pub(crate) const NONE: Self = Self(core::ptr::null_mut());
+}
+
+/// The state of one preserved file passed to handler callbacks
+/// (`struct liveupdate_file_op_args` without the handler).
+pub(crate) struct FileArgs<'a> {
+    /// The file, when there is one.
+    pub(crate) file: Option<&'a File>,
+    /// The handler's 64-bit handle to its serialized state.
+    pub(crate) data: u64,
+    /// The handler's private data.
+    pub(crate) private: HandlerPrivate,
+    /// Outcome of `retrieve`.
+    pub(crate) retrieve: Retrieve,
+}
+
+/// A registered `struct liveupdate_file_handler`.
+///
+/// # Invariants
+///
+/// `ptr` points to a handler with valid `ops` that stays valid while LUO
+/// uses it: from registration until unregistration, and while a file
+/// preserved by it holds its owner's [`ModuleRef`].
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FileHandler(NonNull<bindings::liveupdate_file_handler>);
+
+// SAFETY: LUO never writes a handler, and its callbacks may be called from
+// any thread.
+unsafe impl Send for FileHandler {}
+// SAFETY: shared handles only read the handler and call its callbacks,
+// which C allows from any thread.
+unsafe impl Sync for FileHandler {}
+
+impl FileHandler {
+    /// A handle to the C object at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must satisfy the type invariant for as long as the handle or a
+    /// copy of it is used.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::liveupdate_file_handler>) -> Self {
+        Self(ptr)
+    }
+
+    /// The raw pointer, for C callers that want it back.
+    pub(crate) fn as_ptr(self) -> *mut bindings::liveupdate_file_handler {
+        self.0.as_ptr()
+    }
+
+    fn ops(&self) -> &bindings::liveupdate_file_ops {
+        let handler = self.0.as_ptr();
+        // SAFETY: the handler is valid (type invariant) and its owner never
+        // changes `ops`, which points to a valid, immutable table.
+        unsafe { &**(&raw const (*handler).ops) }
+    }
+
+    /// The compatible string, without its NUL.
+    pub(crate) fn compatible(&self) -> &[u8] {
+        let handler = self.0.as_ptr();
+        // SAFETY: the handler is valid (type invariant) and its owner never
+        // changes `compatible`; the reference covers that field only.
+        c_str_bytes(unsafe { &*(&raw const (*handler).compatible) })
+    }
+
+    /// Whether every mandatory callback is set.
+    pub(crate) fn is_complete(&self) -> bool {
+        let ops = self.ops();
+        ops.preserve.is_some()
+            && ops.unpreserve.is_some()
+            && ops.retrieve.is_some()
+            && ops.finish.is_some()
+            && ops.can_preserve.is_some()
+    }
+
+    /// Takes a reference on the owning module.
+    pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
+        ModuleRef::try_get(self.ops().owner)
+    }
+
+    /// Calls the handler's callback `f` with an argument block made of
+    /// `args`, and takes back the handle and private data it set; also
+    /// returns the block's `file` (what `retrieve` made).
+    fn call<R>(
+        &self,
+        args: &mut FileArgs<'_>,
+        f: unsafe extern "C" fn(*mut bindings::liveupdate_file_op_args) -> R,
+    ) -> (R, *mut bindings::file) {
+        let mut raw = bindings::liveupdate_file_op_args {
+            handler: self.as_ptr(),
+            retrieve_status: args.retrieve.to_c(),
+            file: args.file.map_or(core::ptr::null_mut(), |f| f.as_ptr()),
+            serialized_data: args.data,
+            private_data: args.private.0,
+        };
+        // SAFETY: `f` is a callback of this valid handler (type invariant);
+        // its contract is a fully initialized argument block naming the
+        // handler and, when there is one, a live file, which `raw` is and
+        // `args.file` borrows for the call.
+        let r = unsafe { f(&mut raw) };
+        args.data = raw.serialized_data;
+        args.private = HandlerPrivate(raw.private_data);
+        (r, raw.file)
+    }
+
+    /// `can_preserve`: whether this handler takes `file`.
+    pub(crate) fn can_preserve(&self, file: &File) -> bool {
+        match self.ops().can_preserve {
+            // SAFETY: valid handler and a live file.
+            Some(f) => unsafe { f(self.as_ptr(), file.as_ptr()) },
+            None => false,
+        }
+    }
+
+    /// `get_id`: the key that identifies `file` among preserved files (the
+    /// file pointer when the handler has none).
+    pub(crate) fn id_of(&self, file: &File) -> usize {
+        match self.ops().get_id {
+            // SAFETY: valid handler and a live file.
+            Some(f) => unsafe { f(file.as_ptr()) },
+            None => file.as_ptr() as usize,
+        }
+    }
+
+    /// `preserve`: fills `args.data` and `args.private`.
+    pub(crate) fn preserve(&self, args: &mut FileArgs<'_>) -> Result {
+        let f = self.ops().preserve.ok_or(EINVAL)?;
+        kernel::error::to_result(self.call(args, f).0)
+    }
+
+    /// `unpreserve`.
+    pub(crate) fn unpreserve(&self, args: &mut FileArgs<'_>) {
+        if let Some(f) = self.ops().unpreserve {
+            self.call(args, f);
+        }
+    }
+
+    /// `freeze`, if the handler has it; may update `args.data`.
+    pub(crate) fn freeze(&self, args: &mut FileArgs<'_>) -> Result {
+        self.ops()
+            .freeze
+            .map_or(Ok(()), |f| kernel::error::to_result(self.call(args, f).0))
+    }
+
+    /// `unfreeze`, if the handler has it.
+    pub(crate) fn unfreeze(&self, args: &mut FileArgs<'_>) {
+        if let Some(f) = self.ops().unfreeze {
+            self.call(args, f);
+        }
+    }
+
+    /// `retrieve`: recreates the file from `args.data`.
+    pub(crate) fn retrieve(&self, args: &mut FileArgs<'_>) -> Result<ARef<File>> {
+        let f = self.ops().retrieve.ok_or(EINVAL)?;
+        let (err, file) = self.call(args, f);
+        kernel::error::to_result(err)?;
+        let file = NonNull::new(file.cast::<File>()).ok_or(EINVAL)?;
+        // SAFETY: a successful `retrieve` leaves in the argument block a new
+        // file with one reference, which is now ours; `File` is a
+        // transparent wrapper of `struct file`.
+        Ok(unsafe { ARef::from_raw(file) })
+    }
+
+    /// `can_finish`, true when the handler has none.
+    pub(crate) fn can_finish(&self, args: &mut FileArgs<'_>) -> bool {
+        self.ops()
+            .can_finish
+            .map_or(true, |f| self.call(args, f).0)
+    }
+
+    /// `finish`.
+    pub(crate) fn finish(&self, args: &mut FileArgs<'_>) {
+        if let Some(f) = self.ops().finish {
+            self.call(args, f);
+        }
+    }
+}
+
+/// An opaque object an FLB hands to its users (`void *obj`).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct FlbObj(pub(crate) *mut c_void);
+
+// SAFETY: LUO only stores the pointer and hands it back, on any thread.
+unsafe impl Send for FlbObj {}
+// SAFETY: LUO never dereferences the pointer, so sharing it is harmless.
+unsafe impl Sync for FlbObj {}
+
+impl FlbObj {
+    /// No object.
+    pub(crate) const NONE: Self = Self(core::ptr::null_mut());
+
+    /// Whether there is no object.
+    pub(crate) fn is_none(self) -> bool {
+        self.0.is_null()
+    }
+}
+
+/// The outcome of retrieving something from the previous kernel, which is
+/// tried once and remembered.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Retrieve {
+    /// Not tried yet.
+    NotTried,
+    /// Retrieved.
+    Done,
+    /// Retrieving failed with this error, for good.
+    Failed(Error),
+}
+
+impl Retrieve {
+    /// The C encoding of `retrieve_status`: 0, 1 or a negative errno.
+    pub(crate) fn to_c(self) -> i32 {
+        match self {
+            Retrieve::NotTried => 0,
+            Retrieve::Done => 1,
+            Retrieve::Failed(e) => e.to_errno(),
+        }
+    }
+}
+
+/// One direction of an FLB's life.
+pub(crate) struct FlbSide {
+    /// Files using it (outgoing) or the count the previous kernel recorded,
+    /// decremented as files finish (incoming).
+    pub(crate) count: u64,
+    /// The FLB's 64-bit handle to its serialized state.
+    pub(crate) data: u64,
+    /// The live object the FLB hands to its users.
+    pub(crate) obj: FlbObj,
+    /// Reference on the FLB's module while it is preserved or retrieved.
+    pub(crate) owner: Option<ModuleRef>,
+}
+
+impl FlbSide {
+    const fn new() -> Self {
+        Self {
+            count: 0,
+            data: 0,
+            obj: FlbObj::NONE,
+            owner: None,
+        }
+    }
+}
+
+/// The incoming side of an FLB: [`FlbSide`] plus the outcome of retrieval.
+pub(crate) struct FlbIncoming {
+    pub(crate) side: FlbSide,
+    pub(crate) finished: bool,
+    pub(crate) retrieve: Retrieve,
+}
+
+/// LUO's state of one FLB (C's `struct luo_flb_private`); the LUO logic
+/// that drives it is in `luo_flb`.
+#[pin_data]
+pub(crate) struct FlbState {
+    pub(crate) flb: Flb,
+    #[pin]
+    pub(crate) outgoing: Mutex<FlbSide>,
+    #[pin]
+    pub(crate) incoming: Mutex<FlbIncoming>,
+}
+
+impl FlbState {
+    /// Whether the state holds no reference on the FLB's module: nothing
+    /// is preserved, and nothing retrieved is still in use.
+    fn holds_module(&self) -> bool {
+        let out = self.outgoing.lock();
+        let inc = self.incoming.lock();
+        out.count != 0 || out.owner.is_some() || inc.side.owner.is_some()
+    }
+}
+
+/// A `struct liveupdate_flb` of a C subsystem.
+///
+/// # Invariants
+///
+/// `ptr` points to an FLB with valid `ops` that stays valid while it is
+/// registered, while LUO's state of it holds a reference on its module, and
+/// for the rest of the boot if it has no owner module (built-in FLBs are
+/// static objects).
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Flb(NonNull<bindings::liveupdate_flb>);
+
+// SAFETY: LUO never changes an FLB's public fields, its private area is
+// only written under `FLB_SLOTS`, and the callbacks may be called from any
+// thread.
+unsafe impl Send for Flb {}
+// SAFETY: shared handles only read the public fields, reach the private
+// area under `FLB_SLOTS` and call the callbacks, which C allows from any
+// thread.
+unsafe impl Sync for Flb {}
+
+impl Flb {
+    /// A handle to the C object at `ptr`.
+    ///
+    /// # Safety
+    ///
+    /// `ptr` must satisfy the type invariant.
+    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::liveupdate_flb>) -> Self {
+        Self(ptr)
+    }
+
+    fn ops(&self) -> &bindings::liveupdate_flb_ops {
+        let flb = self.0.as_ptr();
+        // SAFETY: the FLB is valid (type invariant) and its owner never
+        // changes `ops`, which points to a valid, immutable table; the
+        // private area, which LUO writes, is not covered.
+        unsafe { &**(&raw const (*flb).ops) }
+    }
+
+    /// The compatible string, without its NUL.
+    pub(crate) fn compatible(&self) -> &[u8] {
+        let flb = self.0.as_ptr();
+        // SAFETY: the FLB is valid (type invariant) and its owner never
+        // changes `compatible`; the reference covers that field only.
+        c_str_bytes(unsafe { &*(&raw const (*flb).compatible) })
+    }
+
+    /// Whether every mandatory callback is set.
+    pub(crate) fn is_complete(&self) -> bool {
+        let ops = self.ops();
+        ops.preserve.is_some()
+            && ops.unpreserve.is_some()
+            && ops.retrieve.is_some()
+            && ops.finish.is_some()
+    }
+
+    /// Whether a module owns the FLB (it is not built in).
+    pub(crate) fn has_owner(&self) -> bool {
+        !self.ops().owner.is_null()
+    }
+
+    /// Takes a reference on the owning module.
+    pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
+        ModuleRef::try_get(self.ops().owner)
+    }
+
+    /// The pointer slot of the FLB's private area where LUO keeps its
+    /// [`FlbState`] (`private.outgoing.obj`, which no C code of this kernel
+    /// uses), so a new, zeroed FLB starts without state, as in C.
+    fn slot(&self) -> *mut *mut c_void {
+        let flb = self.0.as_ptr();
+        // SAFETY: the FLB is valid (type invariant); the place expression
+        // only computes the address of one field of its private area.
+        unsafe { &raw mut (*flb).private.outgoing.obj }
+    }
+
+    /// LUO's state of this FLB, made on first use.
+    pub(crate) fn state(&self) -> Result<Arc<FlbState>> {
+        if let Some(state) = self.existing_state() {
+            return Ok(state);
+        }
+        let flb = *self;
+        let state = Arc::pin_init(
+            pin_init!(FlbState {
+                flb,
+                outgoing <- new_mutex!(FlbSide::new()),
+                incoming <- new_mutex!(FlbIncoming {
+                    side: FlbSide::new(),
+                    finished: false,
+                    retrieve: Retrieve::NotTried,
+                }),
+            }),
+            GFP_KERNEL,
+        )?;
+        let _guard = flb_slots().lock();
+        let slot = self.slot();
+        // SAFETY: `slot` is a field of a valid FLB (type invariant), only
+        // accessed under `FLB_SLOTS`, which we hold.
+        let raw = unsafe { slot.read() };
+        if !raw.is_null() {
+            // Another task made one meanwhile: use it.
+            // SAFETY: a non-NULL slot holds an `Arc<FlbState>` stored below
+            // with `into_foreign`, which only `release_state` takes back,
+            // under the lock we hold.
+            return Ok(unsafe { <Arc<FlbState> as ForeignOwnable>::borrow(raw) }.into());
+        }
+        // SAFETY: a field of a valid FLB, under `FLB_SLOTS`; the slot owns
+        // the reference it gets, until `release_state`.
+        unsafe { slot.write(state.clone().into_foreign()) };
+        Ok(state)
+    }
+
+    /// Drops LUO's state of an FLB whose last registration went away, when
+    /// a module owns it and the state holds no reference on that module:
+    /// the module may then unload and free the FLB, and no state may be
+    /// left behind that points to it (in C the state is inside the FLB and
+    /// goes with it).  A built-in FLB keeps its state for the whole boot,
+    /// as C keeps it in the FLB.
+    pub(crate) fn release_state(&self) {
+        if !self.has_owner() {
+            return;
+        }
+        let Some(state) = self.existing_state() else {
+            return;
+        };
+        // Checked outside `FLB_SLOTS`, which is never held while an FLB
+        // lock is taken.  Nothing can take a module reference meanwhile:
+        // preservation runs under the registration lock, which the caller
+        // holds for write.
+        if state.holds_module() {
+            return;
+        }
+        let _guard = flb_slots().lock();
+        let slot = self.slot();
+        // SAFETY: `slot` is a field of a valid FLB (type invariant), only
+        // accessed under `FLB_SLOTS`, which we hold.
+        let raw = unsafe { slot.read() };
+        if raw.cast_const() != Arc::as_ptr(&state).cast() {
+            return;
+        }
+        // SAFETY: the slot holds the reference `state` stored with
+        // `into_foreign`; it is taken back once, as the slot is cleared
+        // under the same lock.
+        drop(unsafe { <Arc<FlbState> as ForeignOwnable>::from_foreign(raw) });
+        // SAFETY: `slot` is a field of a valid FLB and we hold `FLB_SLOTS`.
+        unsafe { slot.write(core::ptr::null_mut()) };
+    }
+
+    /// LUO's state of this FLB, if it has one.
+    fn existing_state(&self) -> Option<Arc<FlbState>> {
+        let _guard = flb_slots().lock();
+        // SAFETY: `slot` is a field of a valid FLB (type invariant), only
+        // accessed under `FLB_SLOTS`, which we hold.
+        let raw = unsafe { self.slot().read() };
+        // SAFETY: a non-NULL slot holds an `Arc<FlbState>` stored by `state`
+        // with `into_foreign`, which only `release_state` takes back, under
+        // the lock we hold; the borrow ends before the lock is dropped.
+        (!raw.is_null()).then(|| unsafe { <Arc<FlbState> as ForeignOwnable>::borrow(raw) }.into())
+    }
+
+    /// Calls the FLB's callback `f` with `data` and `obj`; returns what
+    /// it returned and the handle and object it left in the block.
+    fn call<R>(
+        &self,
+        f: unsafe extern "C" fn(*mut bindings::liveupdate_flb_op_args) -> R,
+        data: u64,
+        obj: FlbObj,
+    ) -> (R, u64, FlbObj) {
+        let mut args = bindings::liveupdate_flb_op_args {
+            flb: self.0.as_ptr(),
+            data,
+            obj: obj.0,
+        };
+        // SAFETY: `f` is a callback of this valid FLB (type invariant),
+        // whose contract is a fully initialized argument block naming the
+        // FLB, which `args` is, alive across the call.
+        let r = unsafe { f(&mut args) };
+        (r, args.data, FlbObj(args.obj))
+    }
+
+    /// `preserve`: the FLB's handle and object for the outgoing kernel.
+    pub(crate) fn preserve(&self) -> Result<(u64, FlbObj)> {
+        let f = self.ops().preserve.ok_or(EINVAL)?;
+        let (err, data, obj) = self.call(f, 0, FlbObj::NONE);
+        kernel::error::to_result(err)?;
+        Ok((data, obj))
+    }
+
+    /// `unpreserve`, if set.
+    pub(crate) fn unpreserve(&self, data: u64, obj: FlbObj) {
+        if let Some(f) = self.ops().unpreserve {
+            self.call(f, data, obj);
+        }
+    }
+
+    /// `retrieve`: the object rebuilt from the previous kernel's `data`.
+    pub(crate) fn retrieve(&self, data: u64) -> Result<FlbObj> {
+        let f = self.ops().retrieve.ok_or(EINVAL)?;
+        let (err, _, obj) = self.call(f, data, FlbObj::NONE);
+        kernel::error::to_result(err)?;
+        Ok(obj)
+    }
+
+    /// `finish`.
+    pub(crate) fn finish(&self, obj: FlbObj) {
+        if let Some(f) = self.ops().finish {
+            self.call(f, 0, obj);
+        }
+    }
+}
+
+// The handler struct has a zero-sized private member bindgen cannot
+// describe; C only ever sees the pointer.
+#[cfg(CONFIG_LIVEUPDATE_TEST)]
+#[allow(improper_ctypes)]
+extern "C" {
+    /// lib/tests/liveupdate.c: registers the test FLBs with `fh`.
+    fn liveupdate_test_register(fh: *mut bindings::liveupdate_file_handler);
+}
+
+/// Lets the in-kernel test module attach its FLBs to a new handler, as C's
+/// registration does.
+pub(crate) fn test_register(_fh: FileHandler) {
+    #[cfg(CONFIG_LIVEUPDATE_TEST)]
+    // SAFETY: `_fh` is a registered handler; the test module only registers
+    // FLBs with it and reads its compatible string.
+    unsafe {
+        liveupdate_test_register(_fh.as_ptr())
+    };
+}
+
+/// The arguments of a callback of a file handler written in Rust.
+pub(crate) struct OpArgs<'a> {
+    raw: &'a mut bindings::liveupdate_file_op_args,
+}
+
+impl OpArgs<'_> {
+    /// The handler's 64-bit handle to its serialized state.
+    pub(crate) fn data(&self) -> u64 {
+        self.raw.serialized_data
+    }
+
+    /// Sets the handle (in `preserve` and `freeze`).
+    pub(crate) fn set_data(&mut self, data: u64) {
+        self.raw.serialized_data = data;
+    }
+}
+
+/// A file handler written in Rust: what its callbacks do.
+pub(crate) trait FileOps: 'static {
+    /// Whether the handler takes `file`.
+    fn can_preserve(file: &File) -> bool;
+    /// Preserves the file; sets the handle.
+    fn preserve(args: &mut OpArgs<'_>) -> Result;
+    /// Undoes `preserve`.
+    fn unpreserve(args: &mut OpArgs<'_>);
+    /// Last step before the kexec; may change the handle.
+    fn freeze(_args: &mut OpArgs<'_>) -> Result {
+        Ok(())
+    }
+    /// Undoes `freeze` when a later one failed.
+    fn unfreeze(_args: &mut OpArgs<'_>) {}
+    /// Recreates the file from the handle, in the next kernel.
+    fn retrieve(args: &mut OpArgs<'_>) -> Result<ARef<File>>;
+    /// Whether the file may be finished now.
+    fn can_finish(_args: &mut OpArgs<'_>) -> bool {
+        true
+    }
+    /// Hands the file over for good.
+    fn finish(args: &mut OpArgs<'_>);
+}
+
+/// Calls `f` with the arguments C passed.
+///
+/// # Safety
+///
+/// `args` is the valid argument block of a handler callback.
+unsafe fn with_args<R>(
+    args: *mut bindings::liveupdate_file_op_args,
+    f: impl FnOnce(&mut OpArgs<'_>) -> R,
+) -> R {
+    // SAFETY: valid and exclusively ours for the call (safety requirement).
+    f(&mut OpArgs {
+        raw: unsafe { &mut *args },
+    })
+}
+
+/// The C callbacks of a [`FileOps`] implementation.
+struct Vtable<T>(PhantomData<T>);
+
+impl<T: FileOps> Vtable<T> {
+    const OPS: bindings::liveupdate_file_ops = bindings::liveupdate_file_ops {
+        can_preserve: Some(Self::can_preserve),
+        preserve: Some(Self::preserve),
+        unpreserve: Some(Self::unpreserve),
+        freeze: Some(Self::freeze),
+        unfreeze: Some(Self::unfreeze),
+        retrieve: Some(Self::retrieve),
+        can_finish: Some(Self::can_finish),
+        finish: Some(Self::finish),
+        get_id: None,
+        // Built in: no module owns it.
+        owner: core::ptr::null_mut(),
+    };
+
+    /// `can_preserve` of `T`.
+    ///
+    /// # Safety
+    ///
+    /// `file` is a live file (LUO passes one).
+    unsafe extern "C" fn can_preserve(
+        _handler: *mut bindings::liveupdate_file_handler,
+        file: *mut bindings::file,
+    ) -> bool {
+        // SAFETY: a live file, borrowed for the call; `File` is a
+        // transparent wrapper of `struct file`.
+        T::can_preserve(unsafe { File::from_raw_file(file) })
+    }
+
+    /// `preserve` of `T`.
+    ///
+    /// # Safety
+    ///
+    /// `args` is a valid argument block (LUO passes one).
+    unsafe extern "C" fn preserve(args: *mut bindings::liveupdate_file_op_args) -> c_int {
+        // SAFETY: as required of the caller.
+        unsafe { with_args(args, |a| errno(T::preserve(a))) }
+    }
+
+    /// `unpreserve` of `T`.
+    ///
+    /// # Safety
+    ///
+    /// As for `preserve`.
+    unsafe extern "C" fn unpreserve(args: *mut bindings::liveupdate_file_op_args) {
+        // SAFETY: as required of the caller.
+        unsafe { with_args(args, T::unpreserve) }
+    }
+
+    /// `freeze` of `T`.
+    ///
+    /// # Safety
+    ///
+    /// As for `preserve`.
+    unsafe extern "C" fn freeze(args: *mut bindings::liveupdate_file_op_args) -> c_int {
+        // SAFETY: as required of the caller.
+        unsafe { with_args(args, |a| errno(T::freeze(a))) }
+    }
+
+    /// `unfreeze` of `T`.
+    ///
+    /// # Safety
+    ///
+    /// As for `preserve`.
+    unsafe extern "C" fn unfreeze(args: *mut bindings::liveupdate_file_op_args) {
+        // SAFETY: as required of the caller.
+        unsafe { with_args(args, T::unfreeze) }
+    }
+
+    /// `retrieve` of `T`; LUO gets the file's reference.
+    ///
+    /// # Safety
+    ///
+    /// As for `preserve`.
+    unsafe extern "C" fn retrieve(args: *mut bindings::liveupdate_file_op_args) -> c_int {
+        // SAFETY: as required of the caller.
+        unsafe {
+            with_args(args, |a| match T::retrieve(a) {
+                Ok(file) => {
+                    // LUO takes over the reference (see `FileHandler::retrieve`).
+                    a.raw.file = ARef::into_raw(file).as_ptr().cast();
+                    0
+                }
+                Err(e) => e.to_errno(),
+            })
+        }
+    }
+
+    /// `can_finish` of `T`.
+    ///
+    /// # Safety
+    ///
+    /// As for `preserve`.
+    unsafe extern "C" fn can_finish(args: *mut bindings::liveupdate_file_op_args) -> bool {
+        // SAFETY: as required of the caller.
+        unsafe { with_args(args, T::can_finish) }
+    }
+
+    /// `finish` of `T`.
+    ///
+    /// # Safety
+    ///
+    /// As for `preserve`.
+    unsafe extern "C" fn finish(args: *mut bindings::liveupdate_file_op_args) {
+        // SAFETY: as required of the caller.
+        unsafe { with_args(args, T::finish) }
+    }
+}
+
+fn errno(r: Result) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
+}
+
+/// A `struct liveupdate_file_handler` whose callbacks are a [`FileOps`]
+/// implementation, for a `static`.
+///
+/// # Invariants
+///
+/// `ops` points to `Vtable::<T>::OPS`; nothing writes the struct after
+/// it is made (this LUO keeps no state in the handler's private area).
+#[repr(transparent)]
+pub(crate) struct RustFileHandler<T: FileOps> {
+    raw: bindings::liveupdate_file_handler,
+    _ops: PhantomData<T>,
+}
+
+// SAFETY: never written after it is made (type invariant); the callbacks
+// may run on any thread.
+unsafe impl<T: FileOps> Sync for RustFileHandler<T> {}
+
+impl<T: FileOps> RustFileHandler<T> {
+    /// A handler named `compatible` (at most 47 bytes).
+    pub(crate) const fn new(compatible: &CStr) -> Self {
+        let name = compatible.to_bytes();
+        let mut raw = bindings::liveupdate_file_handler {
+            ops: &Vtable::<T>::OPS,
+            ..pin_init::zeroed()
+        };
+        assert!(name.len() < raw.compatible.len());
+        let mut i = 0;
+        while i < name.len() {
+            raw.compatible[i] = name[i];
+            i += 1;
+        }
+        Self {
+            raw,
+            _ops: PhantomData,
+        }
+    }
+
+    /// The handle LUO uses.
+    pub(crate) fn handle(&'static self) -> FileHandler {
+        // INVARIANT: a static handler with valid ops lives forever.
+        FileHandler(NonNull::from(&self.raw))
+    }
+}
+
+#[kunit_tests(luo_rs_handler)]
+mod tests {
+    use super::*;
+    use crate::{
+        luo_file,
+        luo_flb,
+        Luo, //
+    };
+
+    /// A handler that takes no file.
+    struct NoFiles;
+
+    impl FileOps for NoFiles {
+        fn can_preserve(_: &File) -> bool {
+            false
+        }
+        fn preserve(_: &mut OpArgs<'_>) -> Result {
+            Err(EOPNOTSUPP)
+        }
+        fn unpreserve(_: &mut OpArgs<'_>) {}
+        fn retrieve(_: &mut OpArgs<'_>) -> Result<ARef<File>> {
+            Err(EOPNOTSUPP)
+        }
+        fn finish(_: &mut OpArgs<'_>) {}
+    }
+
+    static NO_FILES: RustFileHandler<NoFiles> = RustFileHandler::new(c"luo-kunit-no-files");
+
+    /// Does nothing; the FLB callbacks are never called in these tests.
+    ///
+    /// # Safety
+    ///
+    /// None needed; `unsafe` for the table's function type.
+    unsafe extern "C" fn flb_nop(_: *mut bindings::liveupdate_flb_op_args) -> c_int {
+        0
+    }
+
+    /// Does nothing.
+    ///
+    /// # Safety
+    ///
+    /// None needed; `unsafe` for the table's function type.
+    unsafe extern "C" fn flb_nop_void(_: *mut bindings::liveupdate_flb_op_args) {}
+
+    /// Stands in for the module that owns a test FLB: without
+    /// `CONFIG_MODULES` a module reference is never dereferenced.
+    static FAKE_MODULE: u8 = 0;
+
+    /// An FLB owned by "a module", in a box that lives through the test.
+    fn module_flb(ops: &bindings::liveupdate_flb_ops) -> Result<KBox<bindings::liveupdate_flb>> {
+        let mut raw = KBox::new(
+            bindings::liveupdate_flb {
+                ops,
+                ..pin_init::zeroed()
+            },
+            GFP_KERNEL,
+        )?;
+        raw.compatible[..15].copy_from_slice(b"luo-kunit-flb-1");
+        Ok(raw)
+    }
+
+    #[cfg(not(CONFIG_MODULES))]
+    #[test]
+    fn module_flb_state_goes_with_its_last_registration() -> Result {
+        if !crate::enabled() {
+            return Ok(());
+        }
+        let ops = bindings::liveupdate_flb_ops {
+            preserve: Some(flb_nop),
+            unpreserve: Some(flb_nop_void),
+            retrieve: Some(flb_nop),
+            finish: Some(flb_nop_void),
+            owner: (&raw const FAKE_MODULE).cast_mut().cast(),
+        };
+        let mut raw = module_flb(&ops)?;
+        // SAFETY: the box outlives every use of the handle in this test, and
+        // its state is released before the box is freed (checked below).
+        let flb = unsafe { Flb::from_raw(NonNull::from(&mut *raw)) };
+        let luo = KBox::pin_init(Luo::new(), GFP_KERNEL)?;
+        let fh = NO_FILES.handle();
+        luo_file::register_handler(&luo, fh)?;
+        luo_flb::register(&luo, fh, flb)?;
+        let state = flb.state()?;
+        assert!(Arc::ptr_eq(&state, &flb.state()?));
+
+        // While the state holds a reference on the module (the FLB is
+        // preserved), unregistering keeps it: the module cannot go away.
+        state.outgoing.lock().count = 1;
+        luo_flb::unregister(&luo, fh, flb);
+        // SAFETY: the slot of a live FLB, read as `state` does (no other
+        // thread knows this FLB).
+        assert!(!unsafe { flb.slot().read() }.is_null());
+        state.outgoing.lock().count = 0;
+
+        // Registered again, then unregistered while it holds nothing: the
+        // state goes, so the module may free the FLB.
+        luo_flb::register(&luo, fh, flb)?;
+        luo_flb::unregister(&luo, fh, flb);
+        // SAFETY: the slot of a live FLB that no other thread knows.
+        assert!(unsafe { flb.slot().read() }.is_null());
+        assert!(!Arc::ptr_eq(&state, &flb.state()?));
+        flb.release_state();
+        // SAFETY: the slot of a live FLB that no other thread knows.
+        assert!(unsafe { flb.slot().read() }.is_null());
+        luo_file::unregister_handler(&luo, fh);
+        drop(raw);
+        Ok(())
+    }
+
+    #[test]
+    fn builtin_flb_keeps_its_state() -> Result {
+        let ops = bindings::liveupdate_flb_ops {
+            preserve: Some(flb_nop),
+            unpreserve: Some(flb_nop_void),
+            retrieve: Some(flb_nop),
+            finish: Some(flb_nop_void),
+            owner: core::ptr::null_mut(),
+        };
+        let mut raw = module_flb(&ops)?;
+        // SAFETY: the box outlives every use of the handle in this test.
+        let flb = unsafe { Flb::from_raw(NonNull::from(&mut *raw)) };
+        let state = flb.state()?;
+        flb.release_state();
+        assert!(Arc::ptr_eq(&state, &flb.state()?));
+        // The test FLB dies here, so take the slot's reference back by
+        // hand: release_state keeps it for built-in FLBs.
+        // SAFETY: the slot holds the reference `state()` stored.
+        drop(unsafe { <Arc<FlbState> as ForeignOwnable>::from_foreign(flb.slot().read()) });
+        drop(raw);
+        Ok(())
+    }
+}

@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Kexec HandOver (KHO): preserved memory, the FDT subtree, block sets.
+//!
+//! C headers: [`include/linux/kexec_handover.h`](srctree/include/linux/kexec_handover.h),
+//! [`include/linux/kho_block.h`](srctree/include/linux/kho_block.h).
+//!
+//! Two directions, two sets of types:
+//!
+//! - outgoing: [`Preserved`] memory and [`BlockSet`]s that this kernel
+//!   fills for the next one;
+//! - incoming: the previous kernel's memory, reached only through a
+//!   [`HandoverAddr`]: [`Incoming`] allocations and [`IncomingBlocks`],
+//!   whose entries are read as copies ([`Handed`]), never as references
+//!   into the handed-over memory.
+//!
+//! # Trust
+//!
+//! KHO trusts the previous kernel: what its FDT and the memory it points to
+//! say was written by a kernel that follows the same ABI.  A
+//! [`HandoverAddr`] carries that trust; the ABI code that reads an address
+//! out of handed-over data creates it (unsafely, stating which field of
+//! which ABI struct it came from), and only this module turns it into
+//! memory.  Entries are [`FromBytes`], so whatever bytes the memory holds
+//! are valid values; validating them is the reader's business.
+
+use core::{
+    marker::PhantomData,
+    ops::Deref,
+    ptr::NonNull, //
+};
+use kernel::{
+    bindings,
+    error::to_result,
+    ffi::c_void,
+    prelude::*,
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    },
+    types::Opaque, //
+};
+
+/// Whether KHO is enabled on this boot.
+pub(crate) fn is_enabled() -> bool {
+    // SAFETY: `kho_is_enabled` only reads a boot-time flag.
+    unsafe { bindings::kho_is_enabled() }
+}
+
+/// A physical address the previous kernel handed over.
+///
+/// # Invariants
+///
+/// `0` (none), or an address the previous kernel published through KHO for
+/// this use: the FDT subtree's, or one stored in handed-over memory in a
+/// field that its ABI declares to hold a KHO-preserved allocation of the
+/// kind the address is used for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HandoverAddr(u64);
+
+impl HandoverAddr {
+    /// The address `pa`, read from handed-over data.
+    ///
+    /// # Safety
+    ///
+    /// `pa` must satisfy the type invariant: read from the KHO FDT or from
+    /// a handed-over field whose ABI says it holds a preserved allocation
+    /// (or 0), of the kind the caller will use it for.
+    pub(crate) const unsafe fn new(pa: u64) -> Self {
+        Self(pa)
+    }
+
+    /// Whether there is no address.
+    pub(crate) fn is_null(self) -> bool {
+        self.0 == 0
+    }
+}
+
+/// A copy of data the previous kernel handed over.
+///
+/// Only this module makes one, from handed-over memory, so code that knows
+/// the ABI may read addresses out of it (see [`HandoverAddr`]).
+#[derive(Clone, Copy)]
+pub(crate) struct Handed<T>(T);
+
+impl<T> Deref for Handed<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// A zeroed allocation of `T` (and, for arrays, what follows it) that KHO
+/// preserves across kexec: `kho_alloc_preserve()`.
+///
+/// Dropping it stops the preservation and frees the memory; an allocation
+/// the next kernel is to find must be kept alive, in a static for instance.
+///
+/// # Invariants
+///
+/// `ptr` points to a KHO-preserved allocation of `size` bytes, at least
+/// `size_of::<T>()`, that this object owns.
+pub(crate) struct Preserved<T: FromBytes + AsBytes> {
+    ptr: NonNull<T>,
+    size: usize,
+}
+
+// SAFETY: the allocation is plain memory owned by this object, and `T` is
+// plain bytes.
+unsafe impl<T: FromBytes + AsBytes> Send for Preserved<T> {}
+// SAFETY: shared access only reads.
+unsafe impl<T: FromBytes + AsBytes> Sync for Preserved<T> {}
+
+impl<T: FromBytes + AsBytes> Preserved<T> {
+    /// Allocates and preserves `size` zeroed bytes (at least one `T`).
+    pub(crate) fn alloc(size: usize) -> Result<Self> {
+        let size = size.max(size_of::<T>());
+        // SAFETY: `kho_alloc_preserve` has no preconditions.
+        let ptr = kernel::error::from_err_ptr(unsafe { bindings::kho_alloc_preserve(size) })?;
+        let ptr = NonNull::new(ptr.cast::<T>()).ok_or(ENOMEM)?;
+        // INVARIANT: `kho_alloc_preserve` returns preserved memory of at
+        // least `size` bytes, which is now ours.
+        Ok(Self { ptr, size })
+    }
+
+    /// The physical address the next kernel finds this allocation at.
+    pub(crate) fn phys(&self) -> u64 {
+        // SAFETY: `ptr` is a direct-map address (type invariant), which
+        // `virt_to_phys` translates.
+        unsafe { bindings::virt_to_phys(self.ptr.as_ptr().cast()) }
+    }
+
+    /// The header and the array of `U` that fills the rest of the
+    /// allocation.
+    pub(crate) fn split_trailing<U: FromBytes + AsBytes>(&mut self) -> (&mut T, &mut [U]) {
+        let n = (self.size - size_of::<T>()) / size_of::<U>().max(1);
+        const { assert!(size_of::<T>() % align_of::<U>() == 0) };
+        // SAFETY: the allocation holds a `T` followed by room for `n` entries of `U`
+        // (type invariant); the two ranges do not overlap; the allocation
+        // is page-aligned and the entries follow the header, so they are
+        // aligned if `align_of::<U>()` divides `size_of::<T>()`, which the
+        // assertion above checks at compile time; any bytes are a valid `T` and `U`
+        // (`FromBytes`).
+        unsafe {
+            let rest = core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(1).cast::<U>(), n);
+            (self.ptr.as_mut(), rest)
+        }
+    }
+}
+
+impl<T: FromBytes + AsBytes> Deref for Preserved<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the allocation holds a `T` (type invariant), any bytes of
+        // which are valid (`FromBytes`).
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T: FromBytes + AsBytes> core::ops::DerefMut for Preserved<T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the allocation holds a `T` (type invariant), any bytes of
+        // which are valid (`FromBytes`); `&mut self` makes this the only
+        // access.
+        unsafe { self.ptr.as_mut() }
+    }
+}
+
+impl<T: FromBytes + AsBytes> Drop for Preserved<T> {
+    fn drop(&mut self) {
+        // SAFETY: `ptr` came from `kho_alloc_preserve` and is still ours
+        // (type invariant); nothing uses it after this.
+        unsafe { bindings::kho_unpreserve_free(self.ptr.as_ptr().cast()) };
+    }
+}
+
+/// Publishes `blob` as the KHO subtree `name` for the next kernel.
+pub(crate) fn add_subtree<T: FromBytes + AsBytes>(name: &CStr, blob: &Preserved<T>) -> Result {
+    // SAFETY: `name` is NUL-terminated; `blob` is a live preserved
+    // allocation of `blob.size` bytes (its type invariant).
+    to_result(unsafe {
+        bindings::kho_add_subtree(name.as_char_ptr(), blob.ptr.as_ptr().cast(), blob.size)
+    })
+}
+
+/// The subtree `name` the previous kernel published: its address and
+/// length.
+pub(crate) fn retrieve_subtree(name: &CStr) -> Result<(HandoverAddr, usize)> {
+    let mut phys: bindings::phys_addr_t = 0;
+    let mut len: usize = 0;
+    // SAFETY: `name` is NUL-terminated and the out pointers are valid.
+    to_result(unsafe { bindings::kho_retrieve_subtree(name.as_char_ptr(), &mut phys, &mut len) })?;
+    // SAFETY: KHO read this address from the subtree the previous kernel
+    // published under `name`.
+    Ok((unsafe { HandoverAddr::new(phys) }, len))
+}
+
+/// An allocation the previous kernel made with `kho_alloc_preserve()` and
+/// handed to this one, read in place.
+///
+/// Dropping it leaves the memory reserved (some incoming state, like C's
+/// FLB page, is kept for the whole boot); [`Incoming::free`] releases it.
+///
+/// # Invariants
+///
+/// `ptr` is the direct-map address of `size` bytes, at least
+/// `size_of::<T>()`, that the previous kernel preserved and that nothing
+/// else in this kernel uses.
+pub(crate) struct Incoming<T: FromBytes> {
+    ptr: NonNull<T>,
+    size: usize,
+}
+
+// SAFETY: plain memory handed over to this kernel, only read, from any
+// thread.
+unsafe impl<T: FromBytes> Send for Incoming<T> {}
+// SAFETY: shared access only reads plain bytes.
+unsafe impl<T: FromBytes> Sync for Incoming<T> {}
+
+impl<T: FromBytes> Incoming<T> {
+    /// The allocation of `size` bytes at `addr`: EINVAL for no address or
+    /// a size smaller than a `T`.
+    ///
+    /// `addr` must be one allocation of at least `size` bytes (the
+    /// caller's ABI knowledge) that nothing else adopts.
+    pub(crate) fn adopt(addr: HandoverAddr, size: usize) -> Result<Self> {
+        if addr.is_null() || size < size_of::<T>() {
+            return Err(EINVAL);
+        }
+        // SAFETY: `phys_to_virt` is arithmetic on the direct map; a
+        // preserved allocation (the `HandoverAddr` invariant) is RAM.
+        let ptr = unsafe { bindings::phys_to_virt(addr.0) }.cast::<T>();
+        // INVARIANT: by the `HandoverAddr` invariant the previous kernel
+        // preserved `size` bytes there for this use.
+        Ok(Self {
+            ptr: NonNull::new(ptr).ok_or(EINVAL)?,
+            size,
+        })
+    }
+
+    /// The array of `U` that follows the `T` header, at most `count` long
+    /// and never past the allocation.
+    pub(crate) fn trailing<U: FromBytes>(&self, count: u64) -> &[U] {
+        let room = (self.size - size_of::<T>()) / size_of::<U>().max(1);
+        let n = room.min(usize::try_from(count).unwrap_or(usize::MAX));
+        const { assert!(size_of::<T>() % align_of::<U>() == 0) };
+        // SAFETY: `n` entries of `U` fit after the header (type invariant);
+        // the assertion above makes them aligned (the allocation is
+        // page-aligned, see `Preserved::split_trailing`); any bytes are a
+        // valid `U` (`FromBytes`).
+        unsafe { core::slice::from_raw_parts(self.ptr.as_ptr().add(1).cast::<U>(), n) }
+    }
+
+    /// Frees the allocation (`kho_restore_free()`).
+    pub(crate) fn free(self) {
+        // SAFETY: a `kho_alloc_preserve()` allocation of the previous
+        // kernel that nothing else uses (type invariant); `self` is
+        // consumed.
+        unsafe { bindings::kho_restore_free(self.ptr.as_ptr().cast()) };
+    }
+}
+
+impl<T: FromBytes> Deref for Incoming<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: a `T` is there (type invariant); any bytes are valid.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+/// The C `struct kho_block_set`, pinned in its own allocation (it holds a
+/// `list_head`), so the Rust handles can move.
+///
+/// # Invariants
+///
+/// Initialized with `kho_block_set_init()` for entries of `entry_size`
+/// bytes; only accessed through `&mut self`.
+struct RawBlockSet(Pin<KBox<Opaque<bindings::kho_block_set>>>);
+
+// SAFETY: the block set owns its blocks and is only accessed through
+// `&mut self` (type invariant), from any thread.
+unsafe impl Send for RawBlockSet {}
+// SAFETY: `&RawBlockSet` gives no access at all.
+unsafe impl Sync for RawBlockSet {}
+
+impl RawBlockSet {
+    fn new(entry_size: usize) -> Result<Self> {
+        let inner = KBox::pin_init(
+            // SAFETY: `kho_block_set_init` fully initializes the slot.
+            Opaque::ffi_init(|slot| unsafe { bindings::kho_block_set_init(slot, entry_size) }),
+            GFP_KERNEL,
+        )?;
+        // INVARIANT: initialized just above.
+        Ok(Self(inner))
+    }
+
+    fn raw(&mut self) -> *mut bindings::kho_block_set {
+        self.0.get()
+    }
+
+    fn head_pa(&mut self) -> u64 {
+        // SAFETY: a valid block set (type invariant); reading a field.
+        unsafe { (*self.raw()).head_pa }
+    }
+
+    fn iter(&mut self) -> bindings::kho_block_set_it {
+        let mut it = bindings::kho_block_set_it {
+            bs: core::ptr::null_mut(),
+            block: core::ptr::null_mut(),
+            i: 0,
+        };
+        // SAFETY: a valid block set; `it` is a valid out pointer.
+        unsafe { bindings::kho_block_set_it_init(&mut it, self.raw()) };
+        it
+    }
+}
+
+impl Drop for RawBlockSet {
+    fn drop(&mut self) {
+        // SAFETY: a valid block set (type invariant); frees every block
+        // (unpreserving outgoing ones, restoring and freeing incoming ones).
+        unsafe { bindings::kho_block_set_destroy(self.raw()) }
+    }
+}
+
+/// An outgoing set of KHO blocks holding a growable array of `T` entries
+/// for the next kernel.
+pub(crate) struct BlockSet<T: FromBytes + AsBytes> {
+    raw: RawBlockSet,
+    _t: PhantomData<T>,
+}
+
+impl<T: FromBytes + AsBytes> BlockSet<T> {
+    /// An empty set.
+    pub(crate) fn new() -> Result<Self> {
+        Ok(Self {
+            raw: RawBlockSet::new(size_of::<T>())?,
+            _t: PhantomData,
+        })
+    }
+
+    /// Makes room for `count` entries, preserving new blocks.
+    pub(crate) fn grow(&mut self, count: u64) -> Result {
+        // SAFETY: a valid outgoing block set (`RawBlockSet` invariant).
+        to_result(unsafe { bindings::kho_block_set_grow(self.raw.raw(), count) })
+    }
+
+    /// Frees blocks not needed for `count` entries.
+    pub(crate) fn shrink(&mut self, count: u64) {
+        // SAFETY: a valid outgoing block set (`RawBlockSet` invariant).
+        unsafe { bindings::kho_block_set_shrink(self.raw.raw(), count) }
+    }
+
+    /// Frees every block.
+    pub(crate) fn destroy(&mut self) {
+        // SAFETY: a valid block set (`RawBlockSet` invariant); it stays
+        // valid and empty.
+        unsafe { bindings::kho_block_set_destroy(self.raw.raw()) }
+    }
+
+    /// Zeroes every entry, keeping the blocks.
+    pub(crate) fn clear(&mut self) {
+        // SAFETY: a valid outgoing block set (`RawBlockSet` invariant).
+        unsafe { bindings::kho_block_set_clear(self.raw.raw()) }
+    }
+
+    /// Physical address of the first block (0 if none).
+    pub(crate) fn head_pa(&mut self) -> u64 {
+        self.raw.head_pa()
+    }
+
+    /// A cursor at the first entry.
+    pub(crate) fn cursor(&mut self) -> BlockCursor<'_, T> {
+        BlockCursor {
+            it: self.raw.iter(),
+            _set: PhantomData,
+        }
+    }
+}
+
+/// A position in a [`BlockSet`] (`struct kho_block_set_it`).
+///
+/// # Invariants
+///
+/// `it` iterates the block set this cursor borrows mutably, so the blocks
+/// live and nothing else touches them while it exists.
+pub(crate) struct BlockCursor<'a, T: FromBytes + AsBytes> {
+    it: bindings::kho_block_set_it,
+    _set: PhantomData<&'a mut BlockSet<T>>,
+}
+
+impl<T: FromBytes + AsBytes> BlockCursor<'_, T> {
+    /// The entry at `p`, borrowed from this cursor.
+    fn entry(&mut self, p: *mut c_void) -> Option<&mut T> {
+        let p = NonNull::new(p.cast::<T>())?;
+        // SAFETY: an entry pointer of the set points to `size_of::<T>()`
+        // bytes inside one of its blocks, which live while the set is
+        // borrowed (type invariant); the reference borrows `self`, so one
+        // entry at most is reachable at a time; any bytes are a valid `T`.
+        Some(unsafe { &mut *p.as_ptr() })
+    }
+
+    /// Claims the next entry for writing; `None` when the blocks are full.
+    pub(crate) fn reserve(&mut self) -> Option<&mut T> {
+        // SAFETY: `it` is valid (type invariant).
+        let p = unsafe { bindings::kho_block_set_it_reserve_entry(&mut self.it) };
+        self.entry(p)
+    }
+
+    /// Steps back to the previous entry; `None` at the start.
+    pub(crate) fn prev(&mut self) -> Option<&mut T> {
+        // SAFETY: `it` is valid (type invariant).
+        let p = unsafe { bindings::kho_block_set_it_prev(&mut self.it) };
+        self.entry(p)
+    }
+
+    /// A copy of the next written entry; `None` at the end.
+    pub(crate) fn read(&mut self) -> Option<T> {
+        // SAFETY: `it` is valid (type invariant).
+        let p = unsafe { bindings::kho_block_set_it_read_entry(&mut self.it) };
+        let p = NonNull::new(p.cast::<T>())?;
+        // SAFETY: an entry pointer of the set points to `size_of::<T>()`
+        // bytes inside one of its blocks, alive while the set is borrowed
+        // (type invariant); any bytes are a valid `T`, which may be packed,
+        // so read unaligned.
+        Some(unsafe { p.as_ptr().read_unaligned() })
+    }
+}
+
+/// The previous kernel's set of blocks of `T` entries, adopted from KHO.
+pub(crate) struct IncomingBlocks<T: FromBytes> {
+    raw: RawBlockSet,
+    _t: PhantomData<T>,
+}
+
+impl<T: FromBytes> IncomingBlocks<T> {
+    /// Adopts the chain of blocks at `head` (none for a null address).
+    ///
+    /// The chain is checked (no cycle, sane per-block counts); on error it
+    /// is freed.  `head` must be a block chain the ABI says holds `T`s.
+    pub(crate) fn restore(head: HandoverAddr) -> Result<Self> {
+        let mut raw = RawBlockSet::new(size_of::<T>())?;
+        // SAFETY: a valid, empty block set; by the `HandoverAddr` invariant
+        // `head` is 0 or the head of a chain of blocks the previous kernel
+        // preserved, which nothing else adopts; the entries' contents are
+        // `FromBytes`, so a chain of another entry type reads as garbage,
+        // never out of its blocks.
+        to_result(unsafe { bindings::kho_block_set_restore(raw.raw(), head.0) })?;
+        Ok(Self {
+            raw,
+            _t: PhantomData,
+        })
+    }
+
+    /// Copies of the entries, in order.
+    pub(crate) fn entries(&mut self) -> IncomingEntries<'_, T> {
+        IncomingEntries {
+            it: self.raw.iter(),
+            _set: PhantomData,
+        }
+    }
+}
+
+/// The entries of [`IncomingBlocks`], read as copies.
+///
+/// # Invariants
+///
+/// `it` iterates the block set this iterator borrows.
+pub(crate) struct IncomingEntries<'a, T: FromBytes> {
+    it: bindings::kho_block_set_it,
+    _set: PhantomData<&'a mut IncomingBlocks<T>>,
+}
+
+impl<T: FromBytes> Iterator for IncomingEntries<'_, T> {
+    type Item = Handed<T>;
+
+    fn next(&mut self) -> Option<Handed<T>> {
+        // SAFETY: `it` is valid (type invariant).
+        let p = unsafe { bindings::kho_block_set_it_read_entry(&mut self.it) };
+        let p = NonNull::new(p.cast::<T>())?;
+        // SAFETY: `p` points to `size_of::<T>()` bytes inside a block of
+        // the borrowed set (type invariant); any bytes are a valid `T`
+        // (`FromBytes`), which may be packed, so read unaligned.
+        Some(Handed(unsafe { p.as_ptr().read_unaligned() }))
+    }
+}

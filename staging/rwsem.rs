@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Read-write semaphores.
+//!
+//! C header: [`include/linux/rwsem.h`](srctree/include/linux/rwsem.h).
+//!
+//! A [`RwSem`] protects a `T` that any number of readers may share or one
+//! writer may change; both sides may sleep.  It is made like
+//! [`kernel::sync::Mutex`], with [`new_rwsem!`], which gives each call
+//! site its own lockdep class.
+
+use core::{
+    cell::UnsafeCell,
+    marker::{
+        PhantomData,
+        PhantomPinned, //
+    },
+    ops::{
+        Deref,
+        DerefMut, //
+    }, //
+};
+use kernel::{
+    bindings,
+    prelude::*,
+    sync::LockClassKey,
+    types::Opaque, //
+};
+use pin_init::Wrapper;
+
+/// Creates a [`RwSem`] initializer with the given data and a lockdep class
+/// of its own.
+///
+/// ```ignore
+/// #[pin]
+/// registry: RwSem<Registry> <- new_rwsem!(Registry::new(), "luo_register_rwlock"),
+/// ```
+macro_rules! new_rwsem {
+    ($inner:expr $(, $name:literal)? $(,)?) => {
+        $crate::staging::rwsem::RwSem::new(
+            $inner,
+            ::kernel::optional_name!($($name)?),
+            ::kernel::static_lock_class!(),
+        )
+    };
+}
+pub(crate) use new_rwsem;
+
+/// A `struct rw_semaphore` protecting a `T`.
+///
+/// # Invariants
+///
+/// `sem` is an initialized semaphore; `data` is only accessed through a
+/// [`ReadGuard`] (shared) or a [`WriteGuard`] (exclusive), which hold `sem`
+/// for read or for write.
+#[pin_data]
+pub(crate) struct RwSem<T> {
+    #[pin]
+    sem: Opaque<bindings::rw_semaphore>,
+    #[pin]
+    data: UnsafeCell<T>,
+    #[pin]
+    _pin: PhantomPinned,
+}
+
+// SAFETY: the semaphore serializes access to `data`; moving the whole lock
+// to another thread moves the `T` (so `T: Send`).
+unsafe impl<T: Send> Send for RwSem<T> {}
+// SAFETY: readers on several threads share `&T` (so `T: Sync`); a writer
+// gets `&mut T` on any thread (so `T: Send`).
+unsafe impl<T: Send + Sync> Sync for RwSem<T> {}
+
+impl<T> RwSem<T> {
+    /// An initializer for a semaphore protecting `data`; use [`new_rwsem!`].
+    pub(crate) fn new(
+        data: impl PinInit<T>,
+        name: &'static CStr,
+        key: Pin<&'static LockClassKey>,
+    ) -> impl PinInit<Self> {
+        pin_init!(Self {
+            data <- UnsafeCell::pin_init(data),
+            _pin: PhantomPinned,
+            // SAFETY: `slot` is valid, pinned memory for a semaphore while the
+            // closure runs, and `name` and `key` live forever.
+            sem <- Opaque::ffi_init(|slot| unsafe {
+                bindings::__init_rwsem(slot, name.as_char_ptr(), key.as_ptr())
+            }),
+        })
+    }
+
+    /// Takes the semaphore for read, sleeping until no writer holds it.
+    pub(crate) fn read(&self) -> ReadGuard<'_, T> {
+        // SAFETY: `sem` is initialized (type invariant).
+        unsafe { bindings::down_read(self.sem.get()) };
+        // INVARIANT: the semaphore is now held for read.
+        ReadGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+
+    /// Takes the semaphore for write, sleeping until nobody holds it.
+    pub(crate) fn write(&self) -> WriteGuard<'_, T> {
+        // SAFETY: `sem` is initialized (type invariant).
+        unsafe { bindings::down_write(self.sem.get()) };
+        // INVARIANT: the semaphore is now held for write.
+        WriteGuard {
+            lock: self,
+            _not_send: PhantomData,
+        }
+    }
+}
+
+/// Shared access to the data of a [`RwSem`].
+///
+/// # Invariants
+///
+/// The semaphore is held for read, by this task: a guard is not `Send`.
+pub(crate) struct ReadGuard<'a, T> {
+    lock: &'a RwSem<T>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<T> Deref for ReadGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the semaphore is held for read (type invariant), so no
+        // writer has a `&mut T`.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for ReadGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: this task holds the semaphore for read (type invariant).
+        unsafe { bindings::up_read(self.lock.sem.get()) };
+    }
+}
+
+/// Exclusive access to the data of a [`RwSem`].
+///
+/// # Invariants
+///
+/// The semaphore is held for write, by this task: a guard is not `Send`.
+pub(crate) struct WriteGuard<'a, T> {
+    lock: &'a RwSem<T>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+impl<T> WriteGuard<'_, T> {
+    /// Leaves the semaphore held for write for the rest of this boot.
+    ///
+    /// Every later reader and writer sleeps for good; for state that must
+    /// not change any more, such as sessions whose state was serialized for
+    /// the next kernel.
+    pub(crate) fn hold_forever(self) {
+        core::mem::forget(self);
+    }
+}
+
+impl<T> Deref for WriteGuard<'_, T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: the semaphore is held for write (type invariant): nobody
+        // else accesses the data.
+        unsafe { &*self.lock.data.get() }
+    }
+}
+
+impl<T> DerefMut for WriteGuard<'_, T> {
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: the semaphore is held for write (type invariant), and
+        // `&mut self` makes this the only reference through the guard.
+        unsafe { &mut *self.lock.data.get() }
+    }
+}
+
+impl<T> Drop for WriteGuard<'_, T> {
+    fn drop(&mut self) {
+        // SAFETY: this task holds the semaphore for write (type invariant).
+        unsafe { bindings::up_write(self.lock.sem.get()) };
+    }
+}

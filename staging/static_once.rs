@@ -1,0 +1,134 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Statics initialized in place, once, at run time.
+//!
+//! C defines a global lock with `DEFINE_MUTEX()` or `DECLARE_RWSEM()`: it is
+//! usable from the first instruction of the kernel, whatever initcall runs
+//! first.  Rust locks are pinned objects made by an initializer, which can
+//! run only at run time.  A [`StaticOnce`] holds such an object in static
+//! memory and runs its initializer exactly once: either on first use
+//! ([`StaticOnce::get_or_init`], for state that must work from any
+//! initcall, like C's static locks) or at a chosen point
+//! ([`StaticOnce::try_init`], for a registration made by an initcall that
+//! lives as long as the kernel).
+//!
+//! A static is never dropped, so the value is never dropped either.
+
+use core::{
+    cell::UnsafeCell,
+    mem::MaybeUninit, //
+};
+use kernel::{
+    prelude::*,
+    sync::atomic::{
+        Acquire,
+        Atomic,
+        Relaxed,
+        Release, //
+    }, //
+};
+
+/// The slot is empty.
+const EMPTY: i32 = 0;
+/// One task runs the initializer.
+const BUSY: i32 = 1;
+/// The value is initialized, for good.
+const READY: i32 = 2;
+
+/// A value initialized in place, once, in static memory.
+///
+/// # Invariants
+///
+/// When `state` is `READY`, `value` holds an initialized `T` that is never
+/// written or moved again.  When it is `BUSY`, only the task that moved it
+/// from `EMPTY` to `BUSY` accesses `value`.
+pub(crate) struct StaticOnce<T> {
+    state: Atomic<i32>,
+    value: UnsafeCell<MaybeUninit<T>>,
+}
+
+// SAFETY: after initialization every task gets `&T` (so `T: Sync`); the
+// initializer may run on any task and so may the value's users (`T: Send`).
+unsafe impl<T: Send + Sync> Sync for StaticOnce<T> {}
+
+impl<T> StaticOnce<T> {
+    /// An empty slot, for a `static`.
+    pub(crate) const fn new() -> Self {
+        Self {
+            state: Atomic::new(EMPTY),
+            value: UnsafeCell::new(MaybeUninit::uninit()),
+        }
+    }
+
+    /// The value, if it is initialized.
+    pub(crate) fn get(&'static self) -> Option<&'static T> {
+        if self.state.load(Acquire) != READY {
+            return None;
+        }
+        // SAFETY: `READY` (read with acquire ordering, pairing with the
+        // release store in `fill`) means `value` is initialized and never
+        // changes again (type invariant).
+        Some(unsafe { (*self.value.get()).assume_init_ref() })
+    }
+
+    /// Moves the slot from `EMPTY` to `BUSY`; true if this task did.
+    fn claim(&self) -> bool {
+        self.state.cmpxchg(EMPTY, BUSY, Acquire).is_ok()
+    }
+
+    /// Runs `init` on the slot, which this task claimed.
+    fn fill<E>(&'static self, init: impl PinInit<T, E>) -> Result<&'static T, E> {
+        let slot = self.value.get().cast::<T>();
+        // SAFETY: this task moved `state` to `BUSY`, so nothing else
+        // accesses the slot; it is static memory, valid for a `T` and never
+        // moved, so it stays pinned.  On error the initializer leaves the
+        // slot uninitialized.
+        match unsafe { pin_init::raw_try_init(slot, init) } {
+            Ok(()) => {
+                // INVARIANT: the value is initialized; publishing it with
+                // release ordering makes it visible to `get`.
+                self.state.store(READY, Release);
+                // SAFETY: just initialized, and never changed again.
+                Ok(unsafe { &*slot })
+            }
+            Err(e) => {
+                self.state.store(EMPTY, Release);
+                Err(e)
+            }
+        }
+    }
+
+    /// Initializes the value with `init`; EBUSY if it is or is being
+    /// initialized.  If `init` fails the slot stays empty.
+    pub(crate) fn try_init(&'static self, init: impl PinInit<T, Error>) -> Result<&'static T> {
+        if !self.claim() {
+            return Err(EBUSY);
+        }
+        self.fill(init)
+    }
+
+    /// The value, initialized with `init()` by the first caller.
+    ///
+    /// A caller that comes while another one initializes spins until it is
+    /// done, so `init` must not sleep (initializing locks does not).
+    pub(crate) fn get_or_init<I: PinInit<T>>(
+        &'static self,
+        init: impl FnOnce() -> I,
+    ) -> &'static T {
+        loop {
+            if let Some(value) = self.get() {
+                return value;
+            }
+            if self.claim() {
+                break;
+            }
+            if self.state.load(Relaxed) == BUSY {
+                core::hint::spin_loop();
+            }
+        }
+        match self.fill(init()) {
+            Ok(value) => value,
+            Err(never) => match never {},
+        }
+    }
+}

@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Extensible-struct ioctl arguments.
+//!
+//! C header: [`include/linux/uaccess.h`](srctree/include/linux/uaccess.h)
+//! (`copy_struct_from_user()`).
+//!
+//! An extensible argument is a struct whose first `u32` is the size
+//! userspace knows.  The kernel copies `min(user, kernel)` bytes, zero-fills
+//! a shorter struct, refuses a longer one whose extra bytes are not all zero
+//! (E2BIG), and answers with `min(user, kernel)` bytes, so old and new
+//! binaries and kernels work together.
+
+use kernel::{
+    page::PAGE_SIZE,
+    prelude::*,
+    transmute::{
+        AsBytes,
+        FromBytes, //
+    },
+    uaccess::{
+        UserPtr,
+        UserSlice, //
+    }, //
+};
+
+/// How a struct of `user` bytes from userspace maps onto one of `kernel`
+/// bytes: copy `copy` bytes, then either check that the user's bytes
+/// `[kernel, user)` are zero (`tail`), or zero-fill the kernel's bytes
+/// `[user, kernel)`.
+#[derive(Debug, PartialEq, Eq, Clone, Copy)]
+pub(crate) struct StructCopy {
+    /// Bytes copied from the start of the user struct.
+    pub(crate) copy: usize,
+    /// Offset and length of the user tail that must be zero.
+    pub(crate) tail: Option<(usize, usize)>,
+}
+
+impl StructCopy {
+    /// The plan for `kernel` bytes of kernel struct and `user` bytes of
+    /// user struct.
+    pub(crate) fn new(kernel: usize, user: usize) -> Self {
+        let copy = kernel.min(user);
+        let tail = (user > kernel).then(|| (kernel, user - kernel));
+        Self { copy, tail }
+    }
+}
+
+/// The extensible argument of one ioctl call.
+pub(crate) struct UserCmd {
+    ptr: UserPtr,
+    user_size: u32,
+}
+
+impl UserCmd {
+    /// Reads the leading size (`get_user()`); EFAULT when unreadable.
+    pub(crate) fn new(arg: usize) -> Result<Self> {
+        let ptr = UserPtr::from_addr(arg);
+        let user_size = UserSlice::new(ptr, size_of::<u32>())
+            .reader()
+            .read::<u32>()?;
+        Ok(Self { ptr, user_size })
+    }
+
+    /// The size userspace gives for its struct.
+    pub(crate) fn user_size(&self) -> u32 {
+        self.user_size
+    }
+
+    /// Whether the `len` user bytes at `offset` are all zero
+    /// (`check_zeroed_user()`); EFAULT for an unreadable byte before the
+    /// first non-zero one.
+    fn is_zeroed(&self, offset: usize, len: usize) -> Result<bool> {
+        let mut buf = [0u8; 256];
+        let (mut addr, end) = (self.ptr.as_const_ptr() as usize + offset, len);
+        let mut done = 0;
+        while done < end {
+            // Never read across a page boundary: a fault must not hide a
+            // non-zero byte earlier in the same read.
+            let in_page = PAGE_SIZE - addr % PAGE_SIZE;
+            let n = buf.len().min(end - done).min(in_page);
+            UserSlice::new(UserPtr::from_addr(addr), n)
+                .reader()
+                .read_slice(&mut buf[..n])?;
+            if buf[..n].iter().any(|&b| b != 0) {
+                return Ok(false);
+            }
+            done += n;
+            addr = addr.wrapping_add(n);
+        }
+        Ok(true)
+    }
+
+    /// Copies the user struct into a `T` with `copy_struct_from_user()`
+    /// semantics: E2BIG for a non-zero tail, EFAULT for a bad pointer.
+    pub(crate) fn read<T: FromBytes + AsBytes + Default>(&self) -> Result<T> {
+        let plan = StructCopy::new(size_of::<T>(), self.user_size as usize);
+        if let Some((offset, len)) = plan.tail {
+            if !self.is_zeroed(offset, len)? {
+                return Err(E2BIG);
+            }
+        }
+        let mut val = T::default();
+        UserSlice::new(self.ptr, plan.copy)
+            .reader()
+            .read_slice(&mut val.as_bytes_mut()[..plan.copy])?;
+        Ok(val)
+    }
+
+    /// Copies `min(user size, size_of::<T>())` bytes of `val` back to the
+    /// user struct.
+    pub(crate) fn respond<T: AsBytes>(&self, val: &T) -> Result {
+        let n = size_of::<T>().min(self.user_size as usize);
+        UserSlice::new(self.ptr, n)
+            .writer()
+            .write_slice(&val.as_bytes()[..n])
+    }
+}
