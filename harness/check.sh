@@ -15,6 +15,7 @@
 #   lint       rust: rustfmt and a CLIPPY=1 build of the crate
 #   symbols    rust: the liveupdate_* API from Rust, no C LUO linked
 #   harness    a kernel that panics at boot is caught, quickly
+#   docs       harness/docs.sh: kernel-doc and Sphinx over the LUO rst files
 #
 # One "ok"/"not ok" line per test, then "N passed, N failed"; exit status 1
 # on any failure.  Serial logs stay in build/logs/<impl>/.
@@ -27,7 +28,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno boot lockdep lint symbols harness}
+groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno boot lockdep lint symbols harness docs}
 logs=$ROOT/build/logs/$impl
 mkdir -p "$logs"
 
@@ -398,6 +399,24 @@ if [[ " $groups " == *" harness "* ]]; then
 		notok "harness: a panicking kernel was not reported promptly (status $st, ${dt}s)"
 		explain "$log" "$st"
 	fi
+fi
+
+# --- documentation: the LUO rst files of this variant's tree build cleanly ------------
+# harness/docs.sh prints "ok - ..."/"not ok - ..." lines and "#" details.
+# On c it checks the pristine tree, which has no warning in these files
+# (kernel-doc -Wall does warn there; docs.sh uses make htmldocs' warning set).
+if [[ " $groups " == *" docs "* ]]; then
+	docs_out=$("$ROOT/harness/docs.sh" "$impl" 2>&1) && dst=0 || dst=$?
+	nf0=$nfail
+	while IFS= read -r line; do
+		case $line in
+		"ok - "*) ok "${line#ok - }" ;;
+		"not ok - "*) notok "${line#not ok - }" ;;
+		*) echo "$line" ;;
+		esac
+	done <<<"$docs_out"
+	[ "$dst" = 0 ] || [ "$nfail" -gt "$nf0" ] ||
+		notok "docs ($impl): harness/docs.sh exited with status $dst"
 fi
 
 echo "$npass passed, $nfail failed"
