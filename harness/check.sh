@@ -31,6 +31,7 @@ cur_impl=$impl
 groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno boot lockdep lint symbols harness docs}
 logs=$ROOT/build/logs/$impl
 mkdir -p "$logs"
+touch "$logs/.run-start"
 
 "$ROOT/harness/kernel.sh" "$impl"
 note "building the guest test programs ($impl)"
@@ -308,13 +309,13 @@ if [[ " $groups " == *" lockdep "* ]]; then
 	fi
 	# Every serial log this run wrote (the panic test is meant to panic,
 	# not to report).
-	bad=()
-	for f in "$logs"/*.log; do
-		[ -f "$f" ] || continue
+	bad=() nlogs=0
+	while read -r f; do
+		nlogs=$((nlogs + 1))
 		grep -qE "$LOCK_REPORTS" "$f" && bad+=("$(basename "$f")")
-	done
+	done < <(find "$logs" -name '*.log' -newer "$logs/.run-start")
 	if [ ${#bad[@]} = 0 ]; then
-		ok "lockdep: no lock or atomic-sleep report in any console log of this run ($(ls "$logs"/*.log 2>/dev/null | wc -l) logs)"
+		ok "lockdep: no lock or atomic-sleep report in any console log of this run ($nlogs logs)"
 	else
 		notok "lockdep: reports in ${bad[*]}"
 		for f in "${bad[@]}"; do
