@@ -132,3 +132,36 @@ impl<T> StaticOnce<T> {
         }
     }
 }
+
+#[kunit_tests(luo_rs_static_once)]
+mod tests {
+    use super::*;
+    use kernel::{
+        new_mutex,
+        sync::Mutex, //
+    };
+
+    #[test]
+    fn initialized_once_on_first_use() {
+        static LOCK: StaticOnce<Mutex<u32>> = StaticOnce::new();
+        assert!(LOCK.get().is_none());
+        *LOCK.get_or_init(|| new_mutex!(7)).lock() += 1;
+        // The second initializer does not run: the value stays.
+        assert_eq!(*LOCK.get_or_init(|| new_mutex!(0)).lock(), 8);
+        assert!(core::ptr::eq(
+            LOCK.get().unwrap(),
+            LOCK.get_or_init(|| new_mutex!(0))
+        ));
+        assert_eq!(LOCK.try_init(new_mutex!(1)).err(), Some(EBUSY));
+    }
+
+    #[test]
+    fn failed_init_leaves_it_empty() {
+        static VALUE: StaticOnce<u32> = StaticOnce::new();
+        // A `Result` is an initializer that fails with its error.
+        assert_eq!(VALUE.try_init(Err(ENOMEM)).err(), Some(ENOMEM));
+        assert!(VALUE.get().is_none());
+        assert_eq!(VALUE.try_init(Ok(5)).map(|v| *v), Ok(5));
+        assert_eq!(VALUE.get().copied(), Some(5));
+    }
+}
