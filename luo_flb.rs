@@ -212,7 +212,13 @@ pub(crate) fn register(luo: &Luo, fh: FileHandler, flb: Flb) -> Result {
         pr_warn!("FLB registration with an unregistered file handler\n");
         return Err(EINVAL);
     }
-    reg.register_flb(fh, flb)
+    let res = reg.register_flb(fh, flb);
+    // A state made for an FLB that did not get registered must not stay
+    // behind in a module's FLB either.
+    if res.is_err() && !reg.flbs.iter().any(|r| r.state.flb == flb) {
+        flb.release_state();
+    }
+    res
 }
 
 /// `liveupdate_unregister_flb()`.

@@ -253,7 +253,7 @@ impl FileHandler {
 
     /// `can_finish`, true when the handler has none.
     pub(crate) fn can_finish(&self, args: &mut FileArgs<'_>) -> bool {
-        self.ops().can_finish.map_or(true, |f| self.call(args, f).0)
+        self.ops().can_finish.is_none_or(|f| self.call(args, f).0)
     }
 
     /// `finish`.
