@@ -152,7 +152,6 @@ pub(crate) fn register_handler(luo: &Luo, fh: FileHandler) -> Result {
             GFP_KERNEL,
         )?;
     }
-    handler::test_register(fh);
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 //! calls the safe implementation on LUO's global state.
 
 use super::handler::{
+    self,
     FileHandler,
     Flb,
     FlbObj, //
@@ -67,9 +68,13 @@ pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
         return EINVAL.to_errno();
     };
     // SAFETY: the caller keeps the handler valid while registered.
-    errno(luo_file::register_handler(luo(), unsafe {
-        FileHandler::from_raw(fh)
-    }))
+    let fh = unsafe { FileHandler::from_raw(fh) };
+    let res = luo_file::register_handler(luo(), fh);
+    if res.is_ok() {
+        // As C does: the in-kernel test module attaches its FLBs.
+        handler::test_register(fh);
+    }
+    errno(res)
 }
 
 /// `liveupdate_unregister_file_handler()`.

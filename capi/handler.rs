@@ -142,7 +142,7 @@ impl FileHandler {
         let handler = self.0.as_ptr();
         // SAFETY: the handler is valid (type invariant) and its owner never
         // changes `ops`, which points to a valid, immutable table.
-        unsafe { &**(&raw const (*handler).ops) }
+        unsafe { &*(*handler).ops }
     }
 
     /// The compatible string, without its NUL.
@@ -150,7 +150,7 @@ impl FileHandler {
         let handler = self.0.as_ptr();
         // SAFETY: the handler is valid (type invariant) and its owner never
         // changes `compatible`; the reference covers that field only.
-        c_str_bytes(unsafe { &*(&raw const (*handler).compatible) })
+        c_str_bytes(unsafe { &(*handler).compatible })
     }
 
     /// Whether every mandatory callback is set.
@@ -393,7 +393,7 @@ impl Flb {
         // SAFETY: the FLB is valid (type invariant) and its owner never
         // changes `ops`, which points to a valid, immutable table; the
         // private area, which LUO writes, is not covered.
-        unsafe { &**(&raw const (*flb).ops) }
+        unsafe { &*(*flb).ops }
     }
 
     /// The compatible string, without its NUL.
@@ -401,7 +401,7 @@ impl Flb {
         let flb = self.0.as_ptr();
         // SAFETY: the FLB is valid (type invariant) and its owner never
         // changes `compatible`; the reference covers that field only.
-        c_str_bytes(unsafe { &*(&raw const (*flb).compatible) })
+        c_str_bytes(unsafe { &(*flb).compatible })
     }
 
     /// Whether every mandatory callback is set.
@@ -494,7 +494,13 @@ impl Flb {
         // SAFETY: `slot` is a field of a valid FLB (type invariant), only
         // accessed under `FLB_SLOTS`, which we hold.
         let raw = unsafe { slot.read() };
-        if raw.cast_const() != Arc::as_ptr(&state).cast() {
+        if raw.is_null() {
+            return;
+        }
+        // SAFETY: a non-NULL slot holds an `Arc<FlbState>` stored by `state`
+        // with `into_foreign`; the borrow ends before the lock is dropped.
+        let current = unsafe { <Arc<FlbState> as ForeignOwnable>::borrow(raw) };
+        if !core::ptr::eq(&*current, &*state) {
             return;
         }
         // SAFETY: the slot holds the reference `state` stored with
@@ -639,9 +645,8 @@ unsafe fn with_args<R>(
     f: impl FnOnce(&mut OpArgs<'_>) -> R,
 ) -> R {
     // SAFETY: valid and exclusively ours for the call (safety requirement).
-    f(&mut OpArgs {
-        raw: unsafe { &mut *args },
-    })
+    let raw = unsafe { &mut *args };
+    f(&mut OpArgs { raw })
 }
 
 /// The C callbacks of a [`FileOps`] implementation.

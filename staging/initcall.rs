@@ -129,8 +129,8 @@ macro_rules! builtin_module {
 
         impl ::kernel::ModuleMetadata for LocalModule {
             const NAME: &'static ::kernel::str::CStr = ::kernel::c_str!($name);
-            // SAFETY: NULL is what `THIS_MODULE` is for built-in code.
             const THIS_MODULE: ::kernel::ThisModule =
+                // SAFETY: NULL is what `THIS_MODULE` is for built-in code.
                 unsafe { ::kernel::ThisModule::from_ptr(::core::ptr::null_mut()) };
         }
     };

@@ -162,7 +162,7 @@ mod tests {
         // A `Result` is an initializer that fails with its error.
         assert_eq!(VALUE.try_init(Err(ENOMEM)).err(), Some(ENOMEM));
         assert!(VALUE.get().is_none());
-        assert_eq!(VALUE.try_init(Ok(5)).map(|v| *v), Ok(5));
+        assert_eq!(VALUE.try_init(Ok(5)).copied(), Ok(5));
         assert_eq!(VALUE.get().copied(), Some(5));
     }
 }
