@@ -183,10 +183,9 @@ impl FileHandler {
             serialized_data: args.data,
             private_data: args.private.0,
         };
-        // SAFETY: `f` is a callback of this valid handler (type invariant);
-        // its contract is a fully initialized argument block naming the
-        // handler and, when there is one, a live file, which `raw` is and
-        // `args.file` borrows for the call.
+        // `args.file`, when there is one, is borrowed across the call.
+        // SAFETY: `f` is a callback of this valid handler (type invariant),
+        // called with the fully initialized argument block it expects.
         let r = unsafe { f(&mut raw) };
         args.data = raw.serialized_data;
         args.private = HandlerPrivate(raw.private_data);

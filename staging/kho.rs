@@ -136,12 +136,10 @@ impl<T: FromBytes + AsBytes> Preserved<T> {
     pub(crate) fn split_trailing<U: FromBytes + AsBytes>(&mut self) -> (&mut T, &mut [U]) {
         let n = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
-        // SAFETY: the allocation holds a `T` followed by room for `n` entries of `U`
-        // (type invariant); the two ranges do not overlap; the allocation
-        // is page-aligned and the entries follow the header, so they are
-        // aligned if `align_of::<U>()` divides `size_of::<T>()`, which the
-        // assertion above checks at compile time; any bytes are a valid `T` and `U`
-        // (`FromBytes`).
+        // The allocation is page-aligned and the entries follow the header,
+        // so the assertion above makes them aligned.
+        // SAFETY: a `T` then room for `n` `U`s (type invariant), disjoint and
+        // aligned; any bytes are a valid `T` and `U` (`FromBytes`).
         unsafe {
             let rest = core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(1).cast::<U>(), n);
             (self.ptr.as_mut(), rest)
@@ -246,10 +244,9 @@ impl<T: FromBytes> Incoming<T> {
         let room = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         let n = room.min(usize::try_from(count).unwrap_or(usize::MAX));
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
-        // SAFETY: `n` entries of `U` fit after the header (type invariant);
-        // the assertion above makes them aligned (the allocation is
-        // page-aligned, see `Preserved::split_trailing`); any bytes are a
-        // valid `U` (`FromBytes`).
+        // The assertion above makes the entries aligned, as in `split_trailing`.
+        // SAFETY: `n` aligned `U`s fit after the header (type invariant), and
+        // any bytes are a valid `U` (`FromBytes`).
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr().add(1).cast::<U>(), n) }
     }
 
@@ -396,10 +393,9 @@ impl<T: FromBytes + AsBytes> BlockCursor<'_, T> {
     /// The entry at `p`, borrowed from this cursor.
     fn entry(&mut self, p: *mut c_void) -> Option<&mut T> {
         let p = NonNull::new(p.cast::<T>())?;
-        // SAFETY: an entry pointer of the set points to `size_of::<T>()`
-        // bytes inside one of its blocks, which live while the set is
-        // borrowed (type invariant); the reference borrows `self`, so one
-        // entry at most is reachable at a time; any bytes are a valid `T`.
+        // The reference borrows `self`: one entry at most is reachable at a time.
+        // SAFETY: `p` is `size_of::<T>()` bytes in a block that lives while the
+        // set is borrowed (type invariant); any bytes are a valid `T`.
         Some(unsafe { &mut *p.as_ptr() })
     }
 
@@ -422,10 +418,8 @@ impl<T: FromBytes + AsBytes> BlockCursor<'_, T> {
         // SAFETY: `it` is valid (type invariant).
         let p = unsafe { bindings::kho_block_set_it_read_entry(&mut self.it) };
         let p = NonNull::new(p.cast::<T>())?;
-        // SAFETY: an entry pointer of the set points to `size_of::<T>()`
-        // bytes inside one of its blocks, alive while the set is borrowed
-        // (type invariant); any bytes are a valid `T`, which may be packed,
-        // so read unaligned.
+        // SAFETY: `p` is `size_of::<T>()` bytes in a block alive while the set
+        // is borrowed (type invariant); any bytes are a valid (maybe packed) `T`.
         Some(unsafe { p.as_ptr().read_unaligned() })
     }
 }
@@ -443,11 +437,10 @@ impl<T: FromBytes> IncomingBlocks<T> {
     /// is freed.  `head` must be a block chain the ABI says holds `T`s.
     pub(crate) fn restore(head: HandoverAddr) -> Result<Self> {
         let mut raw = RawBlockSet::new(size_of::<T>())?;
-        // SAFETY: a valid, empty block set; by the `HandoverAddr` invariant
-        // `head` is 0 or the head of a chain of blocks the previous kernel
-        // preserved, which nothing else adopts; the entries' contents are
-        // `FromBytes`, so a chain of another entry type reads as garbage,
-        // never out of its blocks.
+        // Entries are `FromBytes`: a chain of another entry type reads as
+        // garbage, never out of its blocks.
+        // SAFETY: a valid, empty block set; `head` is 0 or a block chain the
+        // previous kernel preserved, adopted once (`HandoverAddr` invariant).
         to_result(unsafe { bindings::kho_block_set_restore(raw.raw(), head.0) })?;
         Ok(Self {
             raw,

@@ -79,10 +79,9 @@ impl<T> StaticOnce<T> {
     /// Runs `init` on the slot, which this task claimed.
     fn fill<E>(&'static self, init: impl PinInit<T, E>) -> Result<&'static T, E> {
         let slot = self.value.get().cast::<T>();
-        // SAFETY: this task moved `state` to `BUSY`, so nothing else
-        // accesses the slot; it is static memory, valid for a `T` and never
-        // moved, so it stays pinned.  On error the initializer leaves the
-        // slot uninitialized.
+        // On error the initializer leaves the slot uninitialized.
+        // SAFETY: this task moved `state` to `BUSY`, so only it accesses the
+        // slot: static memory, valid for a `T`, never moved (so pinned).
         match unsafe { pin_init::raw_try_init(slot, init) } {
             Ok(()) => {
                 // INVARIANT: the value is initialized; publishing it with
