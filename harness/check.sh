@@ -17,31 +17,42 @@
 #   harness    a kernel that panics at boot is caught, quickly
 #   docs       harness/docs.sh: kernel-doc and Sphinx over the LUO rst files
 #
-# One "ok"/"not ok" line per test, then "N passed, N failed"; exit status 1
-# on any failure.  Serial logs stay in build/logs/<impl>/.
+# The output is KTAP (harness/ktap.sh): a top-level test per selected group,
+# each with its tests as a subtest block; the last line is "N passed, N
+# failed" over those tests; exit status 1 on any failure.  Progress notes and
+# build output go to stderr.  Serial logs stay in build/logs/<impl>/.
 #
-# LUO_TESTS="kselftest kexec ..." selects groups; LUO_VM_TIMEOUT sets the
-# per-VM timeout in seconds.
+# LUO_TESTS="kselftest kexec ..." selects groups (the plan counts only
+# those); LUO_VM_TIMEOUT sets the per-VM timeout in seconds.
 . "$(dirname "$0")/common.sh"
 . "$ROOT/harness/vm.sh"
+. "$ROOT/harness/ktap.sh"
 
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-groups=${LUO_TESTS:-kselftest kunit kexec flb chain errno boot lockdep lint symbols harness docs}
+all_groups="kselftest kunit kexec flb chain errno boot lockdep lint symbols harness docs"
+groups=${LUO_TESTS:-$all_groups}
+selected_groups=""
+for g in $groups; do
+	[[ " $all_groups " == *" $g "* ]] || die "LUO_TESTS: no group '$g' (groups: $all_groups)"
+done
+for g in $all_groups; do
+	[[ " $groups " != *" $g "* ]] || selected_groups+=" $g"
+done
+selected() { [[ "$selected_groups " == *" $1 "* ]]; }
 logs=$ROOT/build/logs/$impl
 mkdir -p "$logs"
 touch "$logs/.run-start"
 
-"$ROOT/harness/kernel.sh" "$impl"
+"$ROOT/harness/kernel.sh" "$impl" >&2
 note "building the guest test programs ($impl)"
 build_guest_programs "$impl"
 pick_accel
 note "QEMU accelerator: $ACCEL"
 
-npass=0 nfail=0 n=0
-ok() { n=$((n + 1)); npass=$((npass + 1)); echo "ok $n - $*"; }
-notok() { n=$((n + 1)); nfail=$((nfail + 1)); echo "not ok $n - $*"; }
+# Groups run in the order of all_groups, each one a KTAP top-level test.
+ktap_start "$(wc -w <<<"$selected_groups")"
 # Explain a failed VM run: QEMU status and the tail of its serial log.
 explain() {
 	local log=$1 st=$2
@@ -63,7 +74,8 @@ sel=$src/tools/testing/selftests/liveupdate
 mk_chain_initrd "$tdir/kselftest.cpio" "$tdir/liveupdate" ""
 
 # --- upstream in-VM kselftest -------------------------------------------------
-if [[ " $groups " == *" kselftest "* ]]; then
+if selected kselftest; then
+	group_begin kselftest
 	log=$logs/kselftest-liveupdate.log
 	st=0; run_vm "$log" "$kernel" "$tdir/kselftest.cpio" || st=$?
 	cases=$(sed -n 's/^TEST_F(\([a-z_]*\), *\([a-z_0-9]*\)).*/\1.\2/p' "$sel/liveupdate.c")
@@ -76,13 +88,15 @@ if [[ " $groups " == *" kselftest "* ]]; then
 			[ -n "$line" ] || explain "$log" "$st"
 		fi
 	done
+	group_end
 fi
 
 # --- KUnit suites run at boot --------------------------------------------------
 # The top-level KTAP plan and results printed while the kselftest VM booted.
-if [[ " $groups " == *" kunit "* ]]; then
+if selected kunit; then
+	group_begin kunit
 	log=$logs/kselftest-liveupdate.log
-	[[ " $groups " == *" kselftest "* ]] ||
+	selected kselftest ||
 		run_vm "$log" "$kernel" "$tdir/kselftest.cpio" || true
 	# Kernel lines only (they carry a timestamp; the kselftest's do not).
 	ktap=$(sed -n 's/^\[ *[0-9.]*\] //p' "$log" 2>/dev/null || true)
@@ -118,6 +132,7 @@ if [[ " $groups " == *" kunit "* ]]; then
 			esac
 		done
 	fi
+	group_end
 fi
 
 # --- upstream two-stage kexec tests ---------------------------------------------
@@ -143,19 +158,22 @@ upstream_kexec() {
 		explain "$log" "$st"
 	fi
 }
-if [[ " $groups " == *" kexec "* ]] || [[ " $groups " == *" flb "* ]]; then
+if selected kexec; then
+	group_begin kexec
 	for t in $UPSTREAM_KEXEC_TESTS; do
-		if [[ " $groups " == *" kexec "* ]] || [ "$t" = luo_kexec_simple ]; then
-			upstream_kexec "$t"
-		fi
+		upstream_kexec "$t"
 	done
+	group_end
 fi
 
 # --- in-kernel FLB test (lib/tests/liveupdate.c) ----------------------------------
 # In luo_kexec_simple's log: each test FLB is preserved in stage 1; after the
 # kexec its data is found from the previous boot (when the memfd handler
 # registers, early in boot) and it is finished when the session finishes.
-if [[ " $groups " == *" flb "* ]]; then
+# Without the kexec group, luo_kexec_simple runs here.
+if selected flb; then
+	group_begin flb
+	selected kexec || upstream_kexec luo_kexec_simple
 	log=$logs/luo_kexec_simple.log
 	# Stage 2 begins with the second kernel's banner.
 	s1=$(awk '/Linux version/ { n++ } n == 1' "$log" 2>/dev/null || true)
@@ -176,6 +194,7 @@ if [[ " $groups " == *" flb "* ]]; then
 		notok "in-kernel FLB test (CONFIG_LIVEUPDATE_TEST): missing ${miss[*]}"
 		explain "$log" 0
 	fi
+	group_end
 fi
 
 # --- project tests: memfd chains ----------------------------------------------------
@@ -197,13 +216,14 @@ chain_test() {
 		[ "$(grep -c 'found flb data from the previous boot' "$log.stage$k")" = 3 ] ||
 			numbers_ok=0
 	done
-	if grep -q "LUO-CHAIN: stage $nst/$nst OK" "$log.user" &&
-	   grep -q "LUO-INIT: stage $nst passed, all stages passed" "$log.user" &&
-	   ! grep -q "LUO-CHAIN: FAIL" "$log.user" && [ $numbers_ok = 1 ]; then
+	# luo_chain prints KTAP at every stage: each must end with all passed.
+	if grep -q "LUO-INIT: stage $nst passed, all stages passed" "$log.user" &&
+	   [ "$(grep -cE '^# Totals: pass:[0-9]+ fail:0 ' "$log.user")" = "$nst" ] &&
+	   ! grep -qE '^(not ok|Bail out!)' "$log.user" && [ $numbers_ok = 1 ]; then
 		ok "memfd chain $(echo "$name" | sed 's/^chain-//; s/-/ -> /g')"
 	else
 		notok "memfd chain $(echo "$name" | sed 's/^chain-//; s/-/ -> /g')"
-		grep "LUO-CHAIN: FAIL" "$log.user" | sed 's/^/#   /' || true
+		grep -E '^(not ok|Bail out!)' "$log.user" | sed 's/^/#   /' || true
 		[ $numbers_ok = 1 ] || echo "#   a kernel did not get the expected liveupdate number and 3 test FLBs"
 
 		explain "$log" "$st"
@@ -211,34 +231,39 @@ chain_test() {
 }
 # The other variant, for tests across implementations (rust only).
 other=""
-if [ "$impl" = rust ] && [[ " $groups " == *" chain "* || " $groups " == *" errno "* ]]; then
+if [ "$impl" = rust ] && { selected chain || selected errno; }; then
 	other=c
 	note "building the C reference for the cross-implementation tests"
 	"$ROOT/harness/kernel.sh" c > "$ROOT/build/kernel-c.log" 2>&1 ||
-		{ tail -20 "$ROOT/build/kernel-c.log"; die "the C reference kernel did not build"; }
+		{ tail -20 "$ROOT/build/kernel-c.log" >&2; die "the C reference kernel did not build"; }
 fi
 
-if [[ " $groups " == *" chain "* ]]; then
+if selected chain; then
+	group_begin chain
 	chain_test "$impl" "$impl" "$impl"
 	if [ -n "$other" ]; then
 		chain_test "$other" "$impl" "$other"
 		chain_test "$impl" "$other" "$impl"
 	fi
+	group_end
 fi
 
 # --- project tests: errno of every ioctl path, compared with C --------------------
 # selftests/luo_errno.c runs ~300 cases (stage 1: fresh boot; stage 2:
-# incoming sessions after a kexec) and prints each result.  On the rust
-# variant the results must equal the C kernel's, case by case.
+# incoming sessions after a kexec) and prints each result as a KTAP line
+# "ok N CASE #  RESULT expected EXPECTED"; errno-<impl>.log.results lists
+# "CASE RESULT" (skipped cases left out).  On the rust variant the results
+# must equal the C kernel's, case by case.
 errno_run() {
 	local k=$1 log=$logs/errno-$1.log st=0
 	mk_chain_initrd "$tdir/errno-$k.cpio" "$tdir/luo_errno" "-s @STAGE@ -n 2" "$k"
 	run_vm "$log" "$(impl_out "$k")/bzImage" "$tdir/errno-$k.cpio" || st=$?
-	grep -E '^LUO-ERRNO: [a-z0-9_]+ ' "$log.user" | grep -v '^LUO-ERRNO: done' |
-		awk '{ print $2, $3 }' > "$log.results"
+	sed -nE 's/^(not )?ok [0-9]+ ([a-z0-9_]+) #  ([^ ]+) expected [^ ]+$/\2 \3/p' \
+		"$log.user" > "$log.results"
 	return $st
 }
-if [[ " $groups " == *" errno "* ]]; then
+if selected errno; then
+	group_begin errno
 	st=0; errno_run "$impl" || st=$?
 	log=$logs/errno-$impl.log
 	n_cases=$(wc -l < "$log.results")
@@ -246,7 +271,7 @@ if [[ " $groups " == *" errno "* ]]; then
 		ok "errno: $n_cases cases on $impl give the errno the C code gives"
 	else
 		notok "errno: $impl disagrees with the expected errno table"
-		grep -E '^LUO-ERRNO: ' "$log.user" | awk '$3 != $5 && $2 != "done"' | head -20 | sed 's/^/#   /'
+		grep -E '^(not ok|Bail out!)' "$log.user" | head -20 | sed 's/^/#   /'
 		explain "$log" "$st"
 	fi
 	if [ -n "$other" ]; then
@@ -259,28 +284,33 @@ if [[ " $groups " == *" errno "* ]]; then
 			grep '^[-+][a-z]' "$log.diff" | head -30 | sed 's/^/#   /'
 		fi
 	fi
+	group_end
 fi
 
 # --- boot parameters: liveupdate=off, kho=off ------------------------------------------
 # With either, LUO is off: no /dev/liveupdate; with kho=off it says why.
 boot_probe() {
 	local k=$1 param=$2 log=$logs/boot-$1-${2%%=*}.log
-	mk_chain_initrd "$tdir/probe.cpio" "$tdir/luo_probe" ""
+	mk_chain_initrd "$tdir/probe.cpio" "$tdir/luo_probe" "ENOENT"
 	LUO_EXTRA_CMDLINE="$param" run_vm "$log" "$(impl_out "$k")/bzImage" "$tdir/probe.cpio" || true
-	echo "$(grep -m1 '^LUO-PROBE:' "$log.user" || echo 'LUO-PROBE: no answer')" \
+	# luo_probe's KTAP line: "ok 1 open_dev_liveupdate #  ENOENT expected ENOENT".
+	echo "open $(sed -nE 's/^(not )?ok 1 open_dev_liveupdate #  ([^ ]+) .*/\2/p' "$log.user" |
+		     grep -m1 . || echo 'no-answer')" \
 	     "$(grep -c 'luo: Disabling liveupdate because KHO is disabled' "$log" || true)"
 }
-if [[ " $groups " == *" boot "* ]]; then
+if selected boot; then
+	group_begin boot
 	for param in liveupdate=off kho=off; do
 		got=$(boot_probe "$impl" "$param")
 		# "open ENOENT" and how many times the kernel said KHO was off.
-		want="LUO-PROBE: open ENOENT $([ "$param" = kho=off ] && echo 1 || echo 0)"
+		want="open ENOENT $([ "$param" = kho=off ] && echo 1 || echo 0)"
 		if [ "$got" = "$want" ]; then
-			ok "boot: $param turns LUO off (${got#LUO-PROBE: })"
+			ok "boot: $param turns LUO off ($got)"
 		else
 			notok "boot: $param: got '$got', want '$want'"
 		fi
 	done
+	group_end
 fi
 
 # --- lockdep: LUO used before its initcall; no lock or sleep report anywhere ----------
@@ -296,7 +326,8 @@ own_stages() {
 	awk -v tag="-luo-$impl " '/Linux version / { mine = index($0, tag) > 0 } mine' "$1"
 }
 LOCK_REPORTS='WARNING: possible|WARNING: inconsistent|INFO: trying to register non-static key|DEBUG_LOCKS_WARN_ON|DEBUG_RWSEMS_WARN_ON|BUG: sleeping function|BUG: scheduling while atomic|BUG: key .* has not been registered|WARNING: bad unlock balance|WARNING: held lock freed|INFO: possible recursive locking'
-if [[ " $groups " == *" lockdep "* ]]; then
+if selected lockdep; then
+	group_begin lockdep
 	if [ "$impl" = rust ] && have_rust_luo; then
 		log=$logs/lockdep-early.log st=0
 		LUO_EXTRA_CMDLINE="luo_early_test" \
@@ -324,17 +355,27 @@ if [[ " $groups " == *" lockdep "* ]]; then
 		ok "lockdep: no lock or atomic-sleep report from a $impl kernel in any console log of this run ($nlogs logs)"
 	elif [ "$impl" = c ]; then
 		# The upstream C code is the reference, not under test here.
-		ok "lockdep: the C reference reports in ${bad[*]} # SKIP upstream C code"
+		skip "lockdep: the C reference reports in ${bad[*]}" "upstream C code"
 	else
 		notok "lockdep: reports in ${bad[*]}"
 	fi
 	for f in "${bad[@]}"; do
 		own_stages "$logs/$f" | grep -m1 -E -A12 "$LOCK_REPORTS" | sed 's/^/#   /'
 	done
+	group_end
 fi
 
 # --- the Rust LUO: lints, and no C LUO in the kernel ---------------------------------
-if [ "$impl" = rust ] && have_rust_luo && [[ " $groups " == *" lint "* ]]; then
+# Why a rust-only group cannot run here, if it cannot.
+rust_only() {
+	if [ "$impl" != rust ]; then echo "rust variant only"
+	elif ! have_rust_luo; then echo "this repository has no Rust LUO"
+	fi
+}
+if selected lint && [ -n "$(rust_only)" ]; then
+	group_skip lint "$(rust_only)"
+elif selected lint; then
+	group_begin lint
 	# rustfmt with the kernel's configuration.
 	fmt_out=$(cd "$ROOT" && rustfmt --config-path "$PRISTINE/.rustfmt.toml" --edition 2021 \
 		--check luo_core.rs 2>&1) && fmt_st=0 || fmt_st=$?
@@ -357,9 +398,13 @@ if [ "$impl" = rust ] && have_rust_luo && [[ " $groups " == *" lint "* ]]; then
 	fi
 	# Put the normal object back for the next build.
 	kmake rust -j"$JOBS" kernel/liveupdate/luo_core.o > /dev/null 2>&1 || true
+	group_end
 fi
 
-if [ "$impl" = rust ] && have_rust_luo && [[ " $groups " == *" symbols "* ]]; then
+if selected symbols && [ -n "$(rust_only)" ]; then
+	group_skip symbols "$(rust_only)"
+elif selected symbols; then
+	group_begin symbols
 	obj=$(impl_obj rust)
 	vml=$(impl_out rust)/vmlinux
 	api="liveupdate_enabled liveupdate_reboot liveupdate_register_file_handler
@@ -393,10 +438,12 @@ if [ "$impl" = rust ] && have_rust_luo && [[ " $groups " == *" symbols "* ]]; th
 	else
 		notok "symbols: ${bad[*]}"
 	fi
+	group_end
 fi
 
 # --- the harness itself: a kernel that panics at boot fails, and fast ----------------
-if [[ " $groups " == *" harness "* ]]; then
+if selected harness; then
+	group_begin harness
 	log=$logs/harness-panic.log
 	t0=$(date +%s) st=0
 	LUO_EXTRA_CMDLINE="rdinit=/does-not-exist" \
@@ -409,13 +456,36 @@ if [[ " $groups " == *" harness "* ]]; then
 		notok "harness: a panicking kernel was not reported promptly (status $st, ${dt}s)"
 		explain "$log" "$st"
 	fi
+	# The KTAP this script prints: a sample of every kind of line, read by
+	# the kernel's own parser.
+	sample=$logs/ktap-sample.txt
+	(
+		npass=0 nfail=0 ngroup=0
+		ktap_start 3
+		group_begin sample_pass; ok "a test: (with) -> punctuation"
+		echo "# a diagnostic"; echo "an unprefixed line"; group_end
+		group_begin sample_fail; ok "passes"; notok "fails # SKIP (not a skip)"
+		skip "skipped" "a reason"; explain /dev/null 124; group_end
+		group_skip sample_skip "a reason"
+		ktap_end
+	) > "$sample"
+	want="Testing complete. Ran 5 tests: passed: 2, failed: 1, skipped: 2"
+	if got=$(ktap_validate "$sample") && [ "$got" = "$want" ] &&
+	   [ "$(tail -1 "$sample")" = "2 passed, 1 failed" ]; then
+		ok "harness: KTAP as make check prints it parses with the kernel's kunit.py parse"
+	else
+		notok "harness: kunit.py parse of a KTAP sample (build/logs/$impl/ktap-sample.txt)"
+		echo "$got" | sed 's/^/#   /'
+	fi
+	group_end
 fi
 
 # --- documentation: the LUO rst files of this variant's tree build cleanly ------------
 # harness/docs.sh prints "ok - ..."/"not ok - ..." lines and "#" details.
 # On c it checks the pristine tree, which has no warning in these files
 # (kernel-doc -Wall does warn there; docs.sh uses make htmldocs' warning set).
-if [[ " $groups " == *" docs "* ]]; then
+if selected docs; then
+	group_begin docs
 	docs_out=$("$ROOT/harness/docs.sh" "$impl" 2>&1) && dst=0 || dst=$?
 	nf0=$nfail
 	while IFS= read -r line; do
@@ -427,7 +497,8 @@ if [[ " $groups " == *" docs "* ]]; then
 	done <<<"$docs_out"
 	[ "$dst" = 0 ] || [ "$nfail" -gt "$nf0" ] ||
 		notok "docs ($impl): harness/docs.sh exited with status $dst"
+	group_end
 fi
 
-echo "$npass passed, $nfail failed"
-[ "$nfail" = 0 ] && [ "$n" -gt 0 ]
+ktap_end
+[ "$nfail" = 0 ] && [ "$npass" -gt 0 ]

@@ -32,7 +32,7 @@ export RUST_LIB_SRC
 JOBS=${JOBS:-$(( $(nproc) + 1 ))}
 
 die() { echo "error: $*" >&2; exit 1; }
-note() { echo "==> $*"; }
+note() { echo "==> $*" >&2; }
 
 # Source tree, object directory and result directory of one variant.
 impl_check() {

@@ -20,11 +20,15 @@ build_guest_programs() {
 	sel=$src/tools/testing/selftests/liveupdate
 	d=$ROOT/build/tests/$impl
 	mkdir -p "$d"
-	# Our own programs (glibc, static).
+	# Our own programs (glibc, static); the tests with the upstream selftest
+	# library (kselftest.h, lu_utils.c), as the upstream kselftest below.
 	guest_cc "$impl" "$d/luo_init" "$ROOT/selftests/luo_init.c"
-	guest_cc "$impl" "$d/luo_chain" "$ROOT/selftests/luo_chain.c"
-	guest_cc "$impl" "$d/luo_errno" "$ROOT/selftests/luo_errno.c"
-	guest_cc "$impl" "$d/luo_probe" "$ROOT/selftests/luo_probe.c"
+	local p
+	for p in luo_chain luo_errno luo_probe; do
+		guest_cc "$impl" "$d/$p" -D_GNU_SOURCE= -Wno-unused-function \
+			-I "$sel/lib/include" -I "$src/tools/testing/selftests" \
+			"$ROOT/selftests/$p.c" "$sel/lib/lu_utils.c"
+	done
 	printf 'int main(void) { return 0; }\n' > "$d/true.c"
 	guest_cc "$impl" "$d/true" "$d/true.c"
 	# The upstream in-VM kselftest, unmodified (glibc, static).

@@ -11,26 +11,24 @@
  * session, creates a new outgoing session of the same name (reusing an
  * incoming name is allowed) and preserves the retrieved memfds again; the
  * last stage finishes everything.  Before a kexec the session fds are held
- * open by a child process, as closing an outgoing session unpreserves it.
+ * open by a child process (daemonize_and_wait()), as closing an outgoing
+ * session unpreserves it.
+ *
+ * Output: KTAP (kselftest.h), one test per session and file and step, named
+ * "stage S/N: ...".  The first failure is reported as "not ok" for the test
+ * in progress, with the reason, and ends the stage with exit status 1.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <unistd.h>
-#include <linux/liveupdate.h>
+#include <libliveupdate.h>
 
 #define PAGE 4096UL
 
 static const char *const session_names[] = { "chain-a", "chain-b", "chain-c" };
-#define NSESSIONS (sizeof(session_names) / sizeof(session_names[0]))
+#define NSESSIONS ARRAY_SIZE(session_names)
 
 struct spec {
 	unsigned int session;
@@ -53,21 +51,49 @@ static const struct spec specs[] = {
 	{ 1, 0x201, 256 * 1024, 100, 0, 1, "256 KiB sparse, position 100" },
 	{ 2, 0x300, 4UL << 20, 12345, 0, 0, "4 MiB, position 12345" },
 };
-#define NFILES (sizeof(specs) / sizeof(specs[0]))
+#define NFILES ARRAY_SIZE(specs)
 
 static int stage, nstages;
+static char test[160];	/* the test in progress */
 
+/* Start the test "stage S/N: <fmt>". */
+static void begin(const char *fmt, ...)
+{
+	va_list ap;
+	int n = snprintf(test, sizeof(test), "stage %d/%d: ", stage, nstages);
+
+	va_start(ap, fmt);
+	vsnprintf(test + n, sizeof(test) - n, fmt, ap);
+	va_end(ap);
+}
+
+static void pass(void)
+{
+	ksft_test_result_code(KSFT_PASS, test, NULL);
+}
+
+/* The test in progress failed: report why, then end the stage. */
 static void fail(const char *fmt, ...)
 {
+	char why[256];
 	va_list ap;
 	int e = errno;
 
-	printf("LUO-CHAIN: FAIL at stage %d: ", stage);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(why, sizeof(why), fmt, ap);
 	va_end(ap);
-	printf(" (errno %d: %s)\n", e, strerror(e));
-	exit(1);
+	ksft_test_result_code(KSFT_FAIL, test, "%s (errno %d: %s)", why, e, strerror(e));
+	ksft_exit_fail();
+}
+
+/* A lu_utils.c result: the value, or -errno (errno is set for fail()). */
+static int check(int ret, const char *what)
+{
+	if (ret < 0) {
+		errno = -ret;
+		fail("%s", what);
+	}
+	return ret;
 }
 
 /* The byte at offset @off of the file @s: a function of token and offset. */
@@ -88,7 +114,7 @@ static void fill(int fd, const struct spec *s)
 	size_t off, n, i;
 
 	if (ftruncate(fd, s->size))
-		fail("ftruncate %#llx", (unsigned long long)s->token);
+		fail("ftruncate");
 	for (off = 0; off < s->size; off += n) {
 		n = s->size - off < PAGE ? s->size - off : PAGE;
 		if (s->sparse && off / PAGE != 10 && off / PAGE != 40)
@@ -96,12 +122,12 @@ static void fill(int fd, const struct spec *s)
 		for (i = 0; i < n; i++)
 			buf[i] = expected(s, off + i);
 		if (pwrite(fd, buf, n, off) != (ssize_t)n)
-			fail("pwrite %#llx", (unsigned long long)s->token);
+			fail("pwrite");
 	}
 	if (lseek(fd, s->pos, SEEK_SET) != s->pos)
-		fail("lseek %#llx", (unsigned long long)s->token);
+		fail("lseek");
 	if (s->seals != F_SEAL_SEAL && s->seals && fcntl(fd, F_ADD_SEALS, s->seals))
-		fail("F_ADD_SEALS %#llx", (unsigned long long)s->token);
+		fail("F_ADD_SEALS");
 }
 
 static void verify(int fd, const struct spec *s)
@@ -114,34 +140,30 @@ static void verify(int fd, const struct spec *s)
 	int seals;
 
 	if (fstat(fd, &st))
-		fail("fstat %#llx", (unsigned long long)s->token);
+		fail("fstat");
 	if ((size_t)st.st_size != s->size)
-		fail("token %#llx: size %lld, expected %zu",
-		     (unsigned long long)s->token, (long long)st.st_size, s->size);
+		fail("size %lld, expected %zu", (long long)st.st_size, s->size);
 	pos = lseek(fd, 0, SEEK_CUR);
 	if (pos != s->pos)
-		fail("token %#llx: position %lld, expected %lld",
-		     (unsigned long long)s->token, (long long)pos, (long long)s->pos);
+		fail("position %lld, expected %lld", (long long)pos, (long long)s->pos);
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || (unsigned int)seals != s->seals)
-		fail("token %#llx: seals %#x, expected %#x",
-		     (unsigned long long)s->token, seals, s->seals);
+		fail("seals %#x, expected %#x", seals, s->seals);
 	for (off = 0; off < s->size; off += n) {
 		n = pread(fd, buf, sizeof(buf), off);
 		if (n <= 0)
-			fail("pread %#llx at %zu", (unsigned long long)s->token, off);
+			fail("pread at %zu", off);
 		for (i = 0; i < (size_t)n; i++)
 			if (buf[i] != expected(s, off + i))
-				fail("token %#llx: byte %zu is %#x, expected %#x",
-				     (unsigned long long)s->token, off + i,
-				     buf[i], expected(s, off + i));
+				fail("byte %zu is %#x, expected %#x", off + i, buf[i],
+				     expected(s, off + i));
 	}
 	if (pread(fd, buf, 1, s->size) != 0)
-		fail("token %#llx: data past the end", (unsigned long long)s->token);
+		fail("data past the end");
 }
 
-/* A session fd is an anonymous-inode file named "[luo_session] NAME". */
-static void check_session_file(int fd, const char *name)
+/* A session fd is a close-on-exec anonymous-inode file "[luo_session] NAME". */
+static int session_file(int fd, const char *name)
 {
 	char path[64], link[256], want[256];
 	ssize_t n;
@@ -156,74 +178,35 @@ static void check_session_file(int fd, const char *name)
 		fail("session fd is '%s', expected '%s'", link, want);
 	if (!(fcntl(fd, F_GETFD) & FD_CLOEXEC))
 		fail("session fd of %s is not close-on-exec", name);
+	return fd;
 }
 
 static int create_session(int luo, const char *name)
 {
-	struct liveupdate_ioctl_create_session a = { .size = sizeof(a) };
-
-	snprintf((char *)a.name, sizeof(a.name), "%s", name);
-	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &a))
-		fail("CREATE_SESSION %s", name);
-	check_session_file(a.fd, name);
-	return a.fd;
+	begin("create session %s", name);
+	return session_file(check(luo_create_session(luo, name), "CREATE_SESSION"), name);
 }
 
 static int retrieve_session(int luo, const char *name)
 {
-	struct liveupdate_ioctl_retrieve_session a = { .size = sizeof(a) };
-	struct liveupdate_session_get_name g = { .size = sizeof(g) };
+	char got[LIVEUPDATE_SESSION_NAME_LENGTH];
+	int fd;
 
-	snprintf((char *)a.name, sizeof(a.name), "%s", name);
-	if (ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a))
-		fail("RETRIEVE_SESSION %s", name);
-	if (ioctl(a.fd, LIVEUPDATE_SESSION_GET_NAME, &g))
-		fail("GET_NAME %s", name);
-	if (strcmp((char *)g.name, name))
-		fail("GET_NAME returned '%s' for '%s'", g.name, name);
-	check_session_file(a.fd, name);
-	return a.fd;
-}
-
-static void preserve(int session, int fd, uint64_t token)
-{
-	struct liveupdate_session_preserve_fd a = {
-		.size = sizeof(a), .fd = fd, .token = token };
-
-	if (ioctl(session, LIVEUPDATE_SESSION_PRESERVE_FD, &a))
-		fail("PRESERVE_FD token %#llx", (unsigned long long)token);
-}
-
-static int retrieve(int session, uint64_t token)
-{
-	struct liveupdate_session_retrieve_fd a = { .size = sizeof(a), .token = token };
-
-	if (ioctl(session, LIVEUPDATE_SESSION_RETRIEVE_FD, &a))
-		fail("RETRIEVE_FD token %#llx", (unsigned long long)token);
-	return a.fd;
-}
-
-static void finish(int session, const char *name)
-{
-	struct liveupdate_session_finish a = { .size = sizeof(a) };
-
-	if (ioctl(session, LIVEUPDATE_SESSION_FINISH, &a))
-		fail("SESSION_FINISH %s", name);
+	begin("retrieve session %s", name);
+	fd = check(luo_retrieve_session(luo, name), "RETRIEVE_SESSION");
+	check(luo_get_session_name(fd, got, sizeof(got)), "GET_NAME");
+	if (strcmp(got, name))
+		fail("GET_NAME returned '%s'", got);
+	return session_file(fd, name);
 }
 
 /* Keep the session fds open across the reboot in a child process. */
 static void hold_and_exit(void)
 {
-	pid_t pid;
-
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0)
-		fail("fork");
-	if (pid == 0)
-		for (;;)
-			pause();
-	exit(0);
+	if (ksft_get_fail_cnt() || ksft_test_num() != ksft_plan)
+		ksft_exit_fail();
+	ksft_print_cnts();
+	daemonize_and_wait();
 }
 
 int main(int argc, char **argv)
@@ -232,7 +215,6 @@ int main(int argc, char **argv)
 	unsigned long long bytes = 0;
 	size_t i;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
 		if (opt == 's')
 			stage = atoi(optarg);
@@ -243,64 +225,79 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s -s STAGE -n NSTAGES (NSTAGES >= 2)\n", argv[0]);
 		return 2;
 	}
-
-	luo = open("/dev/liveupdate", O_RDWR);
+	ksft_print_header();
+	/* Stage 1: create, preserve; later: retrieve, verify, finish (and again). */
+	ksft_set_plan(stage == 1 ? NSESSIONS + NFILES :
+		      2 * NSESSIONS + NFILES + (stage < nstages) * (NSESSIONS + NFILES));
+	begin("open %s", LUO_DEVICE);
+	luo = luo_open_device();
 	if (luo < 0)
-		fail("open /dev/liveupdate");
+		fail("open");
 
 	if (stage == 1) {
-		for (i = 0; i < NSESSIONS; i++)
+		for (i = 0; i < NSESSIONS; i++) {
 			sess[i] = create_session(luo, session_names[i]);
+			pass();
+		}
 		for (i = 0; i < NFILES; i++) {
 			const struct spec *s = &specs[i];
-			int fd = memfd_create("luo-chain", s->seals == F_SEAL_SEAL ?
-					      0 : MFD_ALLOW_SEALING);
+			int fd;
 
+			begin("preserve %s/%#llx (%s)", session_names[s->session],
+			      (unsigned long long)s->token, s->what);
+			fd = memfd_create("luo-chain",
+					  s->seals == F_SEAL_SEAL ? 0 : MFD_ALLOW_SEALING);
 			if (fd < 0)
 				fail("memfd_create");
 			fill(fd, s);
 			verify(fd, s);
-			preserve(sess[s->session], fd, s->token);
-			printf("LUO-CHAIN: stage 1 preserved %s/%#llx: %s\n",
-			       session_names[s->session],
-			       (unsigned long long)s->token, s->what);
+			check(luo_session_preserve_fd(sess[s->session], fd, s->token),
+			      "PRESERVE_FD");
 			close(fd);
+			pass();
 		}
-		printf("LUO-CHAIN: stage 1/%d OK: preserved %zu memfds in %zu sessions\n",
-		       nstages, NFILES, NSESSIONS);
 		close(luo);
 		hold_and_exit();
 	}
 
-	for (i = 0; i < NSESSIONS; i++)
+	for (i = 0; i < NSESSIONS; i++) {
 		sess[i] = retrieve_session(luo, session_names[i]);
+		pass();
+	}
 	for (i = 0; i < NFILES; i++) {
 		const struct spec *s = &specs[i];
 
-		fds[i] = retrieve(sess[s->session], s->token);
+		begin("verify %s/%#llx (%s)", session_names[s->session],
+		      (unsigned long long)s->token, s->what);
+		fds[i] = check(luo_session_retrieve_fd(sess[s->session], s->token), "RETRIEVE_FD");
 		verify(fds[i], s);
 		bytes += s->size;
-		printf("LUO-CHAIN: stage %d verified %s/%#llx: %s\n", stage,
-		       session_names[s->session], (unsigned long long)s->token, s->what);
+		pass();
 	}
 	for (i = 0; i < NSESSIONS; i++) {
-		finish(sess[i], session_names[i]);
+		begin("finish session %s", session_names[i]);
+		check(luo_session_finish(sess[i]), "SESSION_FINISH");
 		close(sess[i]);
+		pass();
 	}
-	printf("LUO-CHAIN: stage %d/%d OK: verified %zu memfds (%llu bytes) in %zu sessions\n",
-	       stage, nstages, NFILES, bytes, NSESSIONS);
+	ksft_print_msg("stage %d/%d: verified %zu memfds (%llu bytes) in %zu sessions\n",
+		       stage, nstages, NFILES, bytes, NSESSIONS);
 	if (stage == nstages)
-		return 0;
+		ksft_finished();
 
 	/* Middle stage: preserve the retrieved memfds again for the next kernel. */
-	for (i = 0; i < NSESSIONS; i++)
+	for (i = 0; i < NSESSIONS; i++) {
 		sess[i] = create_session(luo, session_names[i]);
-	for (i = 0; i < NFILES; i++) {
-		preserve(sess[specs[i].session], fds[i], specs[i].token);
-		close(fds[i]);
+		pass();
 	}
-	printf("LUO-CHAIN: stage %d re-preserved %zu memfds for stage %d\n",
-	       stage, NFILES, stage + 1);
+	for (i = 0; i < NFILES; i++) {
+		begin("re-preserve %s/%#llx for stage %d", session_names[specs[i].session],
+		      (unsigned long long)specs[i].token, stage + 1);
+		check(luo_session_preserve_fd(sess[specs[i].session], fds[i], specs[i].token),
+		      "PRESERVE_FD");
+		close(fds[i]);
+		pass();
+	}
 	close(luo);
 	hold_and_exit();
 	return 0;

@@ -3,74 +3,62 @@
  * DOC: luo_errno - the result of every /dev/liveupdate and session ioctl path
  *
  * luo_errno drives the Live Update Orchestrator uAPI through its error paths
- * (and the successful paths next to them) and prints, for each case, what the
+ * (and the successful paths next to them) and reports, for each case, what the
  * kernel returned next to what the C implementation (kernel/liveupdate/
  * luo_core.c, luo_session.c, luo_file.c and mm/memfd_luo.c of Linux 7.3.4)
  * returns.  It is run on the C kernel and on the Rust kernel, and the two
  * outputs are diffed, so the output holds no pointers, fd numbers or timings.
  *
- * The single-boot cases must run on a freshly booted kernel (no incoming
- * sessions) with liveupdate=on, CONFIG_LIVEUPDATE_MEMFD=y, /proc mounted
- * and, for a few cases, a tmpfs on /tmp, with nothing else holding
- * /dev/liveupdate open.
+ * The cases are the table rows[], run in order: a row is a case or a setup
+ * step (not reported), mostly an ioctl whose argument the row describes (size,
+ * fd, name or token, a non-zero tail byte; on the stack, NULL, against a
+ * PROT_NONE page, read-only, or under RLIMIT_NOFILE 0), with the kind of file
+ * it passes, what is checked on success and the result the C code gives.
+ * Each GROUP starts with empty fd slots (and /dev/liveupdate open, unless its
+ * rows open it) and ends with all of them closed, so groups do not depend on
+ * each other; after a failed step the rest of the group reports SETUP_<errno>.
  *
- * Usage:
- *
- *   luo_errno [-v]                 the single-boot cases
+ *   luo_errno [-v]                 the single-boot cases: a fresh boot (no
+ *                                  incoming sessions), liveupdate=on, memfd
+ *                                  support, /proc, a tmpfs on /tmp, and
+ *                                  nothing else holding /dev/liveupdate
  *   luo_errno [-v] -s 1 -n N       the same, then (N > 1) prepare stage 2
  *   luo_errno [-v] -s S -n N       (S >= 2) the incoming-session cases, then
  *                                  (S < N) prepare stage S + 1
  *
- * Preparing the next stage (luo_init.c kexecs into it when we exit 0)
- * creates the sessions and memfds of s2_files[] below, reported as the case
- * "prepare_next_stage", and keeps the session fds open across the kexec in
- * a child process that pauses forever (closing an outgoing session fd
- * unpreserves it).  The incoming-session cases (names "s2_...") need exactly
- * that state: a kernel kexec'd from one where "-s S-1 -n N" exited 0.
+ * Preparing the next stage (luo_init.c kexecs into it when we exit 0), the
+ * case "prepare_next_stage", creates the sessions and memfds of s2_files[];
+ * when every case passed, a child process keeps the session fds open across
+ * the kexec (daemonize_and_wait() of the upstream selftest library).  The
+ * "s2_..." cases need exactly that state.
  *
- * Output, one line per case, in a fixed order:
+ * The output is KTAP (kselftest.h), a "# <group>" line before each group and
+ * one line per case, in a fixed order:
  *
- *   LUO-ERRNO: <case-name> <result> expected <expected>
+ *   ok <n> <case-name> #  <result> expected <expected>
+ *   not ok <n> <case-name> #  <result> expected <expected>
  *
  * <result> and <expected> are "0" for success or the symbolic errno name
- * (EINVAL, E2BIG, ...; "E<number>" when the table below lacks it).  A result
- * may also be one of these, all of which count as unexpected:
+ * ("E<number>" when it has none).  These results always count as unexpected:
  *
  *   SETUP_<errno>  a step preparing the case (not the one tested) failed
  *   BADNAME        GET_NAME did not return the session's name
  *   BADFD          the fd returned in the ioctl argument is not open
  *   NOCLOEXEC      a new session fd or retrieved memfd fd lacks FD_CLOEXEC
  *   CANARY         the kernel wrote past the size given in the argument
- *   BADDATA        memfd contents (or size, seals, file position) differ
- *                  from what was written
+ *   BADDATA        memfd contents (or size, seals, position) differ
  *   OTHERFILE      a retrieved fd is not the file expected (st_dev, st_ino)
  *
- * A case that cannot run here (e.g. hugetlb memfds without HUGETLBFS) prints
- * "LUO-ERRNO-SKIP: <case-name> <reason>" instead; that is deterministic for a
- * given configuration.  The last line is
- *
- *   LUO-ERRNO: done <N> cases, <M> unexpected
- *
- * and the exit status is 0 when M is 0, else 1 (2 on a fatal setup error,
- * reported as "LUO-ERRNO-FATAL: ...").
- *
- * While the cases run the console loglevel is lowered to 4 (KERN_ERR and
- * worse), so that kernel info messages printed from inside the ioctls do not
- * split output lines on a serial console; "luo_errno -v" leaves it alone.
- *
- * Every group of cases opens /dev/liveupdate and closes every fd it created
- * (sessions outlive the /dev/liveupdate fd, and closing an outgoing session
- * unpreserves its files), so groups do not depend on each other.  Within a
- * group, cases may build on the state left by the previous case.
+ * A case that cannot run here (e.g. hugetlb memfds without HUGETLBFS) is
+ * "ok <n> <case-name> # SKIP <reason> <errno>", deterministic for a given
+ * configuration.  The exit status is 0 when every case gave its result.
+ * While the cases run the console loglevel is 4, so that kernel messages
+ * printed from inside the ioctls (the CONFIG_LIVEUPDATE_TEST FLBs) do not
+ * split lines on a serial console; -v leaves it alone.
  */
 #define _GNU_SOURCE
-#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/klog.h>
@@ -80,41 +68,38 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
-#include <unistd.h>
-#include <linux/liveupdate.h>
-
-#define LUO_DEV		"/dev/liveupdate"
-#define NAME_LEN	LIVEUPDATE_SESSION_NAME_LENGTH
-#define TMPFS_MAGIC_NR	0x01021994
+#include <libliveupdate.h>
 
 #ifndef MFD_NOEXEC_SEAL
 #define MFD_NOEXEC_SEAL	0x0008U
-#endif
-#ifndef MFD_EXEC
 #define MFD_EXEC	0x0010U
-#endif
-#ifndef MFD_HUGETLB
-#define MFD_HUGETLB	0x0004U
-#endif
-#ifndef F_SEAL_FUTURE_WRITE
-#define F_SEAL_FUTURE_WRITE	0x0010
 #endif
 #ifndef F_SEAL_EXEC
 #define F_SEAL_EXEC	0x0020
 #endif
-#ifndef __NR_memfd_secret
-#define __NR_memfd_secret 447
-#endif
+
+#define PAGE		4096
+#define NAME_LEN	LIVEUPDATE_SESSION_NAME_LENGTH
+#define TMP_FILE	"/tmp/luo_errno_file"
+#define MANY_SESSIONS	120	/* 51 sessions per serialization block */
+#define MANY_FILES	130	/* 63 files per serialization block */
+#define QUIET_LEVEL	4	/* console loglevel while the cases run */
 
 /* Results that are not an errno; see the DOC comment. */
-#define R_BADNAME	(-1)
-#define R_BADFD		(-2)
-#define R_NOCLOEXEC	(-3)
-#define R_CANARY	(-4)
-#define R_BADDATA	(-5)
-#define R_OTHERFILE	(-6)
-#define R_SETUP		(-1000)		/* R_SETUP - errno */
+enum {
+	R_BADNAME = -1, R_BADFD = -2, R_NOCLOEXEC = -3, R_CANARY = -4, R_BADDATA = -5,
+	R_OTHERFILE = -6, R_SETUP = -1000 /* - errno */, R_SKIP = -10000
+};
 
+/* Every LUO ioctl argument: size, an fd or reserved u32, a name or token. */
+struct arg {
+	__u32 size;
+	__s32 w4;
+	union {
+		__u8 name[NAME_LEN];
+		__u64 token;
+	};
+};
 #define CREATE_SZ	((unsigned int)sizeof(struct liveupdate_ioctl_create_session))
 #define RETRIEVE_SZ	((unsigned int)sizeof(struct liveupdate_ioctl_retrieve_session))
 #define PRESERVE_SZ	((unsigned int)sizeof(struct liveupdate_session_preserve_fd))
@@ -122,169 +107,713 @@
 #define FINISH_SZ	((unsigned int)sizeof(struct liveupdate_session_finish))
 #define GETNAME_SZ	((unsigned int)sizeof(struct liveupdate_session_get_name))
 
-#define MAX_CASES	512
-#define MANY_SESSIONS	120	/* 51 sessions per serialization block */
-#define MANY_FILES	130	/* 63 files per serialization block */
+/* The fd slots of a group (0: none); slot MANY + i is the i-th of MANY_FILES fds. */
+enum { L = 1 /* /dev/liveupdate */, S1, S2, M1, M2, M3, T /* the row's own file */, MANY };
 
-#define SYSLOG_ACTION_CONSOLE_LEVEL	8
-#define QUIET_CONSOLE_LEVEL		4	/* KERN_ERR and worse only */
-
-static const char *case_names[MAX_CASES];
-static int saved_console_level = -1;
-static int nr_cases, nr_unexpected;
-static long page;
-static unsigned char *gpage;	/* a read-write page, then a PROT_NONE page */
-static unsigned char *ropage;	/* a page that is read-only while in use */
-
-static const struct {
-	int err;
-	const char *name;
-} errno_names[] = {
-#define E(x) { x, #x }
-	E(EPERM), E(ENOENT), E(ESRCH), E(EINTR), E(EIO), E(ENXIO), E(E2BIG),
-	E(ENOEXEC), E(EBADF), E(ECHILD), E(EAGAIN), E(ENOMEM), E(EACCES),
-	E(EFAULT), E(ENOTBLK), E(EBUSY), E(EEXIST), E(EXDEV), E(ENODEV),
-	E(ENOTDIR), E(EISDIR), E(EINVAL), E(ENFILE), E(EMFILE), E(ENOTTY),
-	E(ETXTBSY), E(EFBIG), E(ENOSPC), E(ESPIPE), E(EROFS), E(EMLINK),
-	E(EPIPE), E(EDOM), E(ERANGE), E(EDEADLK), E(ENAMETOOLONG), E(ENOLCK),
-	E(ENOSYS), E(ENOTEMPTY), E(ELOOP), E(ENOMSG), E(EIDRM), E(ENOSTR),
-	E(ENODATA), E(ETIME), E(ENOSR), E(ENOLINK), E(EPROTO), E(EBADMSG),
-	E(EOVERFLOW), E(EBADFD), E(EILSEQ), E(ENOTSOCK), E(EMSGSIZE),
-	E(EPROTOTYPE), E(ENOPROTOOPT), E(EOPNOTSUPP), E(EADDRINUSE),
-	E(ENOBUFS), E(ETIMEDOUT), E(EALREADY), E(EINPROGRESS), E(ESTALE),
-	E(EDQUOT), E(ECANCELED), E(EOWNERDEAD), E(ENOTRECOVERABLE),
-	E(ERFKILL), E(EHWPOISON),
-#undef E
-	/* Kernel-internal codes that must never reach userspace. */
-	{ 512, "ERESTARTSYS" }, { 513, "ERESTARTNOINTR" },
-	{ 515, "ENOIOCTLCMD" }, { 524, "ENOTSUPP" },
+enum {
+	OP_IOCTL,	/* @cmd on slot @on, with the argument the row describes */
+	OP_GROUP,	/* a group of stage @stage; /dev/liveupdate opened into @on */
+	OP_FILE,	/* a file of kind @file into @out; the result is its errno */
+	OP_CLOSE,	/* close @on */
+	OP_STAT,	/* fstat(@on): the file C_SAME compares with */
+	OP_TRUNC,	/* ftruncate(@on, @len), then to @len2 if non-zero */
+	OP_FALLOC,	/* fallocate(@on, 0, @off, @len) */
+	OP_WRITE,	/* pwrite(@on, data, @len, @off) */
+	OP_READ,	/* pread(@on, @len, @off) gives data */
+	OP_SEALS,	/* F_GET_SEALS of @on is @len */
+	OP_POS,		/* the file position of @on is @len */
+	OP_DATA,	/* slot @on + i holds s2_files[@token + i] */
+	OP_UNLINK,	/* unlink TMP_FILE */
+	OP_NEED_TMPFS,	/* the rest of the group is skipped unless /tmp is a tmpfs */
 };
 
-static const char *errno_name(int err, char *buf, size_t len)
-{
-	size_t i;
+/* Kinds of file: for OP_FILE, or made in slot T for the row only. */
+enum {
+	F_MEMFD = 1 /* @mflags, @fsize bytes */, F_PATH /* open(@path, @mflags), @fsize bytes */,
+	F_DUP /* of @from */, F_REOPEN /* @from via /proc/self/fd, @mflags */, F_SPARSE,
+	F_SEALED, F_TOO_BIG, F_CLOSED, F_NULL_AT_CLOSED, F_PIPE, F_SOCKET, F_EVENTFD,
+	F_SECRET, F_HUGETLB
+};
 
-	for (i = 0; i < sizeof(errno_names) / sizeof(errno_names[0]); i++)
-		if (errno_names[i].err == err)
-			return errno_names[i].name;
-	snprintf(buf, len, "E%d", err);
-	return buf;
-}
+/* Where the ioctl argument is. */
+enum {
+	P_STACK, P_NULL, P_ADDR8, P_END /* the last @span bytes before a PROT_NONE page */,
+	P_RO /* a read-only page */, P_NOFD /* on the stack, RLIMIT_NOFILE 0 */
+};
 
-static const char *result_name(int res, char *buf, size_t len)
-{
-	char ebuf[32];
+/* What is checked when the ioctl succeeds. */
+enum {
+	K_FD = 1,	/* it returns an fd at offset 4: kept in @out, else closed */
+	C_SESSION = 2,	/* ... a close-on-exec session named @want */
+	C_MEMFD = 4,	/* ... a close-on-exec memfd holding s2_files[@token] */
+	C_SAME = 8,	/* ... the file of the last OP_STAT */
+	C_NAME = 16,	/* the name at offset 8 is @want */
+	C_CANARY = 32,	/* nothing written past max(size, 72) */
+};
 
-	switch (res) {
-	case 0:
-		return "0";
-	case R_BADNAME:
-		return "BADNAME";
-	case R_BADFD:
-		return "BADFD";
-	case R_NOCLOEXEC:
-		return "NOCLOEXEC";
-	case R_CANARY:
-		return "CANARY";
-	case R_BADDATA:
-		return "BADDATA";
-	case R_OTHERFILE:
-		return "OTHERFILE";
-	}
-	if (res > 0)
-		return errno_name(res, buf, len);
-	if (res <= R_SETUP) {
-		snprintf(buf, len, "SETUP_%s",
-			 errno_name(R_SETUP - res, ebuf, sizeof(ebuf)));
-		return buf;
-	}
-	snprintf(buf, len, "R%d", res);
-	return buf;
-}
+struct row {
+	const char *name;	/* the case or group; NULL: a setup step */
+	int exp;		/* the result the C LUO gives */
+	unsigned char op, stage, on, fd, out, file, from, place, flags;
+	char fill;		/* name bytes preset to @fill, then @str copied in */
+	unsigned int cmd, size, span, tail, rep, mflags, fsize;
+	int w4;			/* the s32 at offset 4, unless @fd names a slot */
+	__u64 token;		/* at offset 8; plus i in the i-th of @rep repetitions */
+	long long off, len, len2;
+	const char *str, *want;	/* ITER: the i-th of @names or of @fmt */
+	const char *path, *fmt;
+	const char *const *names;
+};
+static const char ITER[] = "";
 
 /*
- * The kernel prints info messages on the console from inside some of the
- * ioctls (the CONFIG_LIVEUPDATE_TEST FLBs on every first preserve and last
- * unpreserve).  On a serial console they can land in the middle of one of
- * our lines, so keep them off the console while the cases run.
+ * Row builders.  A row may change a default after them, as a later
+ * designator overrides an earlier one (C11 6.7.9): CREATE("x"), .size = 71.
  */
-static void quiet_console(void)
-{
-	FILE *f = fopen("/proc/sys/kernel/printk", "re");
-	int level;
+#define GROUP(st, nm, dev)	{ .op = OP_GROUP, .stage = st, .name = nm, .on = dev }
+#define CASE(nm, e, ...)	{ .name = nm, .exp = e, __VA_ARGS__ }
+#define STEP(...)		{ __VA_ARGS__ }
+#define IOC(c, s, sz)		.op = OP_IOCTL, .cmd = c, .on = s, .size = sz
+#define CREATE_(s)	IOC(LIVEUPDATE_IOCTL_CREATE_SESSION, L, CREATE_SZ), .w4 = -1, .str = s
+#define CREATE(s)		CREATE_(s), .flags = K_FD
+#define CREATE_OK(s)		CREATE_(s), .want = s, .flags = K_FD | C_SESSION
+#define SESSION(s, o)		CREATE(s), .out = o
+#define RETRIEVE_(s)	IOC(LIVEUPDATE_IOCTL_RETRIEVE_SESSION, L, RETRIEVE_SZ), .w4 = -1, .str = s
+#define RETRIEVE(s)		RETRIEVE_(s), .flags = K_FD
+#define RETRIEVE_OK(s, o)	RETRIEVE_(s), .want = s, .out = o, .flags = K_FD | C_SESSION
+#define PRESERVE(s, f, t)	IOC(LIVEUPDATE_SESSION_PRESERVE_FD, s, PRESERVE_SZ), .fd = f, \
+				.token = t
+#define PRESERVE_NR(s, n, t)	PRESERVE(s, 0, t), .w4 = n
+#define RFD_(s, t)		IOC(LIVEUPDATE_SESSION_RETRIEVE_FD, s, RFD_SZ), .w4 = -1, .token = t
+#define RFD(s, t)		RFD_(s, t), .flags = K_FD
+#define RFD_OK(s, t, o)		RFD_(s, t), .out = o, .flags = K_FD | C_MEMFD
+#define RFD_SAME(s, t)		RFD_(s, t), .flags = K_FD | C_SAME
+#define FINISH(s)		IOC(LIVEUPDATE_SESSION_FINISH, s, FINISH_SZ)
+#define GET_NAME(s)		IOC(LIVEUPDATE_SESSION_GET_NAME, s, GETNAME_SZ)
+#define NAME_IS(s, w)		GET_NAME(s), .want = w, .flags = C_NAME
+#define FILE_(k, o)		.op = OP_FILE, .file = k, .out = o
+#define OPEN(fl)		FILE_(F_PATH, 0), .path = LUO_DEVICE, .mflags = fl
+#define DUP(s, o)		FILE_(F_DUP, o), .from = s
+#define MEMFD(fl, sz)		.file = F_MEMFD, .mflags = fl, .fsize = sz
+#define PATH(p, fl)		.file = F_PATH, .path = p, .mflags = fl
+#define CLOSE(s)		.op = OP_CLOSE, .on = s
+#define FOP(o, s, l)		.op = o, .on = s, .len = l
+#define ARG_NULL		.place = P_NULL
+#define ARG_8			.place = P_ADDR8
+#define END(n)			.place = P_END, .span = n
+#define RO			.place = P_RO
+#define NOFD			.place = P_NOFD
+#define NAME63	"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
 
-	if (!f)
-		return;
-	if (fscanf(f, "%d", &level) == 1 && level > QUIET_CONSOLE_LEVEL &&
-	    !klogctl(SYSLOG_ACTION_CONSOLE_LEVEL, NULL, QUIET_CONSOLE_LEVEL))
-		saved_console_level = level;
-	fclose(f);
+/* The families of cases below. */
+#define LD(nm, e, c, ...)	CASE(nm, e, CREATE("luo_dispatch_probe"), .cmd = c, __VA_ARGS__)
+#define CSIZE(nm, e, sz, tl)	CASE(nm, e, CREATE_(nm), .want = nm, .size = sz, .tail = tl, \
+				     .flags = K_FD | C_SESSION | C_CANARY)
+#define CPAGE(nm, e, ...)	CASE(nm, e, CREATE_OK(nm), END(PAGE), .size = PAGE, __VA_ARGS__)
+#define RS(nm, e, ...)		CASE(nm, e, RETRIEVE("retrieve_session_unknown"), __VA_ARGS__)
+#define SD(nm, e, c, ...)	CASE(nm, e, GET_NAME(S1), .cmd = c, __VA_ARGS__)
+#define GN(nm, e, ...)		CASE(nm, e, NAME_IS(S1, "get_name"), __VA_ARGS__)
+#define GSIZE(nm, e, sz, tl)	GN(nm, e, .size = sz, .tail = tl, .flags = C_NAME | C_CANARY)
+#define PSIZE(nm, e, sz, tl, t)	CASE(nm, e, PRESERVE(S1, T, t), MEMFD(0, 100), .size = sz, \
+				     .tail = tl)
+#define PT(nm, e, t, ...)	CASE(nm, e, PRESERVE(S1, T, t), __VA_ARGS__)
+#define TK(nm, e, s, t)		CASE(nm, e, PRESERVE(s, T, t), MEMFD(0, 10))
+#define RSIZE(nm, e, sz, tl, t)	CASE(nm, e, RFD_SAME(S1, t), .size = sz, .tail = tl)
+#define FSIZE(nm, e, sz, rs, tl) CASE(nm, e, FINISH(S1), .size = sz, .w4 = rs, .tail = tl)
+#define SS(nm, e, ...)		CASE(nm, e, RETRIEVE("s2_sizes"), __VA_ARGS__)
+
+static char name_high[NAME_LEN];	/* bytes 0x80..0xbe */
+
+/* Everything the single-boot groups created is gone at the end. */
+static const char *const single_boot_sessions[] = {
+	"create_session_dup", "create_session_dup_fd", "create_session_luo_reopen",
+	"create_session_many_000", "create_session_many_119", "retrieve_session_outgoing",
+	"session_dispatch", "outgoing_only", "get_name", "preserve_size", "preserve_type",
+	"tokens_1", "tokens_2", "tokens_many", "memfd", "memfd_again",
+};
+
+/*
+ * What "prepare_next_stage" leaves for the next kernel: the sessions of
+ * s2_sessions[] (one per group of s2_ cases) and the memfds of s2_files[],
+ * each holding @size bytes of the fill() pattern with seed @token & 0xff,
+ * the seals @seals (made with MFD_ALLOW_SEALING if any) and position @pos.
+ */
+static const char *const s2_sessions[] = {
+	"s2_main", "s2_empty", "s2_release", "s2_unretrieved", "s2_sizes",
+	"s2_readonly", "s2_same_name", "s2_garbage", "s2_finish_ro",
+};
+
+static const struct s2_file {
+	const char *session;
+	__u64 token;
+	unsigned int size, seals, pos;
+} s2_files[] = {
+	{ "s2_main", 1, 100 }, { "s2_main", 2, 12345 },
+	{ "s2_main", 3, 65536, F_SEAL_SHRINK | F_SEAL_GROW, 777 },
+	{ "s2_release", 10, 5000 }, { "s2_release", 11, 4096 },
+	{ "s2_unretrieved", 20, 8192 }, { "s2_unretrieved", 21, 1 },
+	{ "s2_sizes", 30, 300 }, { "s2_readonly", 40, 400 }, { "s2_same_name", 50, 500 },
+	{ "s2_finish_ro", 70, 700 }, { "s2_finish_ro", 71, 710 },
+};
+
+static const struct row rows[] = {
+	/* luo_open(): one open file at a time (in_use; -EBUSY), any mode; a dup() keeps it. */
+	GROUP(1, "open", 0),
+	CASE("open_first", 0, OPEN(O_RDWR), .out = L),
+	CASE("open_second_while_open", EBUSY, OPEN(O_RDWR)),
+	CASE("open_second_rdonly_while_open", EBUSY, OPEN(O_RDONLY)),
+	STEP(DUP(L, S1)), STEP(CLOSE(L)),
+	CASE("open_while_dup_still_open", EBUSY, OPEN(O_RDWR)),
+	STEP(CLOSE(S1)),
+	CASE("open_after_close", 0, OPEN(O_RDWR)),
+	CASE("open_rdonly", 0, OPEN(O_RDONLY), .out = L),
+	CASE("create_session_via_rdonly_fd", 0, CREATE("create_session_via_rdonly_fd")),
+	/*
+	 * luo_ioctl(), in order: nr >= 2 -> -EINVAL; get_user(size) faults -> -EFAULT;
+	 * cmd != luo_ioctl_ops[nr].ioctl_num -> -ENOIOCTLCMD (-ENOTTY, vfs_ioctl());
+	 * size < min_size -> -EINVAL; copy_struct_from_user() -> -E2BIG / -EFAULT.
+	 * The type and direction bits count only in the cmd comparison; FIONREAD
+	 * reaches the driver (not a regular file).
+	 */
+	GROUP(1, "luo_dispatch", L),
+	LD("luo_ioctl_nr_02", EINVAL, _IO(0xBA, 0x02)),
+	LD("luo_ioctl_nr_3f", EINVAL, _IO(0xBA, 0x3f)),
+	LD("luo_ioctl_nr_40_session_cmd", EINVAL, LIVEUPDATE_SESSION_PRESERVE_FD),
+	LD("luo_ioctl_nr_43_session_cmd", EINVAL, LIVEUPDATE_SESSION_GET_NAME),
+	LD("luo_ioctl_nr_ff", EINVAL, _IO(0xBA, 0xff)),
+	LD("luo_ioctl_nr_02_null_arg", EINVAL, _IO(0xBA, 0x02), ARG_NULL),
+	LD("luo_ioctl_fionread", EINVAL, FIONREAD),
+	LD("luo_ioctl_other_type_nr_00", ENOTTY, _IO(0xBB, 0x00)),
+	LD("luo_ioctl_other_type_nr_01", ENOTTY, _IO(0xBB, 0x01)),
+	LD("luo_ioctl_other_type_null_arg", EFAULT, _IO(0xBB, 0x00), ARG_NULL),
+	LD("luo_ioctl_other_type_size_0", ENOTTY, _IO(0xBB, 0x00), .size = 0),
+	LD("luo_ioctl_cmd_zero", ENOTTY, 0),
+	LD("luo_ioctl_create_iowr", ENOTTY,
+	   _IOWR(0xBA, 0x00, struct liveupdate_ioctl_create_session)),
+	LD("luo_ioctl_retrieve_ior", ENOTTY,
+	   _IOR(0xBA, 0x01, struct liveupdate_ioctl_retrieve_session)),
+	LD("luo_ioctl_create_null_arg", EFAULT, LIVEUPDATE_IOCTL_CREATE_SESSION, ARG_NULL),
+	LD("luo_ioctl_create_arg_8", EFAULT, LIVEUPDATE_IOCTL_CREATE_SESSION, ARG_8),
+	LD("luo_ioctl_create_size_field_cut", EFAULT, LIVEUPDATE_IOCTL_CREATE_SESSION, END(2)),
+	LD("luo_ioctl_retrieve_null_arg", EFAULT, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, ARG_NULL),
+	LD("luo_ioctl_retrieve_size_field_cut", EFAULT, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, END(2)),
+	/*
+	 * CREATE_SESSION, min_size 72: a tail beyond it must be zero (-E2BIG), and
+	 * readable (-EFAULT) like the 72 bytes.  The fd is allocated first (-EMFILE
+	 * before the name is looked at); when the reply cannot be written the new
+	 * session is released again (-EFAULT).  The input fd field is never read.
+	 */
+	GROUP(1, "create_size", L),
+	CSIZE("create_session_size_0", EINVAL, 0, 0),
+	CSIZE("create_session_size_4", EINVAL, 4, 0),
+	CSIZE("create_session_size_8", EINVAL, 8, 0),
+	CSIZE("create_session_size_71", EINVAL, 71, 0),
+	CSIZE("create_session_size_72_exact", 0, 72, 0),
+	CSIZE("create_session_size_73_zero_tail", 0, 73, 0),
+	CSIZE("create_session_size_73_nonzero_tail", E2BIG, 73, 72),
+	CSIZE("create_session_size_80_zero_tail", 0, 80, 0),
+	CSIZE("create_session_size_80_nonzero_tail", E2BIG, 80, 79),
+	CSIZE("create_session_size_128_nonzero_tail", E2BIG, 128, 100),
+	CPAGE("create_session_size_page_zero_tail", 0),
+	CPAGE("create_session_size_page_nonzero_last", E2BIG, .tail = PAGE - 1),
+	CPAGE("create_session_size_tail_in_guard", EFAULT, .size = 2 * PAGE),
+	CPAGE("create_session_size_u32_max", EFAULT, .size = UINT_MAX),
+	CASE("create_session_struct_cut_by_guard", EFAULT, CREATE(NULL), END(4)),
+	CASE("create_session_size_0_cut_by_guard", EINVAL, CREATE(NULL), END(4), .size = 0),
+	CASE("create_session_at_page_end", 0, CREATE_OK("create_session_at_page_end"), END(72)),
+	CASE("create_session_readonly_arg", EFAULT, CREATE_OK("create_session_readonly"), RO),
+	CASE("create_session_after_readonly_same_name", 0, CREATE_OK("create_session_readonly")),
+	CASE("create_session_empty_name_nonzero_tail", E2BIG, CREATE(""), .size = 80, .tail = 79),
+	CASE("create_session_fd_field_nonzero", 0, CREATE_OK("create_session_fd_field_nonzero"),
+	     .w4 = 123456),
+	CASE("create_session_emfile", EMFILE, CREATE("create_session_emfile"), NOFD),
+	CASE("create_session_emfile_empty_name", EMFILE, CREATE(""), NOFD),
+	CASE("create_session_after_emfile_same_name", 0, CREATE_OK("create_session_emfile")),
+	/*
+	 * luo_session_create(): an empty name or one without a NUL in 64 bytes ->
+	 * -EINVAL; bytes after the NUL are dropped; a name of an open outgoing
+	 * session -> -EEXIST.  A session lives until the last close of its fd.
+	 */
+	GROUP(1, "create_name", L),
+	CASE("create_session_empty_name", EINVAL, CREATE("")),
+	CASE("create_session_name_64_no_nul", EINVAL, CREATE(NULL), .fill = 'X'),
+	CASE("create_session_name_63_chars", 0, CREATE_OK(NAME63)),
+	CASE("create_session_name_1_char", 0, CREATE_OK("x")),
+	CASE("create_session_name_high_bytes", 0, CREATE_OK(name_high)),
+	CASE("create_session_name_punctuation", 0, CREATE_OK("a/b c\t.")),
+	STEP(SESSION("create_session_dup", S1)),
+	CASE("create_session_duplicate", EEXIST, CREATE_OK("create_session_dup")),
+	CASE("create_session_name_case_differs", 0, CREATE_OK("create_session_DUP")),
+	CASE("create_session_name_longer", 0, CREATE_OK("create_session_dup2")),
+	CASE("create_session_name_prefix", 0, CREATE_OK("create_session_du")),
+	STEP(CLOSE(S1)),
+	CASE("create_session_same_name_after_close", 0, CREATE_OK("create_session_dup")),
+	STEP(SESSION("create_session_dup_fd", S1)), STEP(DUP(S1, S2)), STEP(CLOSE(S1)),
+	CASE("create_session_dup_while_fd_dup_open", EEXIST, CREATE_OK("create_session_dup_fd")),
+	CASE("get_name_via_dup_fd", 0, NAME_IS(S2, "create_session_dup_fd")),
+	STEP(CLOSE(S2)),
+	CASE("create_session_after_last_dup_closed", 0, CREATE_OK("create_session_dup_fd")),
+	CASE("create_session_name_trailing_garbage", 0, SESSION("garbage", S1), .fill = 'z'),
+	CASE("get_name_after_trailing_garbage", 0, NAME_IS(S1, "garbage")),
+	CASE("create_session_dup_ignoring_garbage", EEXIST, CREATE_OK("garbage")),
+	STEP(CLOSE(S1)),
+	STEP(SESSION("create_session_luo_reopen", S1)),
+	STEP(CLOSE(L)), STEP(OPEN(O_RDWR), .out = L),
+	CASE("create_session_dup_after_luo_reopen", EEXIST, CREATE_OK("create_session_luo_reopen")),
+	STEP(CLOSE(L)),
+	CASE("session_get_name_after_luo_close", 0, NAME_IS(S1, "create_session_luo_reopen")),
+	CASE("session_preserve_after_luo_close", 0, PRESERVE(S1, T, 1), MEMFD(0, 100)),
+	STEP(CLOSE(S1)), STEP(OPEN(O_RDWR), .out = L),
+	CASE("create_session_after_luo_reopen_and_close", 0,
+	     CREATE_OK("create_session_luo_reopen")),
+	/* Many sessions: the outgoing block set grows over several blocks. */
+	CASE("create_session_many", 0, SESSION(ITER, MANY), .rep = MANY_SESSIONS,
+	     .fmt = "create_session_many_%03u"),
+	CASE("create_session_many_duplicate", EEXIST, CREATE_OK("create_session_many_077")),
+	CASE("get_name_many_sessions", 0, NAME_IS(MANY, ITER), .rep = MANY_SESSIONS,
+	     .fmt = "create_session_many_%03u"),
+	STEP(CLOSE(MANY)),
+	CASE("create_session_many_after_close", 0, CREATE_OK("create_session_many_000")),
+	/*
+	 * RETRIEVE_SESSION on a fresh boot: the CREATE_SESSION size rules, then the
+	 * fd (-EMFILE), then only the incoming list, empty here: -ENOENT.
+	 */
+	GROUP(1, "retrieve_session", L),
+	STEP(SESSION("retrieve_session_outgoing", S1)),
+	RS("retrieve_session_unknown", ENOENT),
+	RS("retrieve_session_empty_name", ENOENT, .str = ""),
+	RS("retrieve_session_name_64_no_nul", ENOENT, .str = NULL, .fill = 'X'),
+	RS("retrieve_session_outgoing_name", ENOENT, .str = "retrieve_session_outgoing"),
+	RS("retrieve_session_size_0", EINVAL, .size = 0),
+	RS("retrieve_session_size_71", EINVAL, .size = 71),
+	RS("retrieve_session_size_80_zero_tail", ENOENT, .size = 80),
+	RS("retrieve_session_size_80_nonzero_tail", E2BIG, .size = 80, .tail = 79),
+	RS("retrieve_session_size_80_tail_readonly", ENOENT, .size = 80, RO),
+	RS("retrieve_session_struct_cut_by_guard", EFAULT, END(4)),
+	RS("retrieve_session_at_page_end", ENOENT, END(72)),
+	RS("retrieve_session_readonly_arg", ENOENT, RO),
+	RS("retrieve_session_emfile", EMFILE, NOFD),
+	/*
+	 * luo_session_ioctl(), in order: nr < 0x40 or >= 0x44 -> -EINVAL; get_user()
+	 * -> -EFAULT; cmd mismatch -> -ENOTTY; FINISH and RETRIEVE_FD only on
+	 * incoming, PRESERVE_FD only on outgoing sessions -> -EINVAL; size < min_size
+	 * -> -EINVAL; copy_struct_from_user().  The argument is a GET_NAME one,
+	 * harmless whatever the kernel makes of it (as PRESERVE_FD, fd 0).
+	 */
+	GROUP(1, "session_dispatch", L),
+	STEP(SESSION("session_dispatch", S1)),
+	SD("session_ioctl_nr_00_create_cmd", EINVAL, LIVEUPDATE_IOCTL_CREATE_SESSION),
+	SD("session_ioctl_nr_01_retrieve_cmd", EINVAL, LIVEUPDATE_IOCTL_RETRIEVE_SESSION),
+	SD("session_ioctl_nr_3f", EINVAL, _IO(0xBA, 0x3f)),
+	SD("session_ioctl_nr_44", EINVAL, _IO(0xBA, 0x44)),
+	SD("session_ioctl_nr_ff", EINVAL, _IO(0xBA, 0xff)),
+	SD("session_ioctl_nr_44_null_arg", EINVAL, _IO(0xBA, 0x44), ARG_NULL),
+	SD("session_ioctl_fionread", EINVAL, FIONREAD),
+	SD("session_ioctl_other_type_nr_40", ENOTTY, _IO(0xBB, 0x40)),
+	SD("session_ioctl_other_type_nr_43", ENOTTY, _IO(0xBB, 0x43)),
+	SD("session_ioctl_other_type_null_arg", EFAULT, _IO(0xBB, 0x43), ARG_NULL),
+	SD("session_ioctl_other_type_size_0", ENOTTY, _IO(0xBB, 0x43), .size = 0),
+	SD("session_ioctl_get_name_iowr", ENOTTY,
+	   _IOWR(0xBA, 0x43, struct liveupdate_session_get_name)),
+	SD("session_ioctl_preserve_iow", ENOTTY,
+	   _IOW(0xBA, 0x40, struct liveupdate_session_preserve_fd)),
+	SD("session_ioctl_finish_iow", ENOTTY, _IOW(0xBA, 0x42, struct liveupdate_session_finish)),
+	SD("session_ioctl_preserve_null_arg", EFAULT, LIVEUPDATE_SESSION_PRESERVE_FD, ARG_NULL),
+	SD("session_ioctl_preserve_arg_8", EFAULT, LIVEUPDATE_SESSION_PRESERVE_FD, ARG_8),
+	SD("session_ioctl_get_name_null_arg", EFAULT, LIVEUPDATE_SESSION_GET_NAME, ARG_NULL),
+	SD("session_ioctl_get_name_size_field_cut", EFAULT, LIVEUPDATE_SESSION_GET_NAME, END(2)),
+	SD("session_ioctl_finish_null_arg", EFAULT, LIVEUPDATE_SESSION_FINISH, ARG_NULL),
+	SD("session_ioctl_retrieve_fd_null_arg", EFAULT, LIVEUPDATE_SESSION_RETRIEVE_FD,
+	   ARG_NULL),
+	/*
+	 * RETRIEVE_FD and FINISH on an outgoing session: -EINVAL from
+	 * luo_ioctl_type_valid(), before the size checks; the file stays preserved.
+	 */
+	GROUP(1, "outgoing_only", L),
+	STEP(SESSION("outgoing_only", S1)), STEP(SESSION("outgoing_only_empty", S2)),
+	STEP(FILE_(F_MEMFD, M1), .fsize = 100), STEP(PRESERVE(S1, M1, 1)),
+	CASE("retrieve_fd_outgoing", EINVAL, RFD(S1, 1)),
+	CASE("retrieve_fd_outgoing_unknown_token", EINVAL, RFD(S1, 2)),
+	CASE("retrieve_fd_outgoing_empty_session", EINVAL, RFD(S2, 2)),
+	CASE("retrieve_fd_outgoing_size_0", EINVAL, RFD(S1, 1), .size = 0),
+	CASE("retrieve_fd_outgoing_nonzero_tail", EINVAL, RFD(S1, 1), .size = 24, .tail = 23),
+	CASE("finish_outgoing", EINVAL, FINISH(S1)),
+	CASE("finish_outgoing_empty_session", EINVAL, FINISH(S2)),
+	CASE("finish_outgoing_reserved_nonzero", EINVAL, FINISH(S1), .w4 = 1),
+	CASE("finish_outgoing_size_0", EINVAL, FINISH(S1), .size = 0),
+	CASE("finish_outgoing_readonly_arg", EINVAL, FINISH(S1), RO),
+	CASE("preserve_fd_token_kept_after_finish_outgoing", EEXIST, PRESERVE(S1, M1, 1)),
+	/*
+	 * GET_NAME, min_size 72: reserved != 0 -> -EINVAL after the tail check; the
+	 * reply is min(size, 72) bytes (-EFAULT when read-only); the input name is
+	 * ignored.
+	 */
+	GROUP(1, "get_name", L),
+	STEP(SESSION("get_name", S1)),
+	GN("get_name_ok", 0),
+	GSIZE("get_name_size_0", EINVAL, 0, 0),
+	GSIZE("get_name_size_8", EINVAL, 8, 0),
+	GSIZE("get_name_size_71", EINVAL, 71, 0),
+	GSIZE("get_name_size_72_exact", 0, 72, 0),
+	GSIZE("get_name_size_80_zero_tail", 0, 80, 0),
+	GSIZE("get_name_size_80_nonzero_tail", E2BIG, 80, 79),
+	GSIZE("get_name_size_73_nonzero_tail", E2BIG, 73, 72),
+	CASE("get_name_reserved_nonzero", EINVAL, GET_NAME(S1), .w4 = 1),
+	CASE("get_name_reserved_nonzero_nonzero_tail", E2BIG, GET_NAME(S1), .w4 = 1, .size = 80,
+	     .tail = 79),
+	GN("get_name_input_name_ignored", 0, .fill = 'Z'),
+	CASE("get_name_readonly_arg", EFAULT, GET_NAME(S1), RO),
+	GN("get_name_at_page_end", 0, END(72)),
+	CASE("get_name_struct_cut_by_guard", EFAULT, GET_NAME(S1), END(8)),
+	GN("get_name_size_page_zero_tail", 0, END(PAGE), .size = PAGE),
+	CASE("get_name_size_tail_in_guard", EFAULT, GET_NAME(S1), END(PAGE), .size = 2 * PAGE),
+	/*
+	 * PRESERVE_FD, min_size 16: failed attempts take no token; when the reply
+	 * cannot be written the file stays preserved (-EFAULT).
+	 */
+	GROUP(1, "preserve_size", L),
+	STEP(SESSION("preserve_size", S1)),
+	PSIZE("preserve_fd_size_0", EINVAL, 0, 0, 0x10),
+	PSIZE("preserve_fd_size_8", EINVAL, 8, 0, 0x11),
+	PSIZE("preserve_fd_size_15", EINVAL, 15, 0, 0x12),
+	PSIZE("preserve_fd_size_16_exact", 0, 16, 0, 0x13),
+	PSIZE("preserve_fd_size_17_nonzero_tail", E2BIG, 17, 16, 0x14),
+	PSIZE("preserve_fd_size_24_zero_tail", 0, 24, 0, 0x15),
+	PSIZE("preserve_fd_size_24_nonzero_tail", E2BIG, 24, 23, 0x16),
+	PSIZE("preserve_fd_size_64_nonzero_tail", E2BIG, 64, 40, 0x17),
+	PSIZE("preserve_fd_token_free_after_e2big", 0, 16, 0, 0x16),
+	PSIZE("preserve_fd_token_free_after_size_einval", 0, 16, 0, 0x10),
+	STEP(FILE_(F_MEMFD, M1), .fsize = 100),
+	CASE("preserve_fd_struct_cut_by_guard", EFAULT, PRESERVE(S1, M1, 0), END(8)),
+	CASE("preserve_fd_at_page_end", 0, PRESERVE(S1, M1, 0x20), END(16)),
+	STEP(CLOSE(M1)), STEP(FILE_(F_MEMFD, M1), .fsize = 4096),
+	CASE("preserve_fd_readonly_arg", EFAULT, PRESERVE(S1, M1, 0x30), RO),
+	CASE("preserve_fd_readonly_kept_same_token", EEXIST, PRESERVE(S1, M1, 0x30)),
+	CASE("preserve_fd_readonly_kept_same_file", EBUSY, PRESERVE(S1, M1, 0x31)),
+	CASE("memfd_ftruncate_after_readonly_preserve", EPERM, FOP(OP_TRUNC, M1, 8192)),
+	/*
+	 * luo_preserve_file(): no file (closed, out of range, O_PATH) -> -EBADF; no
+	 * handler can_preserve() it -> -ENOENT.  memfd_luo takes unlinked shmem
+	 * files: memfds, unlinked and O_TMPFILE tmpfs files (not hugetlb, secretmem).
+	 */
+	GROUP(1, "preserve_type", L),
+	STEP(SESSION("preserve_type", S1)), STEP(SESSION("preserve_type_other", S2)),
+	PT("preserve_fd_memfd_empty", 0, 1, MEMFD(0, 0)),
+	PT("preserve_fd_memfd_one_page", 0, 2, MEMFD(0, 4096)),
+	PT("preserve_fd_memfd_sparse", 0, 3, .file = F_SPARSE),
+	CASE("preserve_fd_minus_1", EBADF, PRESERVE_NR(S1, -1, 10)),
+	CASE("preserve_fd_int_min", EBADF, PRESERVE_NR(S1, INT_MIN, 11)),
+	CASE("preserve_fd_large_number", EBADF, PRESERVE_NR(S1, 1 << 20, 12)),
+	PT("preserve_fd_closed", EBADF, 13, .file = F_CLOSED),
+	PT("preserve_fd_closed_number_reused", ENOENT, 13, .file = F_NULL_AT_CLOSED),
+	PT("preserve_fd_opath", EBADF, 14, PATH("/", O_PATH)),
+	STEP(FILE_(F_MEMFD, M1), .fsize = 10),
+	PT("preserve_fd_opath_memfd", EBADF, 15, .file = F_REOPEN, .from = M1, .mflags = O_PATH),
+	STEP(CLOSE(M1)),
+	PT("preserve_fd_pipe", ENOENT, 20, .file = F_PIPE),
+	PT("preserve_fd_dev_null", ENOENT, 21, PATH("/dev/null", O_RDWR)),
+	PT("preserve_fd_unix_socket", ENOENT, 22, .file = F_SOCKET),
+	PT("preserve_fd_eventfd", ENOENT, 23, .file = F_EVENTFD),
+	CASE("preserve_fd_luo_device", ENOENT, PRESERVE(S1, L, 24)),
+	CASE("preserve_fd_session_itself", ENOENT, PRESERVE(S1, S1, 25)),
+	CASE("preserve_fd_other_session", ENOENT, PRESERVE(S1, S2, 26)),
+	PT("preserve_fd_root_dir", ENOENT, 27, PATH("/", O_RDONLY | O_DIRECTORY)),
+	PT("preserve_fd_proc_file", ENOENT, 28, PATH("/proc/self/status", O_RDONLY)),
+	PT("preserve_fd_secretmem", ENOENT, 29, .file = F_SECRET),
+	PT("preserve_fd_hugetlb_memfd", ENOENT, 30, .file = F_HUGETLB),
+	STEP(.op = OP_NEED_TMPFS),
+	STEP(FILE_(F_PATH, M1), .path = TMP_FILE, .mflags = O_RDWR | O_CREAT | O_EXCL,
+	     .fsize = 100),
+	CASE("preserve_fd_tmpfs_linked_file", ENOENT, PRESERVE(S1, M1, 40)),
+	STEP(.op = OP_UNLINK),
+	CASE("preserve_fd_tmpfs_unlinked_file", 0, PRESERVE(S1, M1, 40)),
+	STEP(CLOSE(M1)),
+	PT("preserve_fd_tmpfs_o_tmpfile", 0, 41, PATH("/tmp", O_TMPFILE | O_RDWR), .fsize = 100),
+	/*
+	 * A token used in the session -> -EEXIST first (even for a bad fd); a file
+	 * (inode) preserved in any session, through any fd -> -EBUSY.  Failures take
+	 * nothing; LUO holds the file until its session is closed.  Many files need
+	 * several blocks.
+	 */
+	GROUP(1, "tokens", L),
+	STEP(SESSION("tokens_1", S1)), STEP(SESSION("tokens_2", S2)),
+	STEP(FILE_(F_MEMFD, M1), .fsize = 4096), STEP(FILE_(F_MEMFD, M2), .fsize = 4096),
+	CASE("preserve_fd_first", 0, PRESERVE(S1, M1, 0x100)),
+	CASE("preserve_fd_duplicate_token", EEXIST, PRESERVE(S1, M2, 0x100)),
+	CASE("preserve_fd_duplicate_token_bad_fd", EEXIST, PRESERVE_NR(S1, -1, 0x100)),
+	CASE("preserve_fd_duplicate_token_same_file", EEXIST, PRESERVE(S1, M1, 0x100)),
+	CASE("preserve_fd_same_memfd_same_session", EBUSY, PRESERVE(S1, M1, 0x101)),
+	CASE("preserve_fd_same_memfd_other_session", EBUSY, PRESERVE(S2, M1, 0x100)),
+	CASE("preserve_fd_dup_of_memfd", EBUSY, PRESERVE(S2, T, 0x102), .file = F_DUP, .from = M1),
+	CASE("preserve_fd_memfd_reopened_via_proc", EBUSY, PRESERVE(S2, T, 0x103),
+	     .file = F_REOPEN, .from = M1, .mflags = O_RDWR),
+	CASE("preserve_fd_token_free_after_ebusy", 0, PRESERVE(S1, M2, 0x101)),
+	CASE("preserve_fd_token_free_after_ebadf_first", EBADF, PRESERVE_NR(S1, -1, 0x104)),
+	TK("preserve_fd_token_free_after_ebadf", 0, S1, 0x104),
+	STEP(PRESERVE(S1, T, 0x105), .file = F_PIPE, .exp = ENOENT),
+	TK("preserve_fd_token_free_after_enoent", 0, S1, 0x105),
+	TK("preserve_fd_same_token_other_session", 0, S2, 0x100),
+	TK("preserve_fd_token_zero", 0, S2, 0),
+	TK("preserve_fd_token_u64_max", 0, S2, ~0ULL),
+	TK("preserve_fd_token_u64_max_duplicate", EEXIST, S2, ~0ULL),
+	TK("preserve_fd_user_close_first", 0, S2, 0x200),
+	TK("preserve_fd_user_closed_token_kept", EEXIST, S2, 0x200),
+	STEP(CLOSE(S1)),
+	CASE("preserve_fd_after_session_close", 0, PRESERVE(S2, M1, 0x300)),
+	CASE("preserve_fd_after_session_close_second", 0, PRESERVE(S2, M2, 0x301)),
+	STEP(SESSION("tokens_many", S1)),
+	CASE("preserve_fd_many_memfds", 0, PRESERVE(S1, T, 0x1000), MEMFD(0, 1), .rep = MANY_FILES),
+	STEP(FILE_(F_MEMFD, M3), .fsize = 1),
+	CASE("preserve_fd_many_memfds_duplicate_token", EEXIST, PRESERVE(S1, M3, 0x1000 + 77)),
+	CASE("preserve_fd_many_memfds_one_more", 0, PRESERVE(S1, M3, 0x1000 + MANY_FILES)),
+	/*
+	 * memfd_luo_preserve(): every seal is accepted; over UINT_MAX pages ->
+	 * -EFBIG.  A preserved memfd is frozen (-EPERM for size changes, fallocate,
+	 * writes past EOF) until unpreserved (session close, or a failed preserve).
+	 */
+	GROUP(1, "memfd", L),
+	STEP(SESSION("memfd", S1)),
+	PT("preserve_fd_memfd_all_seals", 0, 1, .file = F_SEALED),
+	PT("preserve_fd_memfd_noexec_seal", 0, 2, MEMFD(MFD_NOEXEC_SEAL | MFD_CLOEXEC, 4096)),
+	PT("preserve_fd_memfd_allow_sealing", 0, 3, MEMFD(MFD_ALLOW_SEALING | MFD_CLOEXEC, 4096)),
+	STEP(FILE_(F_TOO_BIG, M1)),
+	CASE("preserve_fd_memfd_too_big", EFBIG, PRESERVE(S1, M1, 4)),
+	CASE("memfd_ftruncate_after_failed_preserve", 0, FOP(OP_TRUNC, M1, 4096)),
+	CASE("preserve_fd_after_efbig_shrunk", 0, PRESERVE(S1, M1, 4)),
+	CASE("memfd_ftruncate_grow_while_preserved", EPERM, FOP(OP_TRUNC, M1, 8192)),
+	CASE("memfd_ftruncate_shrink_while_preserved", EPERM, FOP(OP_TRUNC, M1, 0)),
+	CASE("memfd_ftruncate_same_size_while_preserved", 0, FOP(OP_TRUNC, M1, 4096)),
+	CASE("memfd_fallocate_while_preserved", EPERM, FOP(OP_FALLOC, M1, 4096)),
+	CASE("memfd_fallocate_past_eof_while_preserved", EPERM, FOP(OP_FALLOC, M1, 4096),
+	     .off = 4096),
+	CASE("memfd_write_past_eof_while_preserved", EPERM, FOP(OP_WRITE, M1, 16), .off = 4096),
+	CASE("memfd_write_inside_while_preserved", 0, FOP(OP_WRITE, M1, 16), .off = 100),
+	STEP(CLOSE(S1)),
+	CASE("memfd_ftruncate_after_unpreserve", 0, FOP(OP_TRUNC, M1, 8192)),
+	CASE("memfd_data_after_unpreserve", 0, FOP(OP_READ, M1, 16), .off = 100),
+	STEP(SESSION("memfd_again", S1)),
+	CASE("preserve_fd_memfd_again_after_unpreserve", 0, PRESERVE(S1, M1, 4)),
+	/* Everything was closed: the device is free and no session is left. */
+	GROUP(1, "final", L),
+	CASE("final_no_session_left", 0, CREATE_OK(ITER), .names = single_boot_sessions,
+	     .rep = ARRAY_SIZE(single_boot_sessions)),
+
+
+	/* Stage 2 and later: the first open deserializes the incoming sessions. */
+	GROUP(2, "s2_open", 0),
+	CASE("s2_open_first", 0, OPEN(O_RDWR), .out = L),
+	CASE("s2_open_second_while_open", EBUSY, OPEN(O_RDWR)),
+	/*
+	 * An incoming session, "s2_main" (tokens 1 to 3): retrieved once (-EINVAL
+	 * again until released); no PRESERVE_FD (-EINVAL first); RETRIEVE_FD gives
+	 * the same file each time (failed replies or fd allocations leave it
+	 * retrievable), a new unfrozen memfd with size, contents, seals and position,
+	 * LUO's (-EBUSY to preserve) until FINISH; the size and tail checks come
+	 * before FINISH's reserved check; FINISH empties the file set (then 0 again).
+	 */
+	GROUP(2, "s2_main", L),
+	CASE("s2_retrieve_session_unknown", ENOENT, RETRIEVE("s2_unknown")),
+	CASE("s2_retrieve_session_ok", 0, RETRIEVE_OK("s2_main", S1)),
+	CASE("s2_retrieve_session_again_while_open", EINVAL, RETRIEVE("s2_main")),
+	CASE("s2_get_name_incoming", 0, NAME_IS(S1, "s2_main")),
+	CASE("s2_preserve_fd_incoming", EINVAL, PRESERVE(S1, T, 100), MEMFD(0, 100)),
+	CASE("s2_preserve_fd_incoming_bad_fd", EINVAL, PRESERVE_NR(S1, -1, 101)),
+	CASE("s2_preserve_fd_incoming_same_token", EINVAL, PRESERVE_NR(S1, -1, 1)),
+	CASE("s2_retrieve_fd_unknown_token", ENOENT, RFD(S1, 99)),
+	CASE("s2_retrieve_fd_ok", 0, RFD_OK(S1, 1, M1)),
+	STEP(.op = OP_STAT, .on = M1),
+	CASE("s2_retrieve_fd_same_token_again", 0, RFD_SAME(S1, 1)),
+	STEP(CLOSE(M1)),
+	CASE("s2_retrieve_fd_after_user_close", 0, RFD_OK(S1, 1, M1),
+	     .flags = K_FD | C_MEMFD | C_SAME),
+	RSIZE("s2_retrieve_fd_size_0", EINVAL, 0, 0, 1),
+	RSIZE("s2_retrieve_fd_size_8", EINVAL, 8, 0, 1),
+	RSIZE("s2_retrieve_fd_size_15", EINVAL, 15, 0, 1),
+	RSIZE("s2_retrieve_fd_size_17_nonzero_tail", E2BIG, 17, 16, 1),
+	RSIZE("s2_retrieve_fd_size_24_nonzero_tail", E2BIG, 24, 23, 1),
+	RSIZE("s2_retrieve_fd_size_24_zero_tail", 0, 24, 0, 1),
+	RSIZE("s2_retrieve_fd_unknown_token_nonzero_tail", E2BIG, 24, 23, 99),
+	CASE("s2_retrieve_fd_struct_cut_by_guard", EFAULT, RFD(S1, 0), END(8)),
+	CASE("s2_retrieve_fd_at_page_end", 0, RFD_SAME(S1, 1), END(RFD_SZ)),
+	CASE("s2_retrieve_fd_readonly_arg", EFAULT, RFD(S1, 2), RO),
+	CASE("s2_retrieve_fd_after_readonly_arg", 0, RFD_OK(S1, 2, M2)),
+	CASE("s2_retrieve_fd_emfile", EMFILE, RFD(S1, 3), NOFD),
+	CASE("s2_retrieve_fd_after_emfile", 0, RFD_OK(S1, 3, M3)),
+	CASE("s2_memfd_seals_preserved", 0, FOP(OP_SEALS, M3, F_SEAL_SHRINK | F_SEAL_GROW)),
+	CASE("s2_memfd_position_preserved", 0, FOP(OP_POS, M3, 777)),
+	CASE("s2_memfd_ftruncate_before_finish", 0, FOP(OP_TRUNC, M2, 2 * 12345), .len2 = 12345),
+	STEP(SESSION("s2_main_out", S2)),
+	CASE("s2_preserve_fd_retrieved_before_finish", EBUSY, PRESERVE(S2, M1, 1)),
+	FSIZE("s2_finish_size_0", EINVAL, 0, 0, 0),
+	FSIZE("s2_finish_size_4", EINVAL, 4, 0, 0),
+	FSIZE("s2_finish_reserved_nonzero", EINVAL, FINISH_SZ, 1, 0),
+	FSIZE("s2_finish_size_16_nonzero_tail", E2BIG, 16, 0, 15),
+	FSIZE("s2_finish_reserved_nonzero_nonzero_tail", E2BIG, 16, 1, 15),
+	CASE("s2_retrieve_fd_after_failed_finish", 0, RFD_SAME(S1, 1)),
+	CASE("s2_finish_ok", 0, FINISH(S1)),
+	CASE("s2_finish_again", 0, FINISH(S1)),
+	FSIZE("s2_finish_size_16_zero_tail_after_finish", 0, 16, 0, 0),
+	CASE("s2_retrieve_fd_after_finish", ENOENT, RFD(S1, 1)),
+	CASE("s2_retrieve_fd_unknown_token_after_finish", ENOENT, RFD(S1, 99)),
+	CASE("s2_get_name_after_finish", 0, NAME_IS(S1, "s2_main")),
+	CASE("s2_preserve_fd_incoming_after_finish", EINVAL, PRESERVE(S1, T, 100), MEMFD(0, 100)),
+	CASE("s2_retrieve_session_after_finish_while_open", EINVAL, RETRIEVE("s2_main")),
+	CASE("s2_memfd_data_after_finish", 0, .op = OP_DATA, .on = M1, .token = 1, .rep = 3),
+	CASE("s2_memfd_write_after_finish", 0, FOP(OP_WRITE, M1, 1)),
+	CASE("s2_memfd_ftruncate_after_finish", 0, FOP(OP_TRUNC, M1, 8192)),
+	CASE("s2_memfd_ftruncate_sealed_after_finish", EPERM, FOP(OP_TRUNC, M3, 0)),
+	CASE("s2_preserve_fd_retrieved_after_finish", 0, PRESERVE(S2, M1, 1)),
+	CASE("s2_memfd_ftruncate_preserved_again", EPERM, FOP(OP_TRUNC, M1, 4096)),
+	STEP(CLOSE(S1)),
+	CASE("s2_retrieve_session_after_finish_and_close", ENOENT, RETRIEVE("s2_main")),
+	/* No files, "s2_empty": RETRIEVE_FD -> -ENOENT; FINISH -> 0, every time. */
+	GROUP(2, "s2_empty", L),
+	CASE("s2_empty_retrieve_session", 0, RETRIEVE_OK("s2_empty", S1)),
+	CASE("s2_empty_retrieve_fd", ENOENT, RFD(S1, 0)),
+	CASE("s2_empty_finish", 0, FINISH(S1)),
+	CASE("s2_empty_finish_again", 0, FINISH(S1)),
+	CASE("s2_empty_get_name_after_finish", 0, NAME_IS(S1, "s2_empty")),
+	STEP(CLOSE(S1)),
+	CASE("s2_empty_retrieve_session_after_close", ENOENT, RETRIEVE("s2_empty")),
+	/*
+	 * Releasing an unfinished session, "s2_release" (token 10 retrieved, 11
+	 * not), finishes and removes it; until the last close it is retrieved.
+	 */
+	GROUP(2, "s2_release", L),
+	CASE("s2_release_retrieve_session", 0, RETRIEVE_OK("s2_release", S1)),
+	CASE("s2_release_retrieve_fd", 0, RFD_OK(S1, 10, M1)),
+	STEP(DUP(S1, S2)), STEP(CLOSE(S1)),
+	CASE("s2_release_retrieve_session_while_dup_open", EINVAL, RETRIEVE("s2_release")),
+	CASE("s2_release_get_name_via_dup", 0, NAME_IS(S2, "s2_release")),
+	STEP(CLOSE(S2)),
+	CASE("s2_release_retrieve_session_after_close", ENOENT, RETRIEVE("s2_release")),
+	CASE("s2_release_memfd_data_after_close", 0, .op = OP_DATA, .on = M1, .token = 10),
+	CASE("s2_release_create_outgoing_same_name", 0, CREATE_OK("s2_release")),
+	/* FINISH with files never retrieved, "s2_unretrieved": they are gone. */
+	GROUP(2, "s2_unretrieved", L),
+	CASE("s2_unretrieved_retrieve_session", 0, RETRIEVE_OK("s2_unretrieved", S1)),
+	CASE("s2_finish_unretrieved_files", 0, FINISH(S1)),
+	CASE("s2_retrieve_fd_after_finish_unretrieved", ENOENT, RFD(S1, 20)),
+	CASE("s2_retrieve_fd_after_finish_unretrieved_other", ENOENT, RFD(S1, 21)),
+	/*
+	 * RETRIEVE_SESSION argument checks on an existing name, "s2_sizes" (token
+	 * 30), fail before the lookup: the session can still be retrieved.
+	 */
+	GROUP(2, "s2_sizes", L),
+	SS("s2_retrieve_session_size_0", EINVAL, .size = 0),
+	SS("s2_retrieve_session_size_71", EINVAL, .size = 71),
+	SS("s2_retrieve_session_size_80_nonzero_tail", E2BIG, .size = 80, .tail = 79),
+	SS("s2_retrieve_session_size_73_nonzero_tail", E2BIG, .size = 73, .tail = 72),
+	SS("s2_retrieve_session_struct_cut_by_guard", EFAULT, .str = NULL, END(4)),
+	SS("s2_retrieve_session_emfile", EMFILE, NOFD),
+	CASE("s2_retrieve_session_size_80_zero_tail", 0, RETRIEVE_OK("s2_sizes", S1), .size = 80),
+	CASE("s2_retrieve_fd_after_sized_retrieve", 0, RFD_OK(S1, 30, M1)),
+	/*
+	 * "s2_readonly": the reply cannot be written, so the retrieved session is
+	 * released (finished and removed) before the ioctl returns.
+	 */
+	GROUP(2, "s2_readonly", L),
+	CASE("s2_retrieve_session_readonly_arg", EFAULT, RETRIEVE("s2_readonly"), RO),
+	CASE("s2_retrieve_session_after_readonly_arg", ENOENT, RETRIEVE("s2_readonly")),
+	/*
+	 * "s2_same_name" (token 50): CREATE checks only the outgoing list, RETRIEVE
+	 * only the incoming one.
+	 */
+	GROUP(2, "s2_same_name", L),
+	CASE("s2_create_outgoing_same_name_as_incoming", 0, CREATE_OK("s2_same_name"), .out = S2),
+	CASE("s2_retrieve_session_with_outgoing_same_name", 0, RETRIEVE_OK("s2_same_name", S1)),
+	CASE("s2_create_outgoing_same_name_duplicate", EEXIST, CREATE_OK("s2_same_name")),
+	CASE("s2_retrieve_fd_session_with_outgoing_same_name", 0, RFD_OK(S1, 50, M1)),
+	CASE("s2_preserve_fd_outgoing_same_name_same_token", 0, PRESERVE(S2, T, 50), MEMFD(0, 100)),
+	STEP(CLOSE(S2)),
+	CASE("s2_create_outgoing_same_name_as_retrieved", 0, CREATE_OK("s2_same_name")),
+	STEP(CLOSE(S1)),
+	CASE("s2_create_outgoing_same_name_after_incoming_closed", 0, CREATE_OK("s2_same_name")),
+	/*
+	 * "s2_garbage": strncmp(.., 64), so bytes after the NUL do not count, and a
+	 * prefix, an extension, another case or no NUL in 64 bytes do not match.
+	 */
+	GROUP(2, "s2_garbage", L),
+	CASE("s2_retrieve_session_name_prefix", ENOENT, RETRIEVE("s2_garbag")),
+	CASE("s2_retrieve_session_name_longer", ENOENT, RETRIEVE("s2_garbage_")),
+	CASE("s2_retrieve_session_name_case_differs", ENOENT, RETRIEVE("S2_GARBAGE")),
+	CASE("s2_retrieve_session_name_64_no_nul", ENOENT, RETRIEVE(NULL), .fill = 'X'),
+	CASE("s2_retrieve_session_name_trailing_garbage", 0, RETRIEVE_OK("s2_garbage", 0),
+	     .fill = 'z'),
+	/*
+	 * "s2_finish_ro" (token 70 retrieved, 71 not): FINISH whose reply cannot be
+	 * written has finished the files anyway.
+	 */
+	GROUP(2, "s2_finish_ro", L),
+	CASE("s2_finish_ro_retrieve_session", 0, RETRIEVE_OK("s2_finish_ro", S1)),
+	CASE("s2_finish_ro_retrieve_fd", 0, RFD_OK(S1, 70, M1)),
+	CASE("s2_finish_readonly_arg", EFAULT, FINISH(S1), RO),
+	CASE("s2_retrieve_fd_after_finish_readonly_arg", ENOENT, RFD(S1, 71)),
+	CASE("s2_retrieve_fd_retrieved_after_finish_readonly_arg", ENOENT, RFD(S1, 70)),
+	CASE("s2_finish_after_finish_readonly_arg", 0, FINISH(S1)),
+	CASE("s2_memfd_data_after_finish_readonly_arg", 0, .op = OP_DATA, .on = M1, .token = 70),
+	/* Every incoming session was retrieved and released: none is left. */
+	GROUP(2, "s2_final", L),
+	CASE("s2_final_no_incoming_left", ENOENT, RETRIEVE(ITER), .names = s2_sessions,
+	     .rep = ARRAY_SIZE(s2_sessions)),
+};
+
+/* The interpreter ------------------------------------------------------------ */
+
+#define SLOT(s, i)	((s) == MANY ? MANY + (i) : (s))
+static int fds[MANY + MANY_FILES], closed_nr = -1, saved_level = -1, skip_err;
+static const char *skip_why;
+static struct stat ref;		/* the file of the last OP_STAT */
+static unsigned char *gpage;	/* a read-write page, then a PROT_NONE page */
+static unsigned char *ropage;	/* a page that is read-only while in use */
+static const char data[16] = "luo_errno memfd";
+
+/* "0", the symbolic name of an errno, or a result of the DOC comment. */
+static const char *result_name(int res, char *buf, size_t len)
+{
+	static const char *const r[] = { "BADNAME", "BADFD", "NOCLOEXEC", "CANARY", "BADDATA",
+					 "OTHERFILE" };
+	static const char *const kernel_only[] = { [0] = "ERESTARTSYS", [1] = "ERESTARTNOINTR",
+						   [3] = "ENOIOCTLCMD", [12] = "ENOTSUPP" };
+	int err = res <= R_SETUP ? R_SETUP - res : res;
+	const char *s = err > 0 ? strerrorname_np(err) : NULL;
+
+	if (!res || (res < 0 && res >= R_OTHERFILE))
+		return res ? r[-res - 1] : "0";
+	if (!s && err >= 512 && err < 512 + (int)ARRAY_SIZE(kernel_only))
+		s = kernel_only[err - 512];
+	if (s)
+		snprintf(buf, len, "%s%s", res <= R_SETUP ? "SETUP_" : "", s);
+	else
+		snprintf(buf, len, "%sE%d", res <= R_SETUP ? "SETUP_" : "", err);
+	return buf;
 }
 
-static void restore_console(void)
+static void report(const char *name, int res, int exp)
 {
-	if (saved_console_level >= 0)
-		klogctl(SYSLOG_ACTION_CONSOLE_LEVEL, NULL, saved_console_level);
-	saved_console_level = -1;
+	char rbuf[48], ebuf[48];
+
+	if (res == R_SKIP)
+		ksft_test_result_code(KSFT_SKIP, name, "%s %s", skip_why,
+				      result_name(skip_err, ebuf, sizeof(ebuf)));
+	else
+		ksft_test_result_code(res == exp ? KSFT_PASS : KSFT_FAIL, name, "%s expected %s",
+				      result_name(res, rbuf, sizeof(rbuf)),
+				      result_name(exp, ebuf, sizeof(ebuf)));
 }
 
-static void fatal(const char *what, int err)
+/* Lower the console loglevel to QUIET_LEVEL (@quiet), or put it back. */
+static void quiet_console(int quiet)
 {
-	char ebuf[32];
+	FILE *f = quiet ? fopen("/proc/sys/kernel/printk", "re") : NULL;
 
-	restore_console();
-	printf("LUO-ERRNO-FATAL: %s: %s\n", what, errno_name(err, ebuf, sizeof(ebuf)));
-	fflush(stdout);
-	exit(2);
-}
-
-static void note_case(const char *name)
-{
-	const char *p;
-	int i;
-
-	for (p = name; *p; p++)
-		if (!((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '_'))
-			fatal(name, EINVAL);
-	for (i = 0; i < nr_cases; i++)
-		if (!strcmp(case_names[i], name))
-			fatal(name, EEXIST);
-	if (nr_cases == MAX_CASES)
-		fatal("too many cases", ENOSPC);
-	case_names[nr_cases++] = name;
-}
-
-/* Print one case.  @res: 0, an errno, or one of the R_* results. */
-static void report(const char *name, int res, int expected)
-{
-	char rbuf[48], ebuf[32];
-
-	note_case(name);
-	if (res != expected)
-		nr_unexpected++;
-	printf("LUO-ERRNO: %s %s expected %s\n", name,
-	       result_name(res, rbuf, sizeof(rbuf)),
-	       result_name(expected, ebuf, sizeof(ebuf)));
-}
-
-static void skip(const char *name, const char *why, int err)
-{
-	char ebuf[32];
-
-	printf("LUO-ERRNO-SKIP: %s %s %s\n", name, why,
-	       errno_name(err, ebuf, sizeof(ebuf)));
-}
-
-/* Helpers ------------------------------------------------------------------ */
-
-static int do_ioctl(int fd, unsigned int cmd, void *arg)
-{
-	return ioctl(fd, cmd, arg) < 0 ? errno : 0;
-}
-
-static int sys_res(long ret)
-{
-	return ret < 0 ? errno : 0;
+	if (!quiet && saved_level >= 0)
+		klogctl(8 /* SYSLOG_ACTION_CONSOLE_LEVEL */, NULL, saved_level);
+	if (f && (fscanf(f, "%d", &saved_level) != 1 || saved_level <= QUIET_LEVEL ||
+		  klogctl(8, NULL, QUIET_LEVEL)))
+		saved_level = -1;
+	if (f)
+		fclose(f);
 }
 
 static void xclose(int *fd)
@@ -294,1649 +823,125 @@ static void xclose(int *fd)
 	*fd = -1;
 }
 
-static int luo_open(void)
+static int sys_res(long ret)
 {
-	int fd = open(LUO_DEV, O_RDWR | O_CLOEXEC);
-
-	if (fd < 0)
-		fatal("open " LUO_DEV, errno);
-	return fd;
+	return ret < 0 ? errno : 0;
 }
 
-/* The read-write page, zeroed, and a pointer @n bytes before its end. */
-static void *gpage_tail(size_t n)
-{
-	memset(gpage, 0, page);
-	return gpage + page - n;
-}
-
-/* The read-only page holding a copy of @src. */
-static void *ro_copy(const void *src, size_t n)
-{
-	if (mprotect(ropage, page, PROT_READ | PROT_WRITE))
-		fatal("mprotect rw", errno);
-	memset(ropage, 0, page);
-	memcpy(ropage, src, n);
-	if (mprotect(ropage, page, PROT_READ))
-		fatal("mprotect ro", errno);
-	return ropage;
-}
-
-static int name_is(const void *name, const char *want)
-{
-	size_t n = strnlen(name, NAME_LEN);
-
-	return n < NAME_LEN && n == strlen(want) && !memcmp(name, want, n);
-}
-
-static int get_name_is(int sfd, const char *want)
-{
-	struct liveupdate_session_get_name a;
-
-	memset(&a, 0, sizeof(a));
-	a.size = GETNAME_SZ;
-	if (ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, &a) < 0)
-		return errno;
-	return name_is(a.name, want) ? 0 : R_BADNAME;
-}
-
-/*
- * Check a session fd handed out by CREATE_SESSION or RETRIEVE_SESSION: open,
- * close-on-exec and named @want.
- */
-static int session_fd_ok(int fd, const char *want)
-{
-	int fl, res;
-
-	if (fd < 0)
-		return R_BADFD;
-	fl = fcntl(fd, F_GETFD);
-	if (fl < 0)
-		return R_BADFD;
-	res = get_name_is(fd, want);
-	if (!res && !(fl & FD_CLOEXEC))
-		res = R_NOCLOEXEC;
-	return res;
-}
-
-/* The same, and close it. */
-static int check_new_session(int fd, const char *want)
-{
-	int res = session_fd_ok(fd, want);
-
-	if (res != R_BADFD)
-		close(fd);
-	return res;
-}
-
-static void create_arg(struct liveupdate_ioctl_create_session *a, const char *name)
-{
-	memset(a, 0, sizeof(*a));
-	a->size = CREATE_SZ;
-	a->fd = -1;
-	snprintf((char *)a->name, sizeof(a->name), "%s", name);
-}
-
-/*
- * CREATE_SESSION with the argument at @arg (a struct
- * liveupdate_ioctl_create_session laid out by the caller, fd field -1).  On
- * success the new session is checked to be named @want and closed.
- */
-static int create_raw(int luo, void *arg, const char *want)
-{
-	int fd, res;
-
-	res = do_ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, arg);
-	if (res)
-		return res;
-	memcpy(&fd, (unsigned char *)arg + 4, sizeof(fd));
-	return check_new_session(fd, want);
-}
-
-/* A new session named @name: its fd, or -errno. */
-static int session_new(int luo, const char *name)
-{
-	struct liveupdate_ioctl_create_session a;
-
-	create_arg(&a, name);
-	if (ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &a) < 0)
-		return -errno;
-	return a.fd;
-}
-
-static int preserve(int sfd, int fd, __u64 token)
-{
-	struct liveupdate_session_preserve_fd a;
-
-	memset(&a, 0, sizeof(a));
-	a.size = PRESERVE_SZ;
-	a.fd = fd;
-	a.token = token;
-	return do_ioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, &a);
-}
-
-/* Byte @off of a test file with pattern @seed. */
+/* Byte @off of a test file: a function of the offset and @seed. */
 static unsigned char pattern_byte(size_t off, unsigned int seed)
 {
 	return (unsigned char)(((off * 7 + 3) ^ seed) & 0xff);
 }
 
-/* Bytes [off, off + len) of a test file: a function of the offset and seed. */
-static int fill_seeded(int fd, size_t off, size_t len, unsigned int seed)
+static int fill(int fd, size_t off, size_t len, unsigned int seed)
 {
-	unsigned char buf[4096];
+	unsigned char buf[PAGE];
 	size_t i, n;
 
-	while (len) {
+	for (; len; off += n, len -= n) {
 		n = len < sizeof(buf) ? len : sizeof(buf);
 		for (i = 0; i < n; i++)
 			buf[i] = pattern_byte(off + i, seed);
 		if (pwrite(fd, buf, n, off) != (ssize_t)n)
 			return -1;
-		off += n;
-		len -= n;
 	}
 	return 0;
 }
 
-static int fill(int fd, size_t off, size_t len)
+/* A memfd with @size bytes of data (exec mode explicit: no console warning). */
+static int memfd_new(unsigned int flags, size_t size)
 {
-	return fill_seeded(fd, off, len, 0);
-}
+	int fd = memfd_create("luo_errno", flags & MFD_NOEXEC_SEAL ? flags : flags | MFD_EXEC);
 
-/* A memfd with @size bytes of data: its fd, or -errno. */
-static int memfd_new(const char *name, unsigned int flags, size_t size)
-{
-	int fd;
-
-	/* Explicit exec mode: no "called without MFD_EXEC" console warning. */
-	if (!(flags & MFD_NOEXEC_SEAL))
-		flags |= MFD_EXEC;
-	fd = memfd_create(name, flags);
-
-	if (fd < 0)
-		return -errno;
-	if (size && fill(fd, 0, size)) {
-		int err = errno;
-
-		close(fd);
-		return -err;
-	}
+	if (fd >= 0 && size && fill(fd, 0, size, 0))
+		xclose(&fd);
 	return fd;
 }
 
-/*
- * Run @cmd on @fd with RLIMIT_NOFILE at 0, so that get_unused_fd_flags()
- * fails.  If it unexpectedly succeeds, the fd in the argument is closed.
- */
-static int ioctl_no_fds(int fd, unsigned int cmd, void *arg)
+/* The file of kind @r->file: its fd, -errno, or R_SKIP. */
+static int make_file(const struct row *r)
 {
-	struct rlimit old, none;
-	int res, nfd;
-
-	if (getrlimit(RLIMIT_NOFILE, &old))
-		return R_SETUP - errno;
-	none = old;
-	none.rlim_cur = 0;
-	if (setrlimit(RLIMIT_NOFILE, &none))
-		return R_SETUP - errno;
-	res = do_ioctl(fd, cmd, arg);
-	if (setrlimit(RLIMIT_NOFILE, &old))
-		fatal("setrlimit restore", errno);
-	if (!res) {
-		memcpy(&nfd, (unsigned char *)arg + 4, sizeof(nfd));
-		if (nfd >= 0)
-			close(nfd);
-	}
-	return res;
-}
-
-/* Is /tmp a tmpfs?  Needed for the tmpfs file cases. */
-static int tmp_is_tmpfs(void)
-{
-	struct statfs sf;
-
-	return !statfs("/tmp", &sf) && sf.f_type == TMPFS_MAGIC_NR;
-}
-
-/*
- * Group: opening /dev/liveupdate.
- * luo_core.c luo_open(): atomic_cmpxchg(&in_use, 0, 1) fails -> -EBUSY; the
- * open mode is not checked.  luo_release() clears in_use on the last fput of
- * the file, so a dup() keeps the device busy.
- */
-static void group_open(void)
-{
-	int fd1, fd2, dupfd, sfd;
-
-	fd1 = open(LUO_DEV, O_RDWR | O_CLOEXEC);
-	report("open_first", fd1 < 0 ? errno : 0, 0);
-	if (fd1 < 0)
-		fatal("open " LUO_DEV, errno);
-
-	fd2 = open(LUO_DEV, O_RDWR | O_CLOEXEC);
-	report("open_second_while_open", fd2 < 0 ? errno : 0, EBUSY);
-	xclose(&fd2);
-
-	fd2 = open(LUO_DEV, O_RDONLY | O_CLOEXEC);
-	report("open_second_rdonly_while_open", fd2 < 0 ? errno : 0, EBUSY);
-	xclose(&fd2);
-
-	dupfd = dup(fd1);
-	if (dupfd < 0)
-		fatal("dup", errno);
-	xclose(&fd1);
-	fd2 = open(LUO_DEV, O_RDWR | O_CLOEXEC);
-	report("open_while_dup_still_open", fd2 < 0 ? errno : 0, EBUSY);
-	xclose(&fd2);
-	xclose(&dupfd);
-
-	fd1 = open(LUO_DEV, O_RDWR | O_CLOEXEC);
-	report("open_after_close", fd1 < 0 ? errno : 0, 0);
-	xclose(&fd1);
-
-	fd1 = open(LUO_DEV, O_RDONLY | O_CLOEXEC);
-	report("open_rdonly", fd1 < 0 ? errno : 0, 0);
-	if (fd1 < 0)
-		return;
-	/* luo_ioctl() does not look at the open mode either. */
-	sfd = session_new(fd1, "create_session_via_rdonly_fd");
-	report("create_session_via_rdonly_fd", sfd < 0 ? -sfd : 0, 0);
-	xclose(&sfd);
-	xclose(&fd1);
-}
-
-/*
- * Group: /dev/liveupdate ioctl dispatch, luo_core.c luo_ioctl(), in order:
- *   1. _IOC_NR(cmd) >= ARRAY_SIZE(luo_ioctl_ops) (2)    -> -EINVAL
- *   2. get_user(size) faults                            -> -EFAULT
- *   3. luo_ioctl_ops[nr].ioctl_num != cmd -> -ENOIOCTLCMD, which vfs_ioctl()
- *      turns into -ENOTTY
- *   4. size < min_size                                  -> -EINVAL
- *   5. copy_struct_from_user()                          -> -E2BIG / -EFAULT
- * The type and direction bits are ignored until step 3.  FIONREAD reaches the
- * driver because do_vfs_ioctl() passes it on for non-regular files.
- */
-enum { ARG_CREATE, ARG_NULL, ARG_8, ARG_SIZE0, ARG_SIZE_CUT };
-
-static const struct {
-	const char *name;
-	unsigned int cmd;
-	int arg;
-	int expected;
-} luo_dispatch[] = {
-	{ "luo_ioctl_nr_02", _IO(0xBA, 0x02), ARG_CREATE, EINVAL },
-	{ "luo_ioctl_nr_3f", _IO(0xBA, 0x3f), ARG_CREATE, EINVAL },
-	{ "luo_ioctl_nr_40_session_cmd", LIVEUPDATE_SESSION_PRESERVE_FD, ARG_CREATE, EINVAL },
-	{ "luo_ioctl_nr_43_session_cmd", LIVEUPDATE_SESSION_GET_NAME, ARG_CREATE, EINVAL },
-	{ "luo_ioctl_nr_ff", _IO(0xBA, 0xff), ARG_CREATE, EINVAL },
-	{ "luo_ioctl_nr_02_null_arg", _IO(0xBA, 0x02), ARG_NULL, EINVAL },
-	{ "luo_ioctl_fionread", FIONREAD, ARG_CREATE, EINVAL },
-	{ "luo_ioctl_other_type_nr_00", _IO(0xBB, 0x00), ARG_CREATE, ENOTTY },
-	{ "luo_ioctl_other_type_nr_01", _IO(0xBB, 0x01), ARG_CREATE, ENOTTY },
-	{ "luo_ioctl_other_type_null_arg", _IO(0xBB, 0x00), ARG_NULL, EFAULT },
-	{ "luo_ioctl_other_type_size_0", _IO(0xBB, 0x00), ARG_SIZE0, ENOTTY },
-	{ "luo_ioctl_cmd_zero", 0, ARG_CREATE, ENOTTY },
-	{ "luo_ioctl_create_iowr", _IOWR(0xBA, 0x00, struct liveupdate_ioctl_create_session),
-	  ARG_CREATE, ENOTTY },
-	{ "luo_ioctl_retrieve_ior", _IOR(0xBA, 0x01, struct liveupdate_ioctl_retrieve_session),
-	  ARG_CREATE, ENOTTY },
-	{ "luo_ioctl_create_null_arg", LIVEUPDATE_IOCTL_CREATE_SESSION, ARG_NULL, EFAULT },
-	{ "luo_ioctl_create_arg_8", LIVEUPDATE_IOCTL_CREATE_SESSION, ARG_8, EFAULT },
-	{ "luo_ioctl_create_size_field_cut", LIVEUPDATE_IOCTL_CREATE_SESSION, ARG_SIZE_CUT, EFAULT },
-	{ "luo_ioctl_retrieve_null_arg", LIVEUPDATE_IOCTL_RETRIEVE_SESSION, ARG_NULL, EFAULT },
-	{ "luo_ioctl_retrieve_size_field_cut", LIVEUPDATE_IOCTL_RETRIEVE_SESSION, ARG_SIZE_CUT,
-	  EFAULT },
-};
-
-static void group_luo_dispatch(void)
-{
-	struct liveupdate_ioctl_create_session a;
-	unsigned int i;
-	int luo, res;
-	void *arg;
-
-	luo = luo_open();
-	for (i = 0; i < sizeof(luo_dispatch) / sizeof(luo_dispatch[0]); i++) {
-		create_arg(&a, "luo_dispatch_probe");
-		arg = &a;
-		switch (luo_dispatch[i].arg) {
-		case ARG_NULL:
-			arg = NULL;
-			break;
-		case ARG_8:
-			arg = (void *)8;
-			break;
-		case ARG_SIZE0:
-			a.size = 0;
-			break;
-		case ARG_SIZE_CUT:
-			/* Only two bytes of the size field are mapped. */
-			arg = gpage_tail(2);
-			break;
-		}
-		res = do_ioctl(luo, luo_dispatch[i].cmd, arg);
-		/* Never leave a session behind, whatever the kernel did. */
-		if (!res && arg == &a && a.fd >= 0)
-			close(a.fd);
-		report(luo_dispatch[i].name, res, luo_dispatch[i].expected);
-	}
-	close(luo);
-}
-
-/*
- * Group: CREATE_SESSION argument size and memory.
- * luo_core.c luo_ioctl(): min_size = offsetofend(name) = sizeof = 72, so
- * size < 72 -> -EINVAL; copy_struct_from_user() checks any tail beyond 72
- * with check_zeroed_user() (non-zero -> -E2BIG, fault -> -EFAULT) before it
- * copies the 72 bytes (fault -> -EFAULT).  luo_ioctl_create_session()
- * allocates the fd first (-EMFILE before the name is looked at), and when
- * luo_ucmd_respond() cannot write back it returns -EFAULT and fput()s the
- * new session, which is released (removed from the list) before the ioctl
- * returns to userspace.  The input fd field is never read.
- */
-static void create_size_case(int luo, const char *name, unsigned int size,
-			     int tail_byte, int expected)
-{
-	union {
-		struct liveupdate_ioctl_create_session s;
-		unsigned char b[128];
-	} u;
-	int res, i;
-
-	memset(&u, 0, sizeof(u));
-	create_arg(&u.s, name);
-	u.s.size = size;
-	if (tail_byte >= 0)
-		u.b[tail_byte] = 0x5a;
-	for (i = size > CREATE_SZ ? size : CREATE_SZ; i < (int)sizeof(u); i++)
-		u.b[i] = 0xa5;		/* canary past the given size */
-	res = create_raw(luo, &u, name);
-	for (i = size > CREATE_SZ ? size : CREATE_SZ; !res && i < (int)sizeof(u); i++)
-		if (u.b[i] != 0xa5)
-			res = R_CANARY;
-	report(name, res, expected);
-}
-
-static void group_create_size(void)
-{
-	struct liveupdate_ioctl_create_session a, *p;
-	int luo, res;
-
-	luo = luo_open();
-
-	create_size_case(luo, "create_session_size_0", 0, -1, EINVAL);
-	create_size_case(luo, "create_session_size_4", 4, -1, EINVAL);
-	create_size_case(luo, "create_session_size_8", 8, -1, EINVAL);
-	create_size_case(luo, "create_session_size_71", 71, -1, EINVAL);
-	create_size_case(luo, "create_session_size_72_exact", 72, -1, 0);
-	create_size_case(luo, "create_session_size_73_zero_tail", 73, -1, 0);
-	create_size_case(luo, "create_session_size_73_nonzero_tail", 73, 72, E2BIG);
-	create_size_case(luo, "create_session_size_80_zero_tail", 80, -1, 0);
-	create_size_case(luo, "create_session_size_80_nonzero_tail", 80, 79, E2BIG);
-	create_size_case(luo, "create_session_size_128_nonzero_tail", 128, 100, E2BIG);
-
-	/* A whole page: zero tail, then a non-zero last byte. */
-	p = gpage_tail(page);
-	create_arg(p, "create_session_size_page_zero_tail");
-	p->size = page;
-	report("create_session_size_page_zero_tail",
-	       create_raw(luo, p, "create_session_size_page_zero_tail"), 0);
-
-	p = gpage_tail(page);
-	create_arg(p, "create_session_size_page_nonzero_last");
-	p->size = page;
-	gpage[page - 1] = 1;
-	report("create_session_size_page_nonzero_last",
-	       create_raw(luo, p, "create_session_size_page_nonzero_last"), E2BIG);
-
-	/* The zero tail runs into the PROT_NONE page. */
-	p = gpage_tail(page);
-	create_arg(p, "create_session_size_tail_in_guard");
-	p->size = 2 * page;
-	report("create_session_size_tail_in_guard",
-	       create_raw(luo, p, "create_session_size_tail_in_guard"), EFAULT);
-
-	p = gpage_tail(page);
-	create_arg(p, "create_session_size_u32_max");
-	p->size = UINT_MAX;
-	report("create_session_size_u32_max",
-	       create_raw(luo, p, "create_session_size_u32_max"), EFAULT);
-
-	/* Only the size field is mapped: the 72-byte copy faults. */
-	p = gpage_tail(4);
-	p->size = CREATE_SZ;
-	report("create_session_struct_cut_by_guard",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, p), EFAULT);
-
-	/* Same, but the size check fails before anything else is read. */
-	p = gpage_tail(4);
-	p->size = 0;
-	report("create_session_size_0_cut_by_guard",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, p), EINVAL);
-
-	/* Exactly fits before the guard page; the reply fits too. */
-	p = gpage_tail(CREATE_SZ);
-	create_arg(p, "create_session_at_page_end");
-	report("create_session_at_page_end",
-	       create_raw(luo, p, "create_session_at_page_end"), 0);
-
-	/* The argument is read-only: the reply fails after the session exists. */
-	create_arg(&a, "create_session_readonly");
-	report("create_session_readonly_arg",
-	       create_raw(luo, ro_copy(&a, sizeof(a)), "create_session_readonly"),
-	       EFAULT);
-	/* ... and that session was released again. */
-	create_arg(&a, "create_session_readonly");
-	report("create_session_after_readonly_same_name",
-	       create_raw(luo, &a, "create_session_readonly"), 0);
-
-	/* The tail check comes before the name check. */
-	{
-		union {
-			struct liveupdate_ioctl_create_session s;
-			unsigned char b[80];
-		} u;
-
-		memset(&u, 0, sizeof(u));
-		u.s.size = sizeof(u);
-		u.s.fd = -1;
-		u.b[79] = 1;	/* empty name and a non-zero tail */
-		report("create_session_empty_name_nonzero_tail",
-		       do_ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &u), E2BIG);
-	}
-
-	/* The fd field is output only. */
-	create_arg(&a, "create_session_fd_field_nonzero");
-	a.fd = 123456;
-	report("create_session_fd_field_nonzero",
-	       create_raw(luo, &a, "create_session_fd_field_nonzero"), 0);
-
-	/* No fd can be allocated: -EMFILE, before the name is validated. */
-	create_arg(&a, "create_session_emfile");
-	report("create_session_emfile",
-	       ioctl_no_fds(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &a), EMFILE);
-	create_arg(&a, "");
-	report("create_session_emfile_empty_name",
-	       ioctl_no_fds(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &a), EMFILE);
-	create_arg(&a, "create_session_emfile");
-	res = create_raw(luo, &a, "create_session_emfile");
-	report("create_session_after_emfile_same_name", res, 0);
-
-	close(luo);
-}
-
-/*
- * Group: CREATE_SESSION names.
- * luo_session.c luo_session_create(): strnlen(name, 64) == 0 or > 63 ->
- * -EINVAL; luo_session_alloc() strscpy()s the name, so bytes after the NUL
- * are dropped; luo_session_insert() compares with strncmp(.., 64) against
- * the outgoing list only -> -EEXIST.  Sessions live until their own fd is
- * closed (luo_session_release()), independent of the /dev/liveupdate fd.
- */
-static void group_create_name(void)
-{
-	static const char name63[] =
-		"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-";
-	struct liveupdate_ioctl_create_session a;
-	int luo, s1 = -1, s2 = -1, res, i, memfd = -1;
-	int many[MANY_SESSIONS];
-	char buf[NAME_LEN];
-
-	luo = luo_open();
-
-	create_arg(&a, "");
-	report("create_session_empty_name",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &a), EINVAL);
-
-	create_arg(&a, "");
-	memset(a.name, 'X', sizeof(a.name));
-	report("create_session_name_64_no_nul",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &a), EINVAL);
-
-	create_arg(&a, name63);
-	report("create_session_name_63_chars", create_raw(luo, &a, name63), 0);
-
-	create_arg(&a, "x");
-	report("create_session_name_1_char", create_raw(luo, &a, "x"), 0);
-
-	for (i = 0; i < NAME_LEN - 1; i++)
-		buf[i] = (char)(0x80 + i);
-	buf[NAME_LEN - 1] = 0;
-	create_arg(&a, buf);
-	report("create_session_name_high_bytes", create_raw(luo, &a, buf), 0);
-
-	create_arg(&a, "a/b c\t.");
-	report("create_session_name_punctuation", create_raw(luo, &a, "a/b c\t."), 0);
-
-	/* Duplicates: only while the first session is open. */
-	s1 = session_new(luo, "create_session_dup");
-	if (s1 < 0) {
-		report("create_session_duplicate", R_SETUP + s1, EEXIST);
-		goto out;
-	}
-	create_arg(&a, "create_session_dup");
-	report("create_session_duplicate", create_raw(luo, &a, "create_session_dup"), EEXIST);
-	create_arg(&a, "create_session_DUP");
-	report("create_session_name_case_differs",
-	       create_raw(luo, &a, "create_session_DUP"), 0);
-	create_arg(&a, "create_session_dup2");
-	report("create_session_name_longer", create_raw(luo, &a, "create_session_dup2"), 0);
-	create_arg(&a, "create_session_du");
-	report("create_session_name_prefix", create_raw(luo, &a, "create_session_du"), 0);
-	xclose(&s1);
-	create_arg(&a, "create_session_dup");
-	report("create_session_same_name_after_close",
-	       create_raw(luo, &a, "create_session_dup"), 0);
-
-	/* A session is released on the last close of its file, not the first. */
-	s1 = session_new(luo, "create_session_dup_fd");
-	if (s1 < 0) {
-		report("create_session_dup_while_fd_dup_open", R_SETUP + s1, EEXIST);
-		goto out;
-	}
-	s2 = dup(s1);
-	if (s2 < 0)
-		fatal("dup", errno);
-	xclose(&s1);
-	create_arg(&a, "create_session_dup_fd");
-	report("create_session_dup_while_fd_dup_open",
-	       create_raw(luo, &a, "create_session_dup_fd"), EEXIST);
-	report("get_name_via_dup_fd", get_name_is(s2, "create_session_dup_fd"), 0);
-	xclose(&s2);
-	create_arg(&a, "create_session_dup_fd");
-	report("create_session_after_last_dup_closed",
-	       create_raw(luo, &a, "create_session_dup_fd"), 0);
-
-	/* Bytes after the NUL are not part of the name. */
-	create_arg(&a, "garbage");
-	memset(a.name + 8, 'z', sizeof(a.name) - 8);
-	res = do_ioctl(luo, LIVEUPDATE_IOCTL_CREATE_SESSION, &a);
-	report("create_session_name_trailing_garbage", res, 0);
-	if (!res) {
-		s1 = a.fd;
-		report("get_name_after_trailing_garbage", get_name_is(s1, "garbage"), 0);
-		create_arg(&a, "garbage");
-		report("create_session_dup_ignoring_garbage",
-		       create_raw(luo, &a, "garbage"), EEXIST);
-		xclose(&s1);
-	}
-
-	/* Sessions outlive the /dev/liveupdate fd they were created with. */
-	s1 = session_new(luo, "create_session_luo_reopen");
-	if (s1 < 0) {
-		report("create_session_dup_after_luo_reopen", R_SETUP + s1, EEXIST);
-		goto out;
-	}
-	close(luo);
-	luo = luo_open();
-	create_arg(&a, "create_session_luo_reopen");
-	report("create_session_dup_after_luo_reopen",
-	       create_raw(luo, &a, "create_session_luo_reopen"), EEXIST);
-	close(luo);
-	report("session_get_name_after_luo_close",
-	       get_name_is(s1, "create_session_luo_reopen"), 0);
-	memfd = memfd_new("after_luo_close", 0, 100);
-	if (memfd < 0)
-		report("session_preserve_after_luo_close", R_SETUP + memfd, 0);
-	else
-		report("session_preserve_after_luo_close", preserve(s1, memfd, 1), 0);
-	xclose(&memfd);
-	xclose(&s1);
-	luo = luo_open();
-	create_arg(&a, "create_session_luo_reopen");
-	report("create_session_after_luo_reopen_and_close",
-	       create_raw(luo, &a, "create_session_luo_reopen"), 0);
-
-	/* Many sessions: the outgoing block set grows over several blocks. */
-	res = 0;
-	for (i = 0; i < MANY_SESSIONS; i++)
-		many[i] = -1;
-	for (i = 0; i < MANY_SESSIONS && !res; i++) {
-		snprintf(buf, sizeof(buf), "create_session_many_%03d", i);
-		many[i] = session_new(luo, buf);
-		if (many[i] < 0) {
-			res = -many[i];
-			many[i] = -1;
-		}
-	}
-	report("create_session_many", res, 0);
-	create_arg(&a, "create_session_many_077");
-	report("create_session_many_duplicate",
-	       create_raw(luo, &a, "create_session_many_077"), EEXIST);
-	res = 0;
-	for (i = 0; i < MANY_SESSIONS && !res; i++) {
-		snprintf(buf, sizeof(buf), "create_session_many_%03d", i);
-		if (many[i] >= 0)
-			res = get_name_is(many[i], buf);
-	}
-	report("get_name_many_sessions", res, 0);
-	for (i = 0; i < MANY_SESSIONS; i++)
-		xclose(&many[i]);
-	create_arg(&a, "create_session_many_000");
-	report("create_session_many_after_close",
-	       create_raw(luo, &a, "create_session_many_000"), 0);
-out:
-	xclose(&s1);
-	xclose(&s2);
-	close(luo);
-}
-
-/*
- * Group: RETRIEVE_SESSION on a fresh boot.
- * Same size/copy rules as CREATE_SESSION (luo_ioctl(), min_size 72).
- * luo_ioctl_retrieve_session() allocates the fd first (-EMFILE), then
- * luo_session_retrieve() searches only the incoming list, which is empty
- * here -> -ENOENT for any name, valid or not; the reply is never reached.
- */
-static void group_retrieve_session(void)
-{
-	union {
-		struct liveupdate_ioctl_retrieve_session s;
-		unsigned char b[80];
-	} u;
-	struct liveupdate_ioctl_retrieve_session *p;
-	int luo, sfd;
-
-	luo = luo_open();
-	sfd = session_new(luo, "retrieve_session_outgoing");
-
-#define RS_INIT(nm)							\
-	do {								\
-		memset(&u, 0, sizeof(u));				\
-		u.s.size = RETRIEVE_SZ;					\
-		u.s.fd = -1;						\
-		snprintf((char *)u.s.name, NAME_LEN, "%s", nm);		\
-	} while (0)
-#define RS_RUN(arg)							\
-	({								\
-		int __r = do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, arg); \
-		if (!__r && (arg) == (void *)&u && u.s.fd >= 0)		\
-			close(u.s.fd);					\
-		__r;							\
-	})
-
-	RS_INIT("retrieve_session_unknown");
-	report("retrieve_session_unknown", RS_RUN(&u), ENOENT);
-	RS_INIT("");
-	report("retrieve_session_empty_name", RS_RUN(&u), ENOENT);
-	RS_INIT("");
-	memset(u.s.name, 'X', NAME_LEN);
-	report("retrieve_session_name_64_no_nul", RS_RUN(&u), ENOENT);
-	if (sfd < 0) {
-		report("retrieve_session_outgoing_name", R_SETUP + sfd, ENOENT);
-	} else {
-		RS_INIT("retrieve_session_outgoing");
-		report("retrieve_session_outgoing_name", RS_RUN(&u), ENOENT);
-	}
-	RS_INIT("retrieve_session_unknown");
-	u.s.size = 0;
-	report("retrieve_session_size_0", RS_RUN(&u), EINVAL);
-	RS_INIT("retrieve_session_unknown");
-	u.s.size = RETRIEVE_SZ - 1;
-	report("retrieve_session_size_71", RS_RUN(&u), EINVAL);
-	RS_INIT("retrieve_session_unknown");
-	u.s.size = sizeof(u);
-	report("retrieve_session_size_80_zero_tail", RS_RUN(&u), ENOENT);
-	RS_INIT("retrieve_session_unknown");
-	u.s.size = sizeof(u);
-	u.b[sizeof(u) - 1] = 1;
-	report("retrieve_session_size_80_nonzero_tail", RS_RUN(&u), E2BIG);
-	RS_INIT("retrieve_session_unknown");
-	u.s.size = sizeof(u);
-	report("retrieve_session_size_80_tail_readonly",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, ro_copy(&u, sizeof(u))),
-	       ENOENT);
-	p = gpage_tail(4);
-	p->size = RETRIEVE_SZ;
-	report("retrieve_session_struct_cut_by_guard",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, p), EFAULT);
-	p = gpage_tail(RETRIEVE_SZ);
-	p->size = RETRIEVE_SZ;
-	snprintf((char *)p->name, NAME_LEN, "retrieve_session_unknown");
-	report("retrieve_session_at_page_end",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, p), ENOENT);
-	RS_INIT("retrieve_session_unknown");
-	report("retrieve_session_readonly_arg",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, ro_copy(&u, sizeof(u))),
-	       ENOENT);
-	RS_INIT("retrieve_session_unknown");
-	report("retrieve_session_emfile",
-	       ioctl_no_fds(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &u), EMFILE);
-#undef RS_INIT
-#undef RS_RUN
-
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group: session fd ioctl dispatch, luo_session.c luo_session_ioctl(), in
- * order:
- *   1. nr < 0x40 or nr - 0x40 >= ARRAY_SIZE(luo_session_ioctl_ops) (4)
- *                                                       -> -EINVAL
- *   2. get_user(size) faults                            -> -EFAULT
- *   3. ioctl_num != cmd -> -ENOIOCTLCMD -> -ENOTTY (vfs_ioctl())
- *   4. luo_ioctl_type_valid(): FINISH and RETRIEVE_FD only on incoming
- *      (retrieved) sessions, PRESERVE_FD only on outgoing -> -EINVAL
- *   5. size < min_size                                  -> -EINVAL
- *   6. copy_struct_from_user()                          -> -E2BIG / -EFAULT
- * Session fds are anon inodes, so do_vfs_ioctl() hands FIONREAD and every
- * unknown cmd to the driver.
- */
-static const struct {
-	const char *name;
-	unsigned int cmd;
-	int arg;
-	int expected;
-} session_dispatch[] = {
-	{ "session_ioctl_nr_00_create_cmd", LIVEUPDATE_IOCTL_CREATE_SESSION, ARG_CREATE, EINVAL },
-	{ "session_ioctl_nr_01_retrieve_cmd", LIVEUPDATE_IOCTL_RETRIEVE_SESSION, ARG_CREATE,
-	  EINVAL },
-	{ "session_ioctl_nr_3f", _IO(0xBA, 0x3f), ARG_CREATE, EINVAL },
-	{ "session_ioctl_nr_44", _IO(0xBA, 0x44), ARG_CREATE, EINVAL },
-	{ "session_ioctl_nr_ff", _IO(0xBA, 0xff), ARG_CREATE, EINVAL },
-	{ "session_ioctl_nr_44_null_arg", _IO(0xBA, 0x44), ARG_NULL, EINVAL },
-	{ "session_ioctl_fionread", FIONREAD, ARG_CREATE, EINVAL },
-	{ "session_ioctl_other_type_nr_40", _IO(0xBB, 0x40), ARG_CREATE, ENOTTY },
-	{ "session_ioctl_other_type_nr_43", _IO(0xBB, 0x43), ARG_CREATE, ENOTTY },
-	{ "session_ioctl_other_type_null_arg", _IO(0xBB, 0x43), ARG_NULL, EFAULT },
-	{ "session_ioctl_other_type_size_0", _IO(0xBB, 0x43), ARG_SIZE0, ENOTTY },
-	{ "session_ioctl_get_name_iowr",
-	  _IOWR(0xBA, 0x43, struct liveupdate_session_get_name), ARG_CREATE, ENOTTY },
-	{ "session_ioctl_preserve_iow",
-	  _IOW(0xBA, 0x40, struct liveupdate_session_preserve_fd), ARG_CREATE, ENOTTY },
-	{ "session_ioctl_finish_iow",
-	  _IOW(0xBA, 0x42, struct liveupdate_session_finish), ARG_CREATE, ENOTTY },
-	{ "session_ioctl_preserve_null_arg", LIVEUPDATE_SESSION_PRESERVE_FD, ARG_NULL, EFAULT },
-	{ "session_ioctl_preserve_arg_8", LIVEUPDATE_SESSION_PRESERVE_FD, ARG_8, EFAULT },
-	{ "session_ioctl_get_name_null_arg", LIVEUPDATE_SESSION_GET_NAME, ARG_NULL, EFAULT },
-	{ "session_ioctl_get_name_size_field_cut", LIVEUPDATE_SESSION_GET_NAME, ARG_SIZE_CUT,
-	  EFAULT },
-	{ "session_ioctl_finish_null_arg", LIVEUPDATE_SESSION_FINISH, ARG_NULL, EFAULT },
-	{ "session_ioctl_retrieve_fd_null_arg", LIVEUPDATE_SESSION_RETRIEVE_FD, ARG_NULL,
-	  EFAULT },
-};
-
-static void group_session_dispatch(void)
-{
-	struct liveupdate_session_get_name a;
-	unsigned int i;
-	int luo, sfd;
-	void *arg;
-
-	luo = luo_open();
-	sfd = session_new(luo, "session_dispatch");
-	if (sfd < 0) {
-		report(session_dispatch[0].name, R_SETUP + sfd, session_dispatch[0].expected);
-		goto out;
-	}
-	for (i = 0; i < sizeof(session_dispatch) / sizeof(session_dispatch[0]); i++) {
-		/*
-		 * A GET_NAME argument: harmless whatever the kernel makes of
-		 * it (as a PRESERVE_FD argument its fd is 0, the console).
-		 */
-		memset(&a, 0, sizeof(a));
-		a.size = GETNAME_SZ;
-		arg = &a;
-		switch (session_dispatch[i].arg) {
-		case ARG_NULL:
-			arg = NULL;
-			break;
-		case ARG_8:
-			arg = (void *)8;
-			break;
-		case ARG_SIZE0:
-			a.size = 0;
-			break;
-		case ARG_SIZE_CUT:
-			arg = gpage_tail(2);
-			break;
-		}
-		report(session_dispatch[i].name,
-		       do_ioctl(sfd, session_dispatch[i].cmd, arg),
-		       session_dispatch[i].expected);
-	}
-out:
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group: RETRIEVE_FD and FINISH on an outgoing session.
- * luo_session.c luo_session_ioctl() -> luo_ioctl_type_valid(): both are
- * LUO_IOCTL_INCOMING and an outgoing session has retrieved == false ->
- * -EINVAL, before the size and tail checks (but after get_user()).
- */
-static void group_outgoing_only(void)
-{
-	union {
-		struct liveupdate_session_retrieve_fd s;
-		unsigned char b[24];
-	} r;
-	struct liveupdate_session_finish f;
-	int luo, sfd = -1, empty = -1, memfd = -1, res;
-
-	luo = luo_open();
-	sfd = session_new(luo, "outgoing_only");
-	empty = session_new(luo, "outgoing_only_empty");
-	memfd = memfd_new("outgoing_only", 0, 100);
-	if (sfd < 0 || empty < 0 || memfd < 0) {
-		res = sfd < 0 ? sfd : empty < 0 ? empty : memfd;
-		report("retrieve_fd_outgoing", R_SETUP + res, EINVAL);
-		goto out;
-	}
-	res = preserve(sfd, memfd, 1);
-	if (res) {
-		report("retrieve_fd_outgoing", R_SETUP - res, EINVAL);
-		goto out;
-	}
-
-#define RFD_RUN(sess)							\
-	({								\
-		int __r = do_ioctl(sess, LIVEUPDATE_SESSION_RETRIEVE_FD, &r); \
-		if (!__r && r.s.fd >= 0)				\
-			close(r.s.fd);					\
-		__r;							\
-	})
-	memset(&r, 0, sizeof(r));
-	r.s.size = RFD_SZ;
-	r.s.fd = -1;
-	r.s.token = 1;
-	report("retrieve_fd_outgoing", RFD_RUN(sfd), EINVAL);
-	r.s.token = 2;
-	report("retrieve_fd_outgoing_unknown_token", RFD_RUN(sfd), EINVAL);
-	report("retrieve_fd_outgoing_empty_session", RFD_RUN(empty), EINVAL);
-	r.s.token = 1;
-	r.s.size = 0;
-	report("retrieve_fd_outgoing_size_0", RFD_RUN(sfd), EINVAL);
-	r.s.size = sizeof(r);
-	r.b[sizeof(r) - 1] = 1;
-	report("retrieve_fd_outgoing_nonzero_tail", RFD_RUN(sfd), EINVAL);
-#undef RFD_RUN
-
-	memset(&f, 0, sizeof(f));
-	f.size = FINISH_SZ;
-	report("finish_outgoing", do_ioctl(sfd, LIVEUPDATE_SESSION_FINISH, &f), EINVAL);
-	report("finish_outgoing_empty_session",
-	       do_ioctl(empty, LIVEUPDATE_SESSION_FINISH, &f), EINVAL);
-	f.reserved = 1;
-	report("finish_outgoing_reserved_nonzero",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_FINISH, &f), EINVAL);
-	f.reserved = 0;
-	f.size = 0;
-	report("finish_outgoing_size_0", do_ioctl(sfd, LIVEUPDATE_SESSION_FINISH, &f), EINVAL);
-	f.size = FINISH_SZ;
-	report("finish_outgoing_readonly_arg",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_FINISH, ro_copy(&f, sizeof(f))), EINVAL);
-
-	/* Neither touched the preserved file: its token is still taken. */
-	report("preserve_fd_token_kept_after_finish_outgoing",
-	       preserve(sfd, memfd, 1), EEXIST);
-out:
-	xclose(&memfd);
-	xclose(&empty);
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group: GET_NAME.
- * luo_session_ioctl(): LUO_IOCTL_ALL, min_size = offsetofend(name) = 72.
- * luo_session_get_name(): reserved != 0 -> -EINVAL (after the tail check in
- * copy_struct_from_user()); luo_ucmd_respond() writes min(size, 72) bytes
- * back -> -EFAULT on a read-only argument.
- */
-static void get_name_size_case(int sfd, const char *name, unsigned int size,
-			       int tail_byte, int expected)
-{
-	union {
-		struct liveupdate_session_get_name s;
-		unsigned char b[128];
-	} u;
-	int res, i, end = size > GETNAME_SZ ? size : GETNAME_SZ;
-
-	memset(&u, 0, sizeof(u));
-	u.s.size = size;
-	if (tail_byte >= 0)
-		u.b[tail_byte] = 0x5a;
-	for (i = end; i < (int)sizeof(u); i++)
-		u.b[i] = 0xa5;
-	res = do_ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, &u);
-	if (!res && !name_is(u.s.name, "get_name"))
-		res = R_BADNAME;
-	for (i = end; !res && i < (int)sizeof(u); i++)
-		if (u.b[i] != 0xa5)
-			res = R_CANARY;
-	report(name, res, expected);
-}
-
-static void group_get_name(void)
-{
-	struct liveupdate_session_get_name a, *p;
-	int luo, sfd, res;
-
-	luo = luo_open();
-	sfd = session_new(luo, "get_name");
-	if (sfd < 0) {
-		report("get_name_ok", R_SETUP + sfd, 0);
-		goto out;
-	}
-	report("get_name_ok", get_name_is(sfd, "get_name"), 0);
-
-	get_name_size_case(sfd, "get_name_size_0", 0, -1, EINVAL);
-	get_name_size_case(sfd, "get_name_size_8", 8, -1, EINVAL);
-	get_name_size_case(sfd, "get_name_size_71", 71, -1, EINVAL);
-	get_name_size_case(sfd, "get_name_size_72_exact", 72, -1, 0);
-	get_name_size_case(sfd, "get_name_size_80_zero_tail", 80, -1, 0);
-	get_name_size_case(sfd, "get_name_size_80_nonzero_tail", 80, 79, E2BIG);
-	get_name_size_case(sfd, "get_name_size_73_nonzero_tail", 73, 72, E2BIG);
-
-	memset(&a, 0, sizeof(a));
-	a.size = GETNAME_SZ;
-	a.reserved = 1;
-	report("get_name_reserved_nonzero",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, &a), EINVAL);
-	{
-		union {
-			struct liveupdate_session_get_name s;
-			unsigned char b[80];
-		} u;
-
-		memset(&u, 0, sizeof(u));
-		u.s.size = sizeof(u);
-		u.s.reserved = 1;
-		u.b[79] = 1;
-		report("get_name_reserved_nonzero_nonzero_tail",
-		       do_ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, &u), E2BIG);
-	}
-
-	/* The input name field is ignored and overwritten. */
-	memset(&a, 0, sizeof(a));
-	a.size = GETNAME_SZ;
-	memset(a.name, 'Z', sizeof(a.name));
-	res = do_ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, &a);
-	if (!res && !name_is(a.name, "get_name"))
-		res = R_BADNAME;
-	report("get_name_input_name_ignored", res, 0);
-
-	memset(&a, 0, sizeof(a));
-	a.size = GETNAME_SZ;
-	report("get_name_readonly_arg",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, ro_copy(&a, sizeof(a))), EFAULT);
-
-	p = gpage_tail(GETNAME_SZ);
-	p->size = GETNAME_SZ;
-	res = do_ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, p);
-	if (!res && !name_is(p->name, "get_name"))
-		res = R_BADNAME;
-	report("get_name_at_page_end", res, 0);
-
-	p = gpage_tail(8);
-	p->size = GETNAME_SZ;
-	report("get_name_struct_cut_by_guard",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, p), EFAULT);
-
-	p = gpage_tail(page);
-	p->size = page;
-	res = do_ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, p);
-	if (!res && !name_is(p->name, "get_name"))
-		res = R_BADNAME;
-	report("get_name_size_page_zero_tail", res, 0);
-
-	p = gpage_tail(page);
-	p->size = 2 * page;
-	report("get_name_size_tail_in_guard",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_GET_NAME, p), EFAULT);
-out:
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group: PRESERVE_FD argument size and memory.
- * luo_session_ioctl(): min_size = offsetofend(token) = 16 = sizeof; tail
- * rules of copy_struct_from_user().  luo_session_preserve_fd(): when the
- * reply cannot be written, the file stays preserved and -EFAULT is returned.
- */
-static void preserve_size_case(int sfd, const char *name, unsigned int size,
-			       int tail_byte, __u64 token, int expected)
-{
-	union {
-		struct liveupdate_session_preserve_fd s;
-		unsigned char b[64];
-	} u;
-	int memfd, res;
-
-	memfd = memfd_new(name, 0, 100);
-	if (memfd < 0) {
-		report(name, R_SETUP + memfd, expected);
-		return;
-	}
-	memset(&u, 0, sizeof(u));
-	u.s.size = size;
-	u.s.fd = memfd;
-	u.s.token = token;
-	if (tail_byte >= 0)
-		u.b[tail_byte] = 0x5a;
-	res = do_ioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, &u);
-	report(name, res, expected);
-	close(memfd);
-}
-
-static void group_preserve_size(void)
-{
-	struct liveupdate_session_preserve_fd a, *p;
-	int luo, sfd, memfd = -1;
-
-	luo = luo_open();
-	sfd = session_new(luo, "preserve_size");
-	if (sfd < 0) {
-		report("preserve_fd_size_0", R_SETUP + sfd, EINVAL);
-		goto out;
-	}
-	preserve_size_case(sfd, "preserve_fd_size_0", 0, -1, 0x10, EINVAL);
-	preserve_size_case(sfd, "preserve_fd_size_8", 8, -1, 0x11, EINVAL);
-	preserve_size_case(sfd, "preserve_fd_size_15", 15, -1, 0x12, EINVAL);
-	preserve_size_case(sfd, "preserve_fd_size_16_exact", 16, -1, 0x13, 0);
-	preserve_size_case(sfd, "preserve_fd_size_17_nonzero_tail", 17, 16, 0x14, E2BIG);
-	preserve_size_case(sfd, "preserve_fd_size_24_zero_tail", 24, -1, 0x15, 0);
-	preserve_size_case(sfd, "preserve_fd_size_24_nonzero_tail", 24, 23, 0x16, E2BIG);
-	preserve_size_case(sfd, "preserve_fd_size_64_nonzero_tail", 64, 40, 0x17, E2BIG);
-	/* The failed attempts did not take their tokens. */
-	preserve_size_case(sfd, "preserve_fd_token_free_after_e2big", 16, -1, 0x16, 0);
-	preserve_size_case(sfd, "preserve_fd_token_free_after_size_einval", 16, -1, 0x10, 0);
-
-	memfd = memfd_new("preserve_size_guard", 0, 100);
-	if (memfd < 0) {
-		report("preserve_fd_struct_cut_by_guard", R_SETUP + memfd, EFAULT);
-		goto out;
-	}
-	p = gpage_tail(8);
-	p->size = PRESERVE_SZ;
-	p->fd = memfd;
-	report("preserve_fd_struct_cut_by_guard",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, p), EFAULT);
-	p = gpage_tail(PRESERVE_SZ);
-	p->size = PRESERVE_SZ;
-	p->fd = memfd;
-	p->token = 0x20;
-	report("preserve_fd_at_page_end", do_ioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, p), 0);
-	xclose(&memfd);
-
-	/* Read-only argument: -EFAULT, yet the file is preserved. */
-	memfd = memfd_new("preserve_size_ro", 0, 4096);
-	if (memfd < 0) {
-		report("preserve_fd_readonly_arg", R_SETUP + memfd, EFAULT);
-		goto out;
-	}
-	memset(&a, 0, sizeof(a));
-	a.size = PRESERVE_SZ;
-	a.fd = memfd;
-	a.token = 0x30;
-	report("preserve_fd_readonly_arg",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_PRESERVE_FD, ro_copy(&a, sizeof(a))), EFAULT);
-	report("preserve_fd_readonly_kept_same_token", preserve(sfd, memfd, 0x30), EEXIST);
-	report("preserve_fd_readonly_kept_same_file", preserve(sfd, memfd, 0x31), EBUSY);
-	report("memfd_ftruncate_after_readonly_preserve", sys_res(ftruncate(memfd, 8192)), EPERM);
-out:
-	xclose(&memfd);
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group: what PRESERVE_FD accepts.
- * luo_file.c luo_preserve_file(): fget(fd) == NULL (closed, out of range,
- * negative, or an O_PATH file) -> -EBADF; no handler's can_preserve()
- * accepts the file -> -ENOENT.  The only handler is memfd_luo:
- * mm/memfd_luo.c memfd_luo_can_preserve() = shmem_file(file) && !i_nlink,
- * i.e. any unlinked regular shmem/tmpfs file (memfd, unlinked or O_TMPFILE
- * tmpfs file) and nothing else (hugetlb and secretmem memfds are not shmem).
- */
-static void preserve_type_case(int sfd, const char *name, int fd, __u64 token,
-			       int expected)
-{
-	report(name, fd < 0 ? R_SETUP - errno : preserve(sfd, fd, token), expected);
-	xclose(&fd);
-}
-
-static void group_preserve_type(void)
-{
-	int luo, sfd, other = -1, fd, pfd[2], sv[2], res;
-	char path[64];
-
-	luo = luo_open();
-	sfd = session_new(luo, "preserve_type");
-	other = session_new(luo, "preserve_type_other");
-	if (sfd < 0 || other < 0) {
-		report("preserve_fd_memfd_empty", R_SETUP + (sfd < 0 ? sfd : other), 0);
-		goto out;
-	}
-
-	fd = memfd_new("empty", 0, 0);
-	report("preserve_fd_memfd_empty", fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 1), 0);
-	xclose(&fd);
-	fd = memfd_new("one_page", 0, 4096);
-	report("preserve_fd_memfd_one_page", fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 2), 0);
-	xclose(&fd);
-	fd = memfd_new("sparse", MFD_CLOEXEC, 0);
-	if (fd >= 0 && (ftruncate(fd, 1 << 20) || fill(fd, (1 << 20) - 1, 1))) {
-		res = errno;
-		close(fd);
-		fd = -res;
-	}
-	report("preserve_fd_memfd_sparse", fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 3), 0);
-	xclose(&fd);
-
-	report("preserve_fd_minus_1", preserve(sfd, -1, 10), EBADF);
-	report("preserve_fd_int_min", preserve(sfd, INT_MIN, 11), EBADF);
-	report("preserve_fd_large_number", preserve(sfd, 1 << 20, 12), EBADF);
-	fd = memfd_new("closed", 0, 10);
-	if (fd >= 0)
-		close(fd);
-	/* Nothing is opened in between, so the number is still free. */
-	report("preserve_fd_closed", fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 13), EBADF);
-	/* The closed memfd's number, now naming /dev/null. */
-	if (fd >= 0) {
-		res = open("/dev/null", O_RDWR | O_CLOEXEC);
-		if (res < 0 || dup2(res, fd) < 0) {
-			report("preserve_fd_closed_number_reused", R_SETUP - errno, ENOENT);
-		} else {
-			report("preserve_fd_closed_number_reused", preserve(sfd, fd, 13), ENOENT);
+	char path[32];
+	int fd = -1, p[2];
+
+	switch (r->file) {
+	case F_MEMFD:
+		fd = memfd_new(r->mflags, r->fsize);
+		break;
+	case F_PATH:
+	case F_REOPEN:
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fds[r->from]);
+		fd = open(r->file == F_PATH ? r->path : path, r->mflags | O_CLOEXEC, 0600);
+		if (fd >= 0 && r->fsize && fill(fd, 0, r->fsize, 0))
+			xclose(&fd);
+		break;
+	case F_DUP:
+		fd = dup(fds[r->from]);
+		break;
+	case F_SPARSE:		/* 1 MiB, only the last byte written */
+		fd = memfd_new(MFD_CLOEXEC, 0);
+		if (fd >= 0 && (ftruncate(fd, 1 << 20) || fill(fd, (1 << 20) - 1, 1, 0)))
+			xclose(&fd);
+		break;
+	case F_SEALED:		/* every seal the kernel knows */
+		fd = memfd_new(MFD_ALLOW_SEALING | MFD_CLOEXEC, PAGE);
+		if (fd >= 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
+				     F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC))
+			xclose(&fd);
+		break;
+	case F_TOO_BIG:		/* (UINT_MAX + 2) pages, all holes */
+		fd = memfd_new(MFD_CLOEXEC, 0);
+		if (fd >= 0 && ftruncate(fd, ((off_t)UINT_MAX + 2) * PAGE))
+			xclose(&fd);
+		break;
+	case F_CLOSED:		/* a number nothing opens before the ioctl */
+		fd = closed_nr = memfd_new(0, 10);
+		if (fd >= 0)
 			close(fd);
+		break;
+	case F_NULL_AT_CLOSED:	/* that number, now naming /dev/null */
+		fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd >= 0 && fd != closed_nr && dup2(fd, closed_nr) >= 0) {
+			close(fd);
+			fd = closed_nr;
 		}
-		if (res >= 0 && res != fd)
-			close(res);
-	}
-	fd = -1;
-
-	preserve_type_case(sfd, "preserve_fd_opath", open("/", O_PATH | O_CLOEXEC), 14, EBADF);
-	fd = memfd_new("opath", 0, 10);
-	if (fd < 0) {
-		report("preserve_fd_opath_memfd", R_SETUP + fd, EBADF);
-	} else {
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		preserve_type_case(sfd, "preserve_fd_opath_memfd",
-				   open(path, O_PATH | O_CLOEXEC), 15, EBADF);
-		xclose(&fd);
-	}
-
-	if (pipe2(pfd, O_CLOEXEC)) {
-		report("preserve_fd_pipe", R_SETUP - errno, ENOENT);
-	} else {
-		report("preserve_fd_pipe", preserve(sfd, pfd[1], 20), ENOENT);
-		close(pfd[0]);
-		close(pfd[1]);
-	}
-	preserve_type_case(sfd, "preserve_fd_dev_null",
-			   open("/dev/null", O_RDWR | O_CLOEXEC), 21, ENOENT);
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv)) {
-		report("preserve_fd_unix_socket", R_SETUP - errno, ENOENT);
-	} else {
-		report("preserve_fd_unix_socket", preserve(sfd, sv[0], 22), ENOENT);
-		close(sv[0]);
-		close(sv[1]);
-	}
-	preserve_type_case(sfd, "preserve_fd_eventfd", eventfd(0, EFD_CLOEXEC), 23, ENOENT);
-	report("preserve_fd_luo_device", preserve(sfd, luo, 24), ENOENT);
-	report("preserve_fd_session_itself", preserve(sfd, sfd, 25), ENOENT);
-	report("preserve_fd_other_session", preserve(sfd, other, 26), ENOENT);
-	preserve_type_case(sfd, "preserve_fd_root_dir",
-			   open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC), 27, ENOENT);
-	preserve_type_case(sfd, "preserve_fd_proc_file",
-			   open("/proc/self/status", O_RDONLY | O_CLOEXEC), 28, ENOENT);
-
-	/* secretmem and hugetlb memfds are not shmem files. */
-	fd = syscall(__NR_memfd_secret, 0);
-	if (fd < 0)
-		skip("preserve_fd_secretmem", "memfd_secret", errno);
-	else
-		preserve_type_case(sfd, "preserve_fd_secretmem", fd, 29, ENOENT);
-	fd = memfd_create("hugetlb", MFD_HUGETLB | MFD_EXEC);
-	if (fd < 0)
-		skip("preserve_fd_hugetlb_memfd", "memfd_create(MFD_HUGETLB)", errno);
-	else
-		preserve_type_case(sfd, "preserve_fd_hugetlb_memfd", fd, 30, ENOENT);
-
-	/* Regular tmpfs files: accepted once they have no link. */
-	if (!tmp_is_tmpfs()) {
-		skip("preserve_fd_tmpfs_linked_file", "/tmp is not a tmpfs", ENODEV);
-		skip("preserve_fd_tmpfs_unlinked_file", "/tmp is not a tmpfs", ENODEV);
-		skip("preserve_fd_tmpfs_o_tmpfile", "/tmp is not a tmpfs", ENODEV);
-		goto out;
-	}
-	fd = open("/tmp/luo_errno_file", O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-	if (fd < 0 || fill(fd, 0, 100)) {
-		report("preserve_fd_tmpfs_linked_file", R_SETUP - errno, ENOENT);
-		xclose(&fd);
-		unlink("/tmp/luo_errno_file");
-	} else {
-		report("preserve_fd_tmpfs_linked_file", preserve(sfd, fd, 40), ENOENT);
-		res = sys_res(unlink("/tmp/luo_errno_file"));
-		report("preserve_fd_tmpfs_unlinked_file",
-		       res ? R_SETUP - res : preserve(sfd, fd, 40), 0);
-		xclose(&fd);
-	}
-	fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
-	if (fd >= 0 && fill(fd, 0, 100)) {
-		res = errno;
-		close(fd);
-		fd = -1;
-		errno = res;
-	}
-	preserve_type_case(sfd, "preserve_fd_tmpfs_o_tmpfile", fd, 41, 0);
-out:
-	xclose(&other);
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group: tokens and double preservation.
- * luo_file.c luo_preserve_file(): luo_token_is_used() (per session) is
- * checked first -> -EEXIST, even for a bad fd; then the file is inserted in
- * the global luo_preserved_files xarray keyed by memfd_luo_get_id() = the
- * inode, so the same memfd (any fd or struct file for it) in any session ->
- * -EBUSY.  Failures undo everything, so their token and file stay free.
- * luo_session_release() -> luo_file_unpreserve_files() frees both.
- */
-static void group_tokens(void)
-{
-	int luo, s1 = -1, s2 = -1, m1 = -1, m2 = -1, fd = -1, res, i, pfd[2];
-	char path[64];
-
-	luo = luo_open();
-	s1 = session_new(luo, "tokens_1");
-	s2 = session_new(luo, "tokens_2");
-	m1 = memfd_new("tokens_1", 0, 4096);
-	m2 = memfd_new("tokens_2", 0, 4096);
-	if (s1 < 0 || s2 < 0 || m1 < 0 || m2 < 0) {
-		res = s1 < 0 ? s1 : s2 < 0 ? s2 : m1 < 0 ? m1 : m2;
-		report("preserve_fd_first", R_SETUP + res, 0);
-		goto out;
-	}
-	report("preserve_fd_first", preserve(s1, m1, 0x100), 0);
-	report("preserve_fd_duplicate_token", preserve(s1, m2, 0x100), EEXIST);
-	report("preserve_fd_duplicate_token_bad_fd", preserve(s1, -1, 0x100), EEXIST);
-	report("preserve_fd_duplicate_token_same_file", preserve(s1, m1, 0x100), EEXIST);
-	report("preserve_fd_same_memfd_same_session", preserve(s1, m1, 0x101), EBUSY);
-	report("preserve_fd_same_memfd_other_session", preserve(s2, m1, 0x100), EBUSY);
-	fd = dup(m1);
-	report("preserve_fd_dup_of_memfd", fd < 0 ? R_SETUP - errno : preserve(s2, fd, 0x102),
-	       EBUSY);
-	xclose(&fd);
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", m1);
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	report("preserve_fd_memfd_reopened_via_proc",
-	       fd < 0 ? R_SETUP - errno : preserve(s2, fd, 0x103), EBUSY);
-	xclose(&fd);
-
-	/* Failed attempts leave their token free. */
-	report("preserve_fd_token_free_after_ebusy", preserve(s1, m2, 0x101), 0);
-	report("preserve_fd_token_free_after_ebadf_first", preserve(s1, -1, 0x104), EBADF);
-	fd = memfd_new("tokens_3", 0, 10);
-	report("preserve_fd_token_free_after_ebadf",
-	       fd < 0 ? R_SETUP + fd : preserve(s1, fd, 0x104), 0);
-	xclose(&fd);
-	if (pipe2(pfd, O_CLOEXEC)) {
-		report("preserve_fd_token_free_after_enoent", R_SETUP - errno, 0);
-	} else {
-		res = preserve(s1, pfd[0], 0x105);
-		close(pfd[0]);
-		close(pfd[1]);
-		fd = memfd_new("tokens_4", 0, 10);
-		if (res != ENOENT)
-			report("preserve_fd_token_free_after_enoent", R_SETUP - ENOENT, 0);
-		else
-			report("preserve_fd_token_free_after_enoent",
-			       fd < 0 ? R_SETUP + fd : preserve(s1, fd, 0x105), 0);
-		xclose(&fd);
-	}
-
-	/* Tokens are per session; any u64 value works. */
-	fd = memfd_new("tokens_5", 0, 10);
-	report("preserve_fd_same_token_other_session",
-	       fd < 0 ? R_SETUP + fd : preserve(s2, fd, 0x100), 0);
-	xclose(&fd);
-	fd = memfd_new("tokens_6", 0, 10);
-	report("preserve_fd_token_zero", fd < 0 ? R_SETUP + fd : preserve(s2, fd, 0), 0);
-	xclose(&fd);
-	fd = memfd_new("tokens_7", 0, 10);
-	report("preserve_fd_token_u64_max",
-	       fd < 0 ? R_SETUP + fd : preserve(s2, fd, ~0ULL), 0);
-	xclose(&fd);
-	fd = memfd_new("tokens_8", 0, 10);
-	report("preserve_fd_token_u64_max_duplicate",
-	       fd < 0 ? R_SETUP + fd : preserve(s2, fd, ~0ULL), EEXIST);
-	xclose(&fd);
-
-	/* Closing the memfd does not unpreserve it (LUO holds a reference). */
-	fd = memfd_new("tokens_9", 0, 10);
-	report("preserve_fd_user_close_first",
-	       fd < 0 ? R_SETUP + fd : preserve(s2, fd, 0x200), 0);
-	xclose(&fd);
-	fd = memfd_new("tokens_10", 0, 10);
-	report("preserve_fd_user_closed_token_kept",
-	       fd < 0 ? R_SETUP + fd : preserve(s2, fd, 0x200), EEXIST);
-	xclose(&fd);
-
-	/* Closing a session unpreserves its files. */
-	xclose(&s1);
-	report("preserve_fd_after_session_close", preserve(s2, m1, 0x300), 0);
-	report("preserve_fd_after_session_close_second", preserve(s2, m2, 0x301), 0);
-
-	/* Many files: the session's block set grows over several blocks. */
-	xclose(&s1);
-	s1 = session_new(luo, "tokens_many");
-	if (s1 < 0) {
-		report("preserve_fd_many_memfds", R_SETUP + s1, 0);
-		goto out;
-	}
-	res = 0;
-	for (i = 0; i < MANY_FILES && !res; i++) {
-		fd = memfd_new("many", 0, 1);
-		res = fd < 0 ? R_SETUP + fd : preserve(s1, fd, 0x1000 + i);
-		xclose(&fd);
-	}
-	report("preserve_fd_many_memfds", res, 0);
-	fd = memfd_new("many_dup", 0, 1);
-	report("preserve_fd_many_memfds_duplicate_token",
-	       fd < 0 ? R_SETUP + fd : preserve(s1, fd, 0x1000 + 77), EEXIST);
-	report("preserve_fd_many_memfds_one_more",
-	       fd < 0 ? R_SETUP + fd : preserve(s1, fd, 0x1000 + MANY_FILES), 0);
-	xclose(&fd);
-out:
-	xclose(&fd);
-	xclose(&m1);
-	xclose(&m2);
-	xclose(&s1);
-	xclose(&s2);
-	close(luo);
-}
-
-/*
- * Group: memfd_luo specifics (mm/memfd_luo.c memfd_luo_preserve()).
- * Any combination of the seals the kernel knows is within
- * MEMFD_LUO_ALL_SEALS, so no seal set is refused.  A size over UINT_MAX
- * pages -> -EFBIG.  While preserved the inode is frozen (shmem_freeze()):
- * mm/shmem.c refuses size changes (shmem_setattr()), fallocate
- * (shmem_fallocate()) and writes past EOF (shmem_write_begin()) with
- * -EPERM; memfd_luo_unpreserve() (session close) and a failed preserve
- * unfreeze it.
- */
-static void group_memfd(void)
-{
-	static const char data[16] = "luo_errno memfd";
-	int luo, sfd = -1, fd = -1, res;
-	char buf[16];
-
-	luo = luo_open();
-	sfd = session_new(luo, "memfd");
-	if (sfd < 0) {
-		report("preserve_fd_memfd_all_seals", R_SETUP + sfd, 0);
-		goto out;
-	}
-
-	fd = memfd_new("all_seals", MFD_ALLOW_SEALING | MFD_CLOEXEC, 4096);
-	if (fd >= 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW |
-			     F_SEAL_WRITE | F_SEAL_FUTURE_WRITE | F_SEAL_EXEC)) {
-		res = errno;
-		close(fd);
-		fd = -res;
-	}
-	report("preserve_fd_memfd_all_seals", fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 1), 0);
-	xclose(&fd);
-
-	fd = memfd_new("noexec_seal", MFD_NOEXEC_SEAL | MFD_CLOEXEC, 4096);
-	report("preserve_fd_memfd_noexec_seal",
-	       fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 2), 0);
-	xclose(&fd);
-
-	fd = memfd_new("sealing_no_seals", MFD_ALLOW_SEALING | MFD_CLOEXEC, 4096);
-	report("preserve_fd_memfd_allow_sealing",
-	       fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 3), 0);
-	xclose(&fd);
-
-	/* (UINT_MAX + 2) pages, all holes: refused before anything is pinned. */
-	fd = memfd_new("too_big", MFD_CLOEXEC, 0);
-	if (fd >= 0 && ftruncate(fd, ((off_t)UINT_MAX + 2) * page)) {
-		res = errno;
-		close(fd);
-		fd = -res;
-	}
-	report("preserve_fd_memfd_too_big", fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 4), EFBIG);
-	if (fd < 0)
-		goto out;
-	report("memfd_ftruncate_after_failed_preserve", sys_res(ftruncate(fd, 4096)), 0);
-	report("preserve_fd_after_efbig_shrunk", preserve(sfd, fd, 4), 0);
-
-	/* fd is preserved now, 4096 bytes long. */
-	report("memfd_ftruncate_grow_while_preserved", sys_res(ftruncate(fd, 8192)), EPERM);
-	report("memfd_ftruncate_shrink_while_preserved", sys_res(ftruncate(fd, 0)), EPERM);
-	report("memfd_ftruncate_same_size_while_preserved", sys_res(ftruncate(fd, 4096)), 0);
-	report("memfd_fallocate_while_preserved", sys_res(fallocate(fd, 0, 0, 4096)), EPERM);
-	report("memfd_fallocate_past_eof_while_preserved",
-	       sys_res(fallocate(fd, 0, 4096, 4096)), EPERM);
-	report("memfd_write_past_eof_while_preserved",
-	       sys_res(pwrite(fd, data, sizeof(data), 4096)), EPERM);
-	report("memfd_write_inside_while_preserved",
-	       sys_res(pwrite(fd, data, sizeof(data), 100)), 0);
-
-	/* Closing the session unpreserves and unfreezes it. */
-	xclose(&sfd);
-	report("memfd_ftruncate_after_unpreserve", sys_res(ftruncate(fd, 8192)), 0);
-	res = pread(fd, buf, sizeof(buf), 100) == (ssize_t)sizeof(buf) ? 0 : R_BADDATA;
-	if (!res && memcmp(buf, data, sizeof(data)))
-		res = R_BADDATA;
-	report("memfd_data_after_unpreserve", res, 0);
-	sfd = session_new(luo, "memfd_again");
-	report("preserve_fd_memfd_again_after_unpreserve",
-	       sfd < 0 ? R_SETUP + sfd : preserve(sfd, fd, 4), 0);
-out:
-	xclose(&fd);
-	xclose(&sfd);
-	close(luo);
-}
-
-/* Two-stage mode ----------------------------------------------------------- */
-
-/*
- * The state "prepare_next_stage" leaves for the next kernel: the sessions of
- * s2_sessions[] (each one is used by one group of s2_ cases) and the memfds
- * of s2_files[] preserved in them.  A memfd holds @size bytes of the
- * fill_seeded() pattern with seed @token & 0xff, the seals @seals (it is
- * made with MFD_ALLOW_SEALING when there are any) and file position @pos.
- */
-static const char *const s2_sessions[] = {
-	"s2_main", "s2_empty", "s2_release", "s2_unretrieved", "s2_sizes",
-	"s2_readonly", "s2_same_name", "s2_garbage", "s2_finish_ro",
-};
-#define S2_NSESSIONS	(sizeof(s2_sessions) / sizeof(s2_sessions[0]))
-
-static const struct s2_file {
-	const char *session;
-	__u64 token;
-	unsigned int size;
-	unsigned int seals;
-	unsigned int pos;
-} s2_files[] = {
-	{ "s2_main", 1, 100, 0, 0 },
-	{ "s2_main", 2, 12345, 0, 0 },
-	{ "s2_main", 3, 65536, F_SEAL_SHRINK | F_SEAL_GROW, 777 },
-	{ "s2_release", 10, 5000, 0, 0 },
-	{ "s2_release", 11, 4096, 0, 0 },
-	{ "s2_unretrieved", 20, 8192, 0, 0 },
-	{ "s2_unretrieved", 21, 1, 0, 0 },
-	{ "s2_sizes", 30, 300, 0, 0 },
-	{ "s2_readonly", 40, 400, 0, 0 },
-	{ "s2_same_name", 50, 500, 0, 0 },
-	{ "s2_finish_ro", 70, 700, 0, 0 },
-	{ "s2_finish_ro", 71, 710, 0, 0 },
-};
-#define S2_NFILES	(sizeof(s2_files) / sizeof(s2_files[0]))
-
-static const struct s2_file *s2_file(__u64 token)
-{
-	unsigned int i;
-
-	for (i = 0; i < S2_NFILES; i++)
-		if (s2_files[i].token == token)
-			return &s2_files[i];
-	fatal("s2_file: unknown token", ENOENT);
-	return NULL;
-}
-
-/* Preserve the memfds of s2_files[] that belong in @session. */
-static int prepare_session_files(int sfd, const char *session)
-{
-	const struct s2_file *f;
-	unsigned int i;
-	int fd, res;
-
-	for (i = 0; i < S2_NFILES; i++) {
-		f = &s2_files[i];
-		if (strcmp(f->session, session))
-			continue;
-		fd = memfd_new("luo_errno_s2", f->seals ? MFD_ALLOW_SEALING : 0, 0);
-		if (fd < 0)
-			return R_SETUP + fd;
-		res = 0;
-		if (fill_seeded(fd, 0, f->size, f->token & 0xff) ||
-		    (f->seals && fcntl(fd, F_ADD_SEALS, f->seals)) ||
-		    lseek(fd, f->pos, SEEK_SET) != (off_t)f->pos)
-			res = R_SETUP - errno;
-		if (!res)
-			res = preserve(sfd, fd, f->token);
-		close(fd);
-		if (res)
-			return res;
-	}
-	return 0;
-}
-
-/*
- * Create the state the next stage's s2_ cases expect, and keep the session
- * fds open in a child that outlives us (it is still pausing when luo_init
- * kexecs).  The memfd fds are closed: LUO holds its own references.
- */
-static void prepare_next_stage(void)
-{
-	int luo, sfd[S2_NSESSIONS], res = 0;
-	unsigned int i;
-	pid_t pid;
-
-	for (i = 0; i < S2_NSESSIONS; i++)
-		sfd[i] = -1;
-	luo = luo_open();
-	for (i = 0; i < S2_NSESSIONS && !res; i++) {
-		sfd[i] = session_new(luo, s2_sessions[i]);
-		if (sfd[i] < 0) {
-			res = -sfd[i];
-			sfd[i] = -1;
+		break;
+	case F_PIPE:
+	case F_SOCKET:
+		if (r->file == F_PIPE ? pipe2(p, O_CLOEXEC) :
+		    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, p))
 			break;
-		}
-		res = prepare_session_files(sfd[i], s2_sessions[i]);
+		close(p[1]);
+		fd = p[0];
+		break;
+	case F_EVENTFD:
+		fd = eventfd(0, EFD_CLOEXEC);
+		break;
+	case F_SECRET:		/* secretmem and hugetlb memfds are not shmem files */
+	case F_HUGETLB:
+		fd = r->file == F_SECRET ? syscall(__NR_memfd_secret, 0) :
+		     memfd_create("hugetlb", MFD_HUGETLB | MFD_EXEC);
+		skip_why = r->file == F_SECRET ? "memfd_secret" : "memfd_create(MFD_HUGETLB)";
+		skip_err = errno;
+		return fd < 0 ? R_SKIP : fd;
 	}
-	close(luo);
-	if (!res) {
-		fflush(stdout);
-		pid = fork();
-		if (pid < 0) {
-			res = R_SETUP - errno;
-		} else if (!pid) {
-			for (;;)
-				pause();
-		}
-	}
-	/* The child's copies keep the sessions. */
-	for (i = 0; i < S2_NSESSIONS; i++)
-		xclose(&sfd[i]);
-	report("prepare_next_stage", res, 0);
-}
-
-/* RETRIEVE_SESSION of @name with @size and a 0x5a at @tail_byte (if >= 0). */
-static int retrieve_session_sized(int luo, const char *name, unsigned int size,
-				  int tail_byte, int *fdp)
-{
-	union {
-		struct liveupdate_ioctl_retrieve_session s;
-		unsigned char b[80];
-	} u;
-	int res;
-
-	memset(&u, 0, sizeof(u));
-	u.s.size = size;
-	u.s.fd = -1;
-	snprintf((char *)u.s.name, NAME_LEN, "%s", name);
-	if (tail_byte >= 0)
-		u.b[tail_byte] = 0x5a;
-	*fdp = -1;
-	res = do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &u);
-	if (!res)
-		*fdp = u.s.fd;
-	return res;
-}
-
-/* RETRIEVE_SESSION of @name: 0 with the fd in *@fdp, or an errno. */
-static int retrieve_session(int luo, const char *name, int *fdp)
-{
-	return retrieve_session_sized(luo, name, RETRIEVE_SZ, -1, fdp);
-}
-
-/* The same, closing any fd returned. */
-static int retrieve_session_res(int luo, const char *name)
-{
-	int fd, res = retrieve_session(luo, name, &fd);
-
-	xclose(&fd);
-	return res;
-}
-
-/* RETRIEVE_SESSION of @name, checking the new session fd (kept in *@fdp). */
-static int retrieve_session_ok(int luo, const char *name, int *fdp)
-{
-	int res = retrieve_session(luo, name, fdp);
-
-	return res ? res : session_fd_ok(*fdp, name);
-}
-
-/* RETRIEVE_FD of @token: 0 with the fd in *@fdp, or an errno. */
-static int retrieve_fd(int sfd, __u64 token, int *fdp)
-{
-	struct liveupdate_session_retrieve_fd a;
-
-	memset(&a, 0, sizeof(a));
-	a.size = RFD_SZ;
-	a.fd = -1;
-	a.token = token;
-	*fdp = -1;
-	if (ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, &a) < 0)
-		return errno;
-	*fdp = a.fd;
-	return 0;
-}
-
-/* The same, closing any fd returned. */
-static int retrieve_fd_res(int sfd, __u64 token)
-{
-	int fd, res = retrieve_fd(sfd, token, &fd);
-
-	xclose(&fd);
-	return res;
+	return fd < 0 ? -errno : fd;
 }
 
 /* Does @fd hold the size and contents s2_files[] gives for @token? */
 static int memfd_is(int fd, __u64 token)
 {
-	const struct s2_file *f = s2_file(token);
-	unsigned char buf[4096];
+	const struct s2_file *f = NULL;
+	unsigned char buf[PAGE];
 	struct stat st;
 	size_t off, i, n;
 
+	for (i = 0; i < ARRAY_SIZE(s2_files); i++)
+		f = s2_files[i].token == token ? &s2_files[i] : f;
 	if (fd < 0 || fstat(fd, &st))
 		return R_BADFD;
-	if (!S_ISREG(st.st_mode) || st.st_size != (off_t)f->size)
+	if (!f || !S_ISREG(st.st_mode) || st.st_size != (off_t)f->size)
 		return R_BADDATA;
 	for (off = 0; off < f->size; off += n) {
 		n = f->size - off < sizeof(buf) ? f->size - off : sizeof(buf);
@@ -1949,691 +954,289 @@ static int memfd_is(int fd, __u64 token)
 	return 0;
 }
 
-/* A memfd fd handed out by RETRIEVE_FD: open, close-on-exec, @token's data. */
-static int retrieved_fd_ok(int fd, __u64 token)
+/* An fd an ioctl returned: open, and what the C_ flags of @r say it is. */
+static int check_fd(const struct row *r, int fd, const char *want, __u64 token)
 {
-	int fl, res;
-
-	if (fd < 0)
-		return R_BADFD;
-	fl = fcntl(fd, F_GETFD);
-	if (fl < 0)
-		return R_BADFD;
-	res = memfd_is(fd, token);
-	if (!res && !(fl & FD_CLOEXEC))
-		res = R_NOCLOEXEC;
-	return res;
-}
-
-/* RETRIEVE_FD of @token, checking the fd (kept in *@fdp). */
-static int retrieve_fd_ok(int sfd, __u64 token, int *fdp)
-{
-	int res = retrieve_fd(sfd, token, fdp);
-
-	return res ? res : retrieved_fd_ok(*fdp, token);
-}
-
-/* Is @fd the file @ref was taken of? */
-static int same_file(int fd, const struct stat *ref)
-{
+	int fl = fd < 0 ? -1 : fcntl(fd, F_GETFD), res = 0;
+	char name[NAME_LEN + 1];
 	struct stat st;
 
-	if (fd < 0 || fstat(fd, &st))
+	if (!(r->flags & (C_SESSION | C_MEMFD | C_SAME)))
+		return 0;
+	if (fl < 0)
 		return R_BADFD;
-	return st.st_dev == ref->st_dev && st.st_ino == ref->st_ino ? 0 : R_OTHERFILE;
-}
-
-/*
- * RETRIEVE_FD of @token with @size and a 0x5a at @tail_byte (if >= 0); on
- * success the fd must be the file of @ref, and is closed.
- */
-static int retrieve_fd_sized(int sfd, unsigned int size, int tail_byte, __u64 token,
-			     const struct stat *ref)
-{
-	union {
-		struct liveupdate_session_retrieve_fd s;
-		unsigned char b[32];
-	} u;
-	int res;
-
-	memset(&u, 0, sizeof(u));
-	u.s.size = size;
-	u.s.fd = -1;
-	u.s.token = token;
-	if (tail_byte >= 0)
-		u.b[tail_byte] = 0x5a;
-	res = do_ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, &u);
-	if (!res) {
-		res = same_file(u.s.fd, ref);
-		if (u.s.fd >= 0)
-			close(u.s.fd);
+	if (r->flags & C_SESSION) {
+		res = -luo_get_session_name(fd, name, sizeof(name));
+		res = res ? res : strcmp(name, want) ? R_BADNAME : 0;
 	}
+	if (!res && (r->flags & C_MEMFD))
+		res = memfd_is(fd, token);
+	if (!res && (r->flags & (C_SESSION | C_MEMFD)) && !(fl & FD_CLOEXEC))
+		res = R_NOCLOEXEC;
+	if (!res && (r->flags & C_SAME))
+		res = fstat(fd, &st) ? R_BADFD : st.st_dev != ref.st_dev ||
+		      st.st_ino != ref.st_ino ? R_OTHERFILE : 0;
 	return res;
 }
 
-/* FINISH with @size, @reserved and a 0x5a at @tail_byte (if >= 0). */
-static int finish_sized(int sfd, unsigned int size, unsigned int reserved, int tail_byte)
+/* OP_IOCTL: the argument @r describes, placed where it says, and the checks. */
+static int run_ioctl(const struct row *r, unsigned int i, const char *it)
 {
-	union {
-		struct liveupdate_session_finish s;
-		unsigned char b[16];
-	} u;
+	const char *str = r->str == ITER ? it : r->str, *want = r->want == ITER ? it : r->want;
+	unsigned int end = r->size > CREATE_SZ ? r->size : CREATE_SZ, k;
+	union { struct arg a; unsigned char b[128]; } u;
+	struct rlimit old, none = { 0, 0 };
+	unsigned char *p = u.b;
+	int res, fd;
 
 	memset(&u, 0, sizeof(u));
-	u.s.size = size;
-	u.s.reserved = reserved;
-	if (tail_byte >= 0)
-		u.b[tail_byte] = 0x5a;
-	return do_ioctl(sfd, LIVEUPDATE_SESSION_FINISH, &u);
-}
-
-static int finish(int sfd)
-{
-	return finish_sized(sfd, FINISH_SZ, 0, -1);
-}
-
-/*
- * Group (stage 2): opening /dev/liveupdate.  luo_core.c luo_open(): the
- * first open deserializes the incoming sessions (luo_session_deserialize(),
- * -EIO on failure); a second open while the first is held -> -EBUSY.
- */
-static void group_s2_open(void)
-{
-	int fd1, fd2, err;
-
-	fd1 = open(LUO_DEV, O_RDWR | O_CLOEXEC);
-	err = fd1 < 0 ? errno : 0;
-	report("s2_open_first", err, 0);
-	if (fd1 < 0)
-		fatal("open " LUO_DEV, err);
-	fd2 = open(LUO_DEV, O_RDWR | O_CLOEXEC);
-	report("s2_open_second_while_open", fd2 < 0 ? errno : 0, EBUSY);
-	xclose(&fd2);
-	xclose(&fd1);
-}
-
-/*
- * Group (stage 2): the life of an incoming session, "s2_main" (tokens 1, 2
- * and 3).
- * luo_session.c luo_session_retrieve(): searches the incoming list only
- * (-ENOENT); a session already retrieved -> -EINVAL (it stays on the list
- * until its file is released); the fd is O_CLOEXEC.
- * luo_session_ioctl() -> luo_ioctl_type_valid(): PRESERVE_FD on a retrieved
- * session -> -EINVAL before anything else; then min_size (RETRIEVE_FD 16,
- * FINISH 8) and the copy_struct_from_user() tail check (-E2BIG) come before
- * luo_session_finish()'s reserved check (-EINVAL).
- * luo_file.c luo_retrieve_file(): unknown token or empty list -> -ENOENT; a
- * token retrieved before returns the same struct file again (LUO keeps a
- * reference until finish, so closing the user's fds changes nothing); a
- * failed reply (-EFAULT) or fd allocation (-EMFILE) leaves the file
- * retrievable.  The retrieved file is in luo_preserved_files until finish,
- * so preserving it in an outgoing session -> -EBUSY (xa_insert()), after
- * finish -> 0.
- * luo_file_finish(): memfd_luo has no can_finish(); it empties the file set,
- * so a second FINISH (count 0) -> 0 and RETRIEVE_FD -> -ENOENT; the
- * session stays retrieved until luo_session_release() removes it.
- * mm/memfd_luo.c memfd_luo_retrieve(): a new memfd with the size, contents,
- * seals and position preserved; it is not frozen.
- */
-static void group_s2_main(void)
-{
-	struct liveupdate_session_retrieve_fd a, *p;
-	struct stat st1;
-	int luo, sfd = -1, out = -1, m1 = -1, m1b = -1, m2 = -1, m3 = -1, fd = -1, res;
-	off_t pos;
-
-	luo = luo_open();
-	report("s2_retrieve_session_unknown", retrieve_session_res(luo, "s2_unknown"), ENOENT);
-	report("s2_retrieve_session_ok", retrieve_session_ok(luo, "s2_main", &sfd), 0);
-	if (sfd < 0)
-		goto out;
-	report("s2_retrieve_session_again_while_open",
-	       retrieve_session_res(luo, "s2_main"), EINVAL);
-	report("s2_get_name_incoming", get_name_is(sfd, "s2_main"), 0);
-
-	fd = memfd_new("s2_preserve_incoming", 0, 100);
-	report("s2_preserve_fd_incoming",
-	       fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 100), EINVAL);
-	xclose(&fd);
-	report("s2_preserve_fd_incoming_bad_fd", preserve(sfd, -1, 101), EINVAL);
-	report("s2_preserve_fd_incoming_same_token", preserve(sfd, -1, 1), EINVAL);
-
-	report("s2_retrieve_fd_unknown_token", retrieve_fd_res(sfd, 99), ENOENT);
-	report("s2_retrieve_fd_ok", retrieve_fd_ok(sfd, 1, &m1), 0);
-	if (m1 < 0 || fstat(m1, &st1))
-		goto out;
-	res = retrieve_fd(sfd, 1, &m1b);
-	report("s2_retrieve_fd_same_token_again", res ? res : same_file(m1b, &st1), 0);
-	xclose(&m1b);
-	xclose(&m1);
-	res = retrieve_fd_ok(sfd, 1, &m1);
-	report("s2_retrieve_fd_after_user_close", res ? res : same_file(m1, &st1), 0);
-	if (m1 < 0)
-		goto out;
-
-	report("s2_retrieve_fd_size_0", retrieve_fd_sized(sfd, 0, -1, 1, &st1), EINVAL);
-	report("s2_retrieve_fd_size_8", retrieve_fd_sized(sfd, 8, -1, 1, &st1), EINVAL);
-	report("s2_retrieve_fd_size_15", retrieve_fd_sized(sfd, 15, -1, 1, &st1), EINVAL);
-	report("s2_retrieve_fd_size_17_nonzero_tail",
-	       retrieve_fd_sized(sfd, 17, 16, 1, &st1), E2BIG);
-	report("s2_retrieve_fd_size_24_nonzero_tail",
-	       retrieve_fd_sized(sfd, 24, 23, 1, &st1), E2BIG);
-	report("s2_retrieve_fd_size_24_zero_tail",
-	       retrieve_fd_sized(sfd, 24, -1, 1, &st1), 0);
-	report("s2_retrieve_fd_unknown_token_nonzero_tail",
-	       retrieve_fd_sized(sfd, 24, 23, 99, &st1), E2BIG);
-	p = gpage_tail(8);
-	p->size = RFD_SZ;
-	report("s2_retrieve_fd_struct_cut_by_guard",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, p), EFAULT);
-	p = gpage_tail(RFD_SZ);
-	p->size = RFD_SZ;
-	p->fd = -1;
-	p->token = 1;
-	res = do_ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, p);
-	if (!res) {
-		fd = p->fd;
-		res = same_file(fd, &st1);
-		xclose(&fd);
+	u.a.size = r->size;
+	u.a.w4 = r->fd ? fds[r->fd] : r->w4;
+	u.a.token = r->token + i;
+	if (r->fill || str)
+		memset(u.a.name, r->fill, NAME_LEN);
+	if (str)
+		snprintf((char *)u.a.name, NAME_LEN, "%s", str);
+	if (r->flags & C_CANARY)
+		memset(u.b + end, 0xa5, sizeof(u) - end);
+	if (r->tail && r->tail < sizeof(u))
+		u.b[r->tail] = 0x5a;
+	if (r->place == P_NULL || r->place == P_ADDR8) {
+		p = r->place == P_NULL ? NULL : (void *)8;
+	} else if (r->place == P_RO) {
+		p = ropage;
+		if (mprotect(p, PAGE, PROT_READ | PROT_WRITE) || !memcpy(p, &u, sizeof(u)) ||
+		    mprotect(p, PAGE, PROT_READ))
+			return R_SETUP - errno;
+	} else if (r->place == P_END) {
+		memset(gpage, 0, PAGE);
+		p = memcpy(gpage + PAGE - r->span, &u, r->span < sizeof(u) ? r->span : sizeof(u));
+		if (r->tail >= sizeof(u))
+			p[r->tail] = 0x5a;
+	} else if (r->place == P_NOFD && (getrlimit(RLIMIT_NOFILE, &old) ||
+					  setrlimit(RLIMIT_NOFILE, &none))) {
+		return R_SETUP - errno;
 	}
-	report("s2_retrieve_fd_at_page_end", res, 0);
-
-	/* Token 2: the first retrieval cannot write its reply. */
-	memset(&a, 0, sizeof(a));
-	a.size = RFD_SZ;
-	a.fd = -1;
-	a.token = 2;
-	report("s2_retrieve_fd_readonly_arg",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, ro_copy(&a, sizeof(a))), EFAULT);
-	report("s2_retrieve_fd_after_readonly_arg", retrieve_fd_ok(sfd, 2, &m2), 0);
-
-	/* Token 3: no fd can be allocated for the first retrieval. */
-	memset(&a, 0, sizeof(a));
-	a.size = RFD_SZ;
-	a.fd = -1;
-	a.token = 3;
-	report("s2_retrieve_fd_emfile",
-	       ioctl_no_fds(sfd, LIVEUPDATE_SESSION_RETRIEVE_FD, &a), EMFILE);
-	report("s2_retrieve_fd_after_emfile", retrieve_fd_ok(sfd, 3, &m3), 0);
-	if (m3 < 0) {
-		res = R_BADFD;
-	} else {
-		res = fcntl(m3, F_GET_SEALS);
-		res = res < 0 ? errno : res == (F_SEAL_SHRINK | F_SEAL_GROW) ? 0 : R_BADDATA;
+	res = sys_res(ioctl(fds[SLOT(r->on, i)], r->cmd, p));
+	if (r->place == P_NOFD && setrlimit(RLIMIT_NOFILE, &old))
+		ksft_exit_fail_perror("setrlimit");
+	/* What the kernel wrote back, where it can be read. */
+	if (res || !p || p == (void *)8 || (r->place == P_END && r->span < 8))
+		return res;
+	if (r->flags & K_FD) {
+		memcpy(&fd, p + 4, sizeof(fd));
+		res = check_fd(r, fd, want, r->token + i);
+		if (r->out)
+			fds[SLOT(r->out, i)] = fd;
+		else if (fd >= 0 && res != R_BADFD)
+			close(fd);
 	}
-	report("s2_memfd_seals_preserved", res, 0);
-	if (m3 < 0) {
-		res = R_BADFD;
-	} else {
-		pos = lseek(m3, 0, SEEK_CUR);
-		res = pos < 0 ? errno : pos == 777 ? 0 : R_BADDATA;
+	if (!res && (r->flags & C_NAME) && (!memchr(p + 8, 0, NAME_LEN) ||
+					   strcmp((char *)p + 8, want)))
+		res = R_BADNAME;
+	for (k = end; !res && (r->flags & C_CANARY) && k < sizeof(u); k++)
+		res = p[k] != 0xa5 ? R_CANARY : 0;
+	return res;
+}
+
+/* The i-th repetition of row @r; @it is the string ITER stands for. */
+static int run_op(const struct row *r, unsigned int i, const char *it)
+{
+	int fd = fds[SLOT(r->on, i)], res;
+	unsigned char buf[sizeof(data)];
+	struct statfs sf;
+
+	switch (r->op) {
+	case OP_IOCTL:
+		return run_ioctl(r, i, it);
+	case OP_FILE:
+		res = make_file(r);
+		if (res < 0)
+			return res == R_SKIP ? res : -res;
+		if (r->out)
+			fds[r->out] = res;
+		else
+			close(res);
+		return 0;
+	case OP_CLOSE:
+		for (i = 0; i < (r->on == MANY ? MANY_FILES : 1); i++)
+			xclose(&fds[SLOT(r->on, i)]);
+		return 0;
+	case OP_STAT:
+		return sys_res(fstat(fd, &ref));
+	case OP_TRUNC:
+		res = sys_res(ftruncate(fd, r->len));
+		return res || !r->len2 ? res : sys_res(ftruncate(fd, r->len2));
+	case OP_FALLOC:
+		return sys_res(fallocate(fd, 0, r->off, r->len));
+	case OP_WRITE:
+		return sys_res(pwrite(fd, data, r->len, r->off));
+	case OP_READ:
+		res = pread(fd, buf, r->len, r->off) == r->len && !memcmp(buf, data, r->len);
+		return res ? 0 : R_BADDATA;
+	case OP_SEALS:
+		res = fcntl(fd, F_GET_SEALS);
+		return res < 0 ? errno : res == r->len ? 0 : R_BADDATA;
+	case OP_POS:
+		res = lseek(fd, 0, SEEK_CUR);
+		return res < 0 ? errno : res == r->len ? 0 : R_BADDATA;
+	case OP_DATA:
+		return memfd_is(fds[r->on + i], r->token + i);
+	case OP_UNLINK:
+		return sys_res(unlink(TMP_FILE));
+	case OP_NEED_TMPFS:
+		if (!statfs("/tmp", &sf) && sf.f_type == 0x01021994 /* TMPFS_MAGIC */)
+			return 0;
+		skip_why = "/tmp is not a tmpfs";
+		skip_err = ENODEV;
+		return R_SKIP;
 	}
-	report("s2_memfd_position_preserved", res, 0);
-	/* memfd_luo_retrieve() makes a new inode, not frozen (shmem_freeze()). */
-	if (m2 < 0) {
-		res = R_BADFD;
-	} else {
-		res = sys_res(ftruncate(m2, 2 * 12345));
-		if (!res)
-			res = sys_res(ftruncate(m2, 12345));
-	}
-	report("s2_memfd_ftruncate_before_finish", res, 0);
-
-	/* A retrieved file is still LUO's until FINISH. */
-	out = session_new(luo, "s2_main_out");
-	if (out < 0) {
-		report("s2_preserve_fd_retrieved_before_finish", R_SETUP + out, EBUSY);
-		goto out;
-	}
-	report("s2_preserve_fd_retrieved_before_finish", preserve(out, m1, 1), EBUSY);
-
-	report("s2_finish_size_0", finish_sized(sfd, 0, 0, -1), EINVAL);
-	report("s2_finish_size_4", finish_sized(sfd, 4, 0, -1), EINVAL);
-	report("s2_finish_reserved_nonzero", finish_sized(sfd, FINISH_SZ, 1, -1), EINVAL);
-	report("s2_finish_size_16_nonzero_tail", finish_sized(sfd, 16, 0, 15), E2BIG);
-	report("s2_finish_reserved_nonzero_nonzero_tail",
-	       finish_sized(sfd, 16, 1, 15), E2BIG);
-	/* None of them finished anything. */
-	report("s2_retrieve_fd_after_failed_finish",
-	       retrieve_fd_sized(sfd, RFD_SZ, -1, 1, &st1), 0);
-
-	report("s2_finish_ok", finish(sfd), 0);
-	report("s2_finish_again", finish(sfd), 0);
-	report("s2_finish_size_16_zero_tail_after_finish", finish_sized(sfd, 16, 0, -1), 0);
-	report("s2_retrieve_fd_after_finish", retrieve_fd_res(sfd, 1), ENOENT);
-	report("s2_retrieve_fd_unknown_token_after_finish", retrieve_fd_res(sfd, 99), ENOENT);
-	report("s2_get_name_after_finish", get_name_is(sfd, "s2_main"), 0);
-	fd = memfd_new("s2_preserve_finished", 0, 100);
-	report("s2_preserve_fd_incoming_after_finish",
-	       fd < 0 ? R_SETUP + fd : preserve(sfd, fd, 100), EINVAL);
-	xclose(&fd);
-	report("s2_retrieve_session_after_finish_while_open",
-	       retrieve_session_res(luo, "s2_main"), EINVAL);
-
-	/* The retrieved memfds are now the user's alone. */
-	res = memfd_is(m1, 1);
-	if (!res)
-		res = memfd_is(m2, 2);
-	if (!res)
-		res = memfd_is(m3, 3);
-	report("s2_memfd_data_after_finish", res, 0);
-	report("s2_memfd_write_after_finish", sys_res(pwrite(m1, "x", 1, 0)), 0);
-	report("s2_memfd_ftruncate_after_finish", sys_res(ftruncate(m1, 8192)), 0);
-	report("s2_memfd_ftruncate_sealed_after_finish",
-	       m3 < 0 ? R_BADFD : sys_res(ftruncate(m3, 0)), EPERM);
-	report("s2_preserve_fd_retrieved_after_finish", preserve(out, m1, 1), 0);
-	report("s2_memfd_ftruncate_preserved_again", sys_res(ftruncate(m1, 4096)), EPERM);
-
-	/* Releasing a finished session removes it from the incoming list. */
-	xclose(&sfd);
-	report("s2_retrieve_session_after_finish_and_close",
-	       retrieve_session_res(luo, "s2_main"), ENOENT);
-out:
-	xclose(&fd);
-	xclose(&m1b);
-	xclose(&m1);
-	xclose(&m2);
-	xclose(&m3);
-	xclose(&out);
-	xclose(&sfd);
-	close(luo);
+	return R_SETUP - EINVAL;
 }
 
-/*
- * Group (stage 2): an incoming session without files, "s2_empty".
- * luo_retrieve_file(): empty list -> -ENOENT; luo_file_finish(): count 0
- * -> 0, every time.
- */
-static void group_s2_empty(void)
+/* Row @r: its own file in T (a new one each time), its operation, @rep times. */
+static int run_row(const struct row *r)
 {
-	int luo, sfd = -1;
+	unsigned int i = 0, n = r->rep ? r->rep : 1;
+	char it[NAME_LEN] = "";
+	int res;
 
-	luo = luo_open();
-	report("s2_empty_retrieve_session", retrieve_session_ok(luo, "s2_empty", &sfd), 0);
-	if (sfd < 0)
-		goto out;
-	report("s2_empty_retrieve_fd", retrieve_fd_res(sfd, 0), ENOENT);
-	report("s2_empty_finish", finish(sfd), 0);
-	report("s2_empty_finish_again", finish(sfd), 0);
-	report("s2_empty_get_name_after_finish", get_name_is(sfd, "s2_empty"), 0);
-	xclose(&sfd);
-	report("s2_empty_retrieve_session_after_close",
-	       retrieve_session_res(luo, "s2_empty"), ENOENT);
-out:
-	xclose(&sfd);
-	close(luo);
+	do {
+		if (r->names)
+			snprintf(it, sizeof(it), "%s", r->names[i]);
+		else if (r->fmt)
+			snprintf(it, sizeof(it), r->fmt, i);
+		if (r->file && r->op != OP_FILE) {
+			fds[T] = make_file(r);
+			if (fds[T] < 0)
+				return fds[T] == R_SKIP ? R_SKIP : R_SETUP + fds[T];
+		}
+		res = run_op(r, i, it);
+		xclose(&fds[T]);
+	} while (++i < n && res == r->exp);
+	return res;
 }
 
-/*
- * Group (stage 2): releasing an unfinished incoming session, "s2_release"
- * (token 10 retrieved, token 11 not).
- * luo_session_release() (on the last close of the file): retrieved ->
- * luo_session_finish_one() (memfd_luo has no can_finish(), so it succeeds)
- * and luo_session_remove() from the incoming list -> a later
- * RETRIEVE_SESSION -> -ENOENT.  Until then it stays retrieved -> -EINVAL.
- */
-static void group_s2_release(void)
-{
-	struct liveupdate_ioctl_create_session c;
-	int luo, sfd = -1, dupfd = -1, m = -1;
-
-	luo = luo_open();
-	report("s2_release_retrieve_session", retrieve_session_ok(luo, "s2_release", &sfd), 0);
-	if (sfd < 0)
-		goto out;
-	report("s2_release_retrieve_fd", retrieve_fd_ok(sfd, 10, &m), 0);
-	dupfd = dup(sfd);
-	if (dupfd < 0)
-		fatal("dup", errno);
-	xclose(&sfd);
-	report("s2_release_retrieve_session_while_dup_open",
-	       retrieve_session_res(luo, "s2_release"), EINVAL);
-	report("s2_release_get_name_via_dup", get_name_is(dupfd, "s2_release"), 0);
-	xclose(&dupfd);
-	report("s2_release_retrieve_session_after_close",
-	       retrieve_session_res(luo, "s2_release"), ENOENT);
-	report("s2_release_memfd_data_after_close", memfd_is(m, 10), 0);
-	create_arg(&c, "s2_release");
-	report("s2_release_create_outgoing_same_name", create_raw(luo, &c, "s2_release"), 0);
-out:
-	xclose(&m);
-	xclose(&dupfd);
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group (stage 2): FINISH with files never retrieved, "s2_unretrieved".
- * luo_file_finish(): no can_finish() for memfds -> 0; memfd_luo_finish()
- * frees the preserved folios of never-retrieved files; the file set is
- * empty afterwards -> RETRIEVE_FD -> -ENOENT.
- */
-static void group_s2_unretrieved(void)
-{
-	int luo, sfd = -1;
-
-	luo = luo_open();
-	report("s2_unretrieved_retrieve_session",
-	       retrieve_session_ok(luo, "s2_unretrieved", &sfd), 0);
-	if (sfd < 0)
-		goto out;
-	report("s2_finish_unretrieved_files", finish(sfd), 0);
-	report("s2_retrieve_fd_after_finish_unretrieved", retrieve_fd_res(sfd, 20), ENOENT);
-	report("s2_retrieve_fd_after_finish_unretrieved_other", retrieve_fd_res(sfd, 21), ENOENT);
-out:
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group (stage 2): RETRIEVE_SESSION argument checks with an existing name,
- * "s2_sizes" (token 30).  luo_core.c luo_ioctl(): size < 72 -> -EINVAL,
- * non-zero tail -> -E2BIG, copy fault -> -EFAULT;
- * luo_ioctl_retrieve_session(): no fd -> -EMFILE; all before
- * luo_session_retrieve(), so the session can still be retrieved.
- */
-static void group_s2_sizes(void)
-{
-	struct liveupdate_ioctl_retrieve_session a, *p;
-	int luo, sfd = -1, m = -1, res;
-
-	luo = luo_open();
-	res = retrieve_session_sized(luo, "s2_sizes", 0, -1, &sfd);
-	xclose(&sfd);
-	report("s2_retrieve_session_size_0", res, EINVAL);
-	res = retrieve_session_sized(luo, "s2_sizes", RETRIEVE_SZ - 1, -1, &sfd);
-	xclose(&sfd);
-	report("s2_retrieve_session_size_71", res, EINVAL);
-	res = retrieve_session_sized(luo, "s2_sizes", 80, 79, &sfd);
-	xclose(&sfd);
-	report("s2_retrieve_session_size_80_nonzero_tail", res, E2BIG);
-	res = retrieve_session_sized(luo, "s2_sizes", 73, 72, &sfd);
-	xclose(&sfd);
-	report("s2_retrieve_session_size_73_nonzero_tail", res, E2BIG);
-	p = gpage_tail(4);
-	p->size = RETRIEVE_SZ;
-	report("s2_retrieve_session_struct_cut_by_guard",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, p), EFAULT);
-	memset(&a, 0, sizeof(a));
-	a.size = RETRIEVE_SZ;
-	a.fd = -1;
-	snprintf((char *)a.name, NAME_LEN, "%s", "s2_sizes");
-	report("s2_retrieve_session_emfile",
-	       ioctl_no_fds(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a), EMFILE);
-
-	res = retrieve_session_sized(luo, "s2_sizes", 80, -1, &sfd);
-	report("s2_retrieve_session_size_80_zero_tail",
-	       res ? res : session_fd_ok(sfd, "s2_sizes"), 0);
-	if (sfd < 0)
-		goto out;
-	report("s2_retrieve_fd_after_sized_retrieve", retrieve_fd_ok(sfd, 30, &m), 0);
-out:
-	xclose(&m);
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group (stage 2): RETRIEVE_SESSION whose reply cannot be written,
- * "s2_readonly" (token 40).  luo_ioctl_retrieve_session(): the session is
- * retrieved, luo_ucmd_respond() fails -> fput() -> -EFAULT; the release
- * (task work, before the ioctl returns) finishes and removes the session,
- * so it is gone: -ENOENT.
- */
-static void group_s2_readonly(void)
-{
-	struct liveupdate_ioctl_retrieve_session a;
-	int luo;
-
-	luo = luo_open();
-	memset(&a, 0, sizeof(a));
-	a.size = RETRIEVE_SZ;
-	a.fd = -1;
-	snprintf((char *)a.name, NAME_LEN, "%s", "s2_readonly");
-	report("s2_retrieve_session_readonly_arg",
-	       do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, ro_copy(&a, sizeof(a))),
-	       EFAULT);
-	report("s2_retrieve_session_after_readonly_arg",
-	       retrieve_session_res(luo, "s2_readonly"), ENOENT);
-	close(luo);
-}
-
-/*
- * Group (stage 2): an outgoing session named like an incoming one,
- * "s2_same_name" (token 50).  luo_session_insert() checks only the outgoing
- * list (-EEXIST), luo_session_retrieve() only the incoming one.
- */
-static void group_s2_same_name(void)
-{
-	struct liveupdate_ioctl_create_session c;
-	int luo, out = -1, in = -1, m = -1, fd = -1;
-
-	luo = luo_open();
-	out = session_new(luo, "s2_same_name");
-	report("s2_create_outgoing_same_name_as_incoming",
-	       out < 0 ? -out : session_fd_ok(out, "s2_same_name"), 0);
-	if (out < 0)
-		goto out;
-	report("s2_retrieve_session_with_outgoing_same_name",
-	       retrieve_session_ok(luo, "s2_same_name", &in), 0);
-	create_arg(&c, "s2_same_name");
-	report("s2_create_outgoing_same_name_duplicate",
-	       create_raw(luo, &c, "s2_same_name"), EEXIST);
-	report("s2_retrieve_fd_session_with_outgoing_same_name",
-	       in < 0 ? R_BADFD : retrieve_fd_ok(in, 50, &m), 0);
-	fd = memfd_new("s2_same_name", 0, 100);
-	report("s2_preserve_fd_outgoing_same_name_same_token",
-	       fd < 0 ? R_SETUP + fd : preserve(out, fd, 50), 0);
-	xclose(&fd);
-	xclose(&out);
-	create_arg(&c, "s2_same_name");
-	report("s2_create_outgoing_same_name_as_retrieved",
-	       create_raw(luo, &c, "s2_same_name"), 0);
-	xclose(&in);
-	create_arg(&c, "s2_same_name");
-	report("s2_create_outgoing_same_name_after_incoming_closed",
-	       create_raw(luo, &c, "s2_same_name"), 0);
-out:
-	xclose(&fd);
-	xclose(&m);
-	xclose(&in);
-	xclose(&out);
-	close(luo);
-}
-
-/*
- * Group (stage 2): name matching, "s2_garbage" (no files).
- * luo_session_retrieve(): strncmp(it->name, name, 64), so bytes after the
- * NUL do not count, and a prefix, an extension, another case or 64 bytes
- * without a NUL do not match -> -ENOENT.
- */
-static void group_s2_garbage(void)
-{
-	struct liveupdate_ioctl_retrieve_session a;
-	int luo, sfd = -1, res;
-
-	luo = luo_open();
-	report("s2_retrieve_session_name_prefix",
-	       retrieve_session_res(luo, "s2_garbag"), ENOENT);
-	report("s2_retrieve_session_name_longer",
-	       retrieve_session_res(luo, "s2_garbage_"), ENOENT);
-	report("s2_retrieve_session_name_case_differs",
-	       retrieve_session_res(luo, "S2_GARBAGE"), ENOENT);
-	memset(&a, 0, sizeof(a));
-	a.size = RETRIEVE_SZ;
-	a.fd = -1;
-	memset(a.name, 'X', NAME_LEN);
-	res = do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a);
-	if (!res && a.fd >= 0)
-		close(a.fd);
-	report("s2_retrieve_session_name_64_no_nul", res, ENOENT);
-
-	memset(&a, 0, sizeof(a));
-	a.size = RETRIEVE_SZ;
-	a.fd = -1;
-	memset(a.name, 'z', NAME_LEN);
-	snprintf((char *)a.name, NAME_LEN, "%s", "s2_garbage");
-	res = do_ioctl(luo, LIVEUPDATE_IOCTL_RETRIEVE_SESSION, &a);
-	if (!res) {
-		sfd = a.fd;
-		res = session_fd_ok(sfd, "s2_garbage");
-	}
-	report("s2_retrieve_session_name_trailing_garbage", res, 0);
-	xclose(&sfd);
-	close(luo);
-}
-
-/*
- * Group (stage 2): FINISH whose reply cannot be written, "s2_finish_ro"
- * (token 70 retrieved, 71 not).  luo_session_finish(): the files are
- * finished, then luo_ucmd_respond() fails -> -EFAULT; the file set is
- * empty from then on.
- */
-static void group_s2_finish_ro(void)
-{
-	struct liveupdate_session_finish f;
-	int luo, sfd = -1, m = -1;
-
-	luo = luo_open();
-	report("s2_finish_ro_retrieve_session",
-	       retrieve_session_ok(luo, "s2_finish_ro", &sfd), 0);
-	if (sfd < 0)
-		goto out;
-	report("s2_finish_ro_retrieve_fd", retrieve_fd_ok(sfd, 70, &m), 0);
-	memset(&f, 0, sizeof(f));
-	f.size = FINISH_SZ;
-	report("s2_finish_readonly_arg",
-	       do_ioctl(sfd, LIVEUPDATE_SESSION_FINISH, ro_copy(&f, sizeof(f))), EFAULT);
-	report("s2_retrieve_fd_after_finish_readonly_arg", retrieve_fd_res(sfd, 71), ENOENT);
-	report("s2_retrieve_fd_retrieved_after_finish_readonly_arg",
-	       retrieve_fd_res(sfd, 70), ENOENT);
-	report("s2_finish_after_finish_readonly_arg", finish(sfd), 0);
-	report("s2_memfd_data_after_finish_readonly_arg", memfd_is(m, 70), 0);
-out:
-	xclose(&m);
-	xclose(&sfd);
-	close(luo);
-}
-
-/* The incoming-session cases (stage 2 and later). */
-static void incoming_cases(void)
+/* Close every fd of the last group, then open group @g's /dev/liveupdate. */
+static int group_start(const struct row *g)
 {
 	unsigned int i;
-	int luo, res = ENOENT;
 
-	group_s2_open();
-	group_s2_main();
-	group_s2_empty();
-	group_s2_release();
-	group_s2_unretrieved();
-	group_s2_sizes();
-	group_s2_readonly();
-	group_s2_same_name();
-	group_s2_garbage();
-	group_s2_finish_ro();
-
-	/* Every incoming session was retrieved and released: none is left. */
-	luo = luo_open();
-	for (i = 0; i < S2_NSESSIONS && res == ENOENT; i++)
-		res = retrieve_session_res(luo, s2_sessions[i]);
-	report("s2_final_no_incoming_left", res, ENOENT);
-	close(luo);
+	for (i = 0; i < ARRAY_SIZE(fds); i++)
+		xclose(&fds[i]);
+	if (!g)
+		return 0;
+	ksft_print_msg("%s\n", g->name);
+	if (g->on)
+		fds[g->on] = luo_open_device();
+	return g->on && fds[g->on] < 0 ? R_SETUP - errno : 0;
 }
 
-/* The single-boot cases. */
-static void single_boot_cases(void)
+/*
+ * Create the state the next stage's s2_ cases expect.  The session fds stay
+ * open for daemonize_and_wait(); LUO holds its own references to the memfds.
+ */
+static int prepare_next_stage(void)
 {
-	group_open();
-	group_luo_dispatch();
-	group_create_size();
-	group_create_name();
-	group_retrieve_session();
-	group_session_dispatch();
-	group_outgoing_only();
-	group_get_name();
-	group_preserve_size();
-	group_preserve_type();
-	group_tokens();
-	group_memfd();
+	int luo = luo_open_device(), sfd, fd, res = luo < 0 ? R_SETUP - errno : 0;
+	const struct s2_file *f;
+	unsigned int i;
 
-	/* Everything was closed: the device is free and no session is left. */
-	{
-		static const char *const names[] = {
-			"create_session_dup", "create_session_dup_fd",
-			"create_session_luo_reopen",
-			"create_session_many_000", "create_session_many_119",
-			"retrieve_session_outgoing", "session_dispatch",
-			"outgoing_only", "get_name", "preserve_size",
-			"preserve_type", "tokens_1", "tokens_2", "tokens_many",
-			"memfd", "memfd_again",
-		};
-		struct liveupdate_ioctl_create_session a;
-		int luo = luo_open(), res = 0;
-		unsigned int i;
-
-		for (i = 0; i < sizeof(names) / sizeof(names[0]) && !res; i++) {
-			create_arg(&a, names[i]);
-			res = create_raw(luo, &a, names[i]);
+	for (i = 0; i < ARRAY_SIZE(s2_sessions) && !res; i++) {
+		sfd = luo_create_session(luo, s2_sessions[i]);
+		res = sfd < 0 ? -sfd : 0;
+		for (f = s2_files; !res && f < s2_files + ARRAY_SIZE(s2_files); f++) {
+			if (strcmp(f->session, s2_sessions[i]))
+				continue;
+			fd = memfd_new(f->seals ? MFD_ALLOW_SEALING : 0, 0);
+			if (fd < 0 || fill(fd, 0, f->size, f->token & 0xff) ||
+			    (f->seals && fcntl(fd, F_ADD_SEALS, f->seals)) ||
+			    lseek(fd, f->pos, SEEK_SET) != (off_t)f->pos)
+				res = R_SETUP - errno;
+			else
+				res = -luo_session_preserve_fd(sfd, fd, f->token);
+			if (fd >= 0)
+				close(fd);
 		}
-		report("final_no_session_left", res, 0);
-		close(luo);
 	}
+	if (luo >= 0)
+		close(luo);
+	return res;
 }
 
-static void usage(const char *prog)
+/* The cases of @stage.  Case names are unique and [a-z0-9_]+ (the harness parses them). */
+static unsigned int count_cases(int stage)
 {
-	fprintf(stderr, "usage: %s [-v] [-s STAGE -n NSTAGES]  (1 <= STAGE <= NSTAGES)\n",
-		prog);
-	exit(2);
+	const struct row *r, *q;
+	unsigned int n = 0;
+	int st = 0;
+
+	for (r = rows; r < rows + ARRAY_SIZE(rows); r++) {
+		st = r->op == OP_GROUP ? r->stage : st;
+		if (!r->name || r->op == OP_GROUP)
+			continue;
+		n += st == stage;
+		for (q = rows; q < r; q++)
+			if (q->name && !strcmp(q->name, r->name))
+				ksft_exit_fail_msg("duplicate case %s\n", r->name);
+		if (strspn(r->name, "abcdefghijklmnopqrstuvwxyz0123456789_") != strlen(r->name))
+			ksft_exit_fail_msg("bad case name %s\n", r->name);
+	}
+	return n;
 }
 
 int main(int argc, char **argv)
 {
-	int opt, verbose = 0, stage = 1, nstages = 0;
+	int opt, verbose = 0, stage = 1, nstages = 0, run_stage, st = 0, setup = 0, res;
+	const struct row *r;
 
-	setvbuf(stdout, NULL, _IOLBF, 0);
 	while ((opt = getopt(argc, argv, "vs:n:")) != -1) {
-		switch (opt) {
-		case 'v':
+		if (opt == 'v')
 			verbose = 1;
-			break;
-		case 's':
-			stage = atoi(optarg);
-			break;
-		case 'n':
-			nstages = atoi(optarg);
-			break;
-		default:
-			usage(argv[0]);
+		else if (opt == 's' || opt == 'n')
+			*(opt == 's' ? &stage : &nstages) = atoi(optarg);
+		else
+			stage = -1;
+	}
+	nstages = nstages ? nstages : stage;
+	if (optind != argc || stage < 1 || nstages < stage) {
+		fprintf(stderr, "usage: %s [-v] [-s STAGE -n NSTAGES]  (1 <= STAGE <= NSTAGES)\n",
+			argv[0]);
+		return 2;
+	}
+	for (opt = 0; opt < NAME_LEN - 1; opt++)
+		name_high[opt] = (char)(0x80 + opt);
+	gpage = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ropage = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (sysconf(_SC_PAGESIZE) != PAGE || gpage == MAP_FAILED || ropage == MAP_FAILED ||
+	    mprotect(gpage + PAGE, PAGE, PROT_NONE) || access(LUO_DEVICE, F_OK))
+		ksft_exit_fail_perror("setup (4 KiB pages, two mappings, " LUO_DEVICE ")");
+	memset(fds, -1, sizeof(fds));
+	run_stage = stage > 1 ? 2 : 1;	/* the stages after the first run the s2_ cases */
+
+	ksft_print_header();
+	ksft_set_plan(count_cases(run_stage) + (stage < nstages));
+	quiet_console(!verbose);
+	for (r = rows; r < rows + ARRAY_SIZE(rows); r++) {
+		if (r->op == OP_GROUP) {
+			st = r->stage;
+			setup = st == run_stage ? group_start(r) : 0;
+		} else if (st == run_stage) {
+			res = setup ? setup : run_row(r);
+			if (r->name)
+				report(r->name, res, r->exp);
+			else if (res != r->exp && !setup)
+				setup = res == R_SKIP || res <= R_SETUP ? res :
+					R_SETUP - (res > 0 ? res : EIO);
 		}
 	}
-	if (!nstages)
-		nstages = stage;
-	if (optind != argc || stage < 1 || nstages < stage)
-		usage(argv[0]);
-
-	if (!verbose)
-		quiet_console();
-	page = sysconf(_SC_PAGESIZE);
-	gpage = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
-		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	ropage = mmap(NULL, page, PROT_READ | PROT_WRITE,
-		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (gpage == MAP_FAILED || ropage == MAP_FAILED)
-		fatal("mmap", errno);
-	if (mprotect(gpage + page, page, PROT_NONE))
-		fatal("mprotect guard", errno);
-	if (access(LUO_DEV, F_OK))
-		fatal(LUO_DEV, errno);
-
-	if (stage == 1)
-		single_boot_cases();
-	else
-		incoming_cases();
+	group_start(NULL);
 	if (stage < nstages)
-		prepare_next_stage();
-
-	restore_console();
-	printf("LUO-ERRNO: done %d cases, %d unexpected\n", nr_cases, nr_unexpected);
-	return nr_unexpected ? 1 : 0;
+		report("prepare_next_stage", prepare_next_stage(), 0);
+	quiet_console(0);
+	if (stage < nstages && !ksft_get_fail_cnt()) {
+		ksft_print_cnts();
+		daemonize_and_wait();
+	}
+	ksft_finished();
 }

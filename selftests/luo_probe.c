@@ -1,26 +1,28 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * luo_probe: reports whether /dev/liveupdate can be opened, for the boot
- * parameter tests (liveupdate=off, kho=off).
+ * luo_probe: whether /dev/liveupdate can be opened, for the boot parameter
+ * tests (liveupdate=off, kho=off).
  *
- * Prints "LUO-PROBE: open OK" or "LUO-PROBE: open <errno name>", and exits 0.
+ *   luo_probe [EXPECTED]
+ *
+ * Prints KTAP (kselftest.h) with one test, "open_dev_liveupdate", whose
+ * diagnostic is "<result> expected <EXPECTED>": the result is "0" when the
+ * open succeeds, else the errno name (ENOENT, ...).  EXPECTED defaults to 0.
  */
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
-#include <string.h>
-#include <unistd.h>
+#define _GNU_SOURCE
+#include <libliveupdate.h>
 
-int main(void)
+int main(int argc, char **argv)
 {
-	int fd = open("/dev/liveupdate", O_RDWR);
+	const char *want = argc > 1 ? argv[1] : "0";
+	int fd = luo_open_device();
+	const char *got = fd >= 0 ? "0" : strerrorname_np(errno) ?: "EUNKNOWN";
 
-	if (fd >= 0) {
-		printf("LUO-PROBE: open OK\n");
+	ksft_print_header();
+	ksft_set_plan(1);
+	if (fd >= 0)
 		close(fd);
-	} else {
-		printf("LUO-PROBE: open %s\n", errno == ENOENT ? "ENOENT" :
-		       errno == EIO ? "EIO" : errno == EBUSY ? "EBUSY" : strerror(errno));
-	}
-	return 0;
+	ksft_test_result_code(strcmp(got, want) ? KSFT_FAIL : KSFT_PASS, "open_dev_liveupdate",
+			      "%s expected %s", got, want);
+	ksft_finished();
 }
