@@ -5,6 +5,7 @@
 #   make kernel   build LUO_IMPL (rust or c) into build/<impl>/
 #   make check    build what is missing, run the suite under QEMU
 #   make demo     boot LUO_IMPL and show a live update on the console
+#   make bench    guest time of the memfd paths, C kernel against Rust
 #   make shell    boot LUO_IMPL into an interactive shell
 #
 # LUO_IMPL=rust (default) is the tree with this repository applied;
@@ -13,12 +14,12 @@
 LUO_IMPL ?= rust
 export LUO_IMPL
 
-.PHONY: all deps kernel check demo shell clean help
+.PHONY: all deps kernel check demo bench shell clean help
 
 all: kernel
 
 help:
-	@sed -n '2,12p' Makefile | sed 's/^# \{0,1\}//'
+	@sed -n '2,13p' Makefile | sed 's/^# \{0,1\}//'
 
 deps:
 	@harness/deps.sh
@@ -33,6 +34,9 @@ check:
 
 demo: deps
 	@harness/demo.sh demo
+
+bench: deps
+	@harness/bench.sh
 
 shell: deps
 	@harness/demo.sh shell

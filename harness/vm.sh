@@ -24,7 +24,7 @@ build_guest_programs() {
 	# library (kselftest.h, lu_utils.c), as the upstream kselftest below.
 	guest_cc "$impl" "$d/luo_init" "$ROOT/selftests/luo_init.c"
 	local p
-	for p in luo_chain luo_errno luo_probe; do
+	for p in luo_chain luo_errno luo_probe luo_bench; do
 		guest_cc "$impl" "$d/$p" -D_GNU_SOURCE= -Wno-unused-function \
 			-I "$sel/lib/include" -I "$src/tools/testing/selftests" \
 			"$ROOT/selftests/$p.c" "$sel/lib/lu_utils.c"
@@ -119,7 +119,10 @@ run_vm() {
 	local log=$1 kernel=$2 initrd=$3 tmo=${4:-$VM_TIMEOUT}
 	local st=0
 	rm -f "$log"
-	timeout --foreground -k 5 "$tmo" qemu-system-x86_64 -m 1G -smp 2 -no-reboot \
+	# LUO_VM_MEM and LUO_QEMU_ARGS (words) are for make bench.
+	# shellcheck disable=SC2086
+	timeout --foreground -k 5 "$tmo" qemu-system-x86_64 -m "${LUO_VM_MEM:-1G}" -smp 2 \
+		-no-reboot ${LUO_QEMU_ARGS:-} \
 		-nographic -nodefaults -accel "$ACCEL" -serial "file:$log" \
 		-append "$CMDLINE_BASE ${LUO_EXTRA_CMDLINE:-}" -kernel "$kernel" \
 		-initrd "$initrd" </dev/null >"$log.qemu" 2>&1 || st=$?
