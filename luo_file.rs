@@ -2,22 +2,12 @@
 
 //! Preserved files and the file handlers that know how to preserve them.
 //!
-//! A file handler (memfd today; vfio, iommufd and kvm later) registers with
-//! [`register_handler`].  `PRESERVE_FD` asks each handler in registration
-//! order whether it can preserve the file; the first that can does
-//! (`preserve`), and the file joins its session's [`FileSet`] under the
-//! caller's token.  At reboot every file is frozen (`freeze`) and its
-//! handler's 64-bit handle written into the session's KHO blocks as a
-//! `struct luo_file_ser`; if any freeze fails the ones done are undone in
-//! order (`unfreeze`).  In the next kernel the entries are read back,
-//! `RETRIEVE_FD` recreates the file once (`retrieve`, whose outcome is
-//! remembered), and `FINISH` hands it over for good (`can_finish` for all,
-//! then `finish` for each, last preserved first).
-//!
-//! A file may be preserved once only: LUO keeps the set of the ids
-//! (`get_id`, or the file pointer) of all preserved and retrieved files, and
-//! refuses a second preservation with EBUSY.  Each preserved file holds a
-//! reference on its handler's module.
+//! `PRESERVE_FD` gives a file to the first registered handler that can
+//! preserve it, and the file joins its session's [`FileSet`] under the
+//! caller's token.  At reboot every file is frozen and its handler's handle
+//! written as a `struct luo_file_ser`; in the next kernel `RETRIEVE_FD`
+//! recreates the file once, and `FINISH` hands it over for good.  A file
+//! may be preserved once only (EBUSY), by the ids of [`PreservedIds`].
 
 use crate::{
     capi::{
@@ -60,6 +50,7 @@ pub(crate) struct Handler {
 
 /// The registered file handlers and FLBs (what `luo_register_rwlock`
 /// protects in C).
+#[derive(Default)]
 pub(crate) struct Registry {
     handlers: KVec<Handler>,
     /// FLBs used by at least one handler, in registration order.
@@ -67,25 +58,14 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// No handlers, no FLBs.
-    pub(crate) const fn new() -> Self {
-        Self {
-            handlers: KVec::new(),
-            flbs: KVec::new(),
-        }
-    }
-
-    fn handler(&self, fh: FileHandler) -> Option<&Handler> {
+    /// The registered handler `fh`.
+    pub(crate) fn handler(&self, fh: FileHandler) -> Option<&Handler> {
         self.handlers.iter().find(|h| h.fh == fh)
     }
 
+    /// The registered handler `fh`, to change.
     pub(crate) fn handler_mut(&mut self, fh: FileHandler) -> Option<&mut Handler> {
         self.handlers.iter_mut().find(|h| h.fh == fh)
-    }
-
-    /// Whether `fh` is registered.
-    pub(crate) fn is_registered(&self, fh: FileHandler) -> bool {
-        self.handler(fh).is_some()
     }
 
     /// The FLBs of handler `fh` (none if it is not registered).
@@ -96,14 +76,10 @@ impl Registry {
 
 /// The ids (`get_id`, or the file pointer) of every preserved or retrieved
 /// file, sorted (C's `luo_preserved_files` xarray).
+#[derive(Default)]
 pub(crate) struct PreservedIds(KVec<usize>);
 
 impl PreservedIds {
-    /// No file.
-    pub(crate) const fn new() -> Self {
-        Self(KVec::new())
-    }
-
     /// Records `id`; EBUSY if it is already there (`xa_insert()`).
     fn mark(&mut self, id: usize) -> Result {
         match self.0.binary_search(&id) {
@@ -131,27 +107,20 @@ pub(crate) fn register_handler(luo: &Luo, fh: FileHandler) -> Result {
     if !fh.is_complete() {
         return Err(EINVAL);
     }
+    let mut reg = luo.registry.write();
+    if reg
+        .handlers
+        .iter()
+        .any(|h| h.fh.compatible() == fh.compatible())
     {
-        let mut reg = luo.registry.write();
-        if reg
-            .handlers
-            .iter()
-            .any(|h| h.fh.compatible() == fh.compatible())
-        {
-            pr_err!(
-                "File handler registration failed: Compatible string '{}' already registered.\n",
-                kernel::str::BStr::from_bytes(fh.compatible())
-            );
-            return Err(EEXIST);
-        }
-        reg.handlers.push(
-            Handler {
-                fh,
-                flbs: KVec::new(),
-            },
-            GFP_KERNEL,
-        )?;
+        pr_err!(
+            "File handler registration failed: Compatible string '{}' already registered.\n",
+            kernel::str::BStr::from_bytes(fh.compatible())
+        );
+        return Err(EEXIST);
     }
+    let flbs = KVec::new();
+    reg.handlers.push(Handler { fh, flbs }, GFP_KERNEL)?;
     Ok(())
 }
 
@@ -265,45 +234,36 @@ impl FileSet {
 
         let id = fh.id_of(&file);
         luo.preserved.lock().mark(id)?;
-        if let Err(e) = luo_flb::file_preserve(luo, fh) {
+        let mut args = FileArgs {
+            file: Some(&file),
+            data: 0,
+            private: HandlerPrivate::NONE,
+            retrieve: Retrieve::NotTried,
+        };
+        let res = luo_flb::file_preserve(luo, fh).and_then(|()| {
+            let res = (self.files.reserve(1, GFP_KERNEL).map_err(Error::from))
+                .and_then(|()| fh.preserve(&mut args));
+            if res.is_err() {
+                luo_flb::file_unpreserve(luo, fh);
+            }
+            res
+        });
+        if let Err(e) = res {
             luo.preserved.lock().unmark(id);
             return Err(e);
         }
-        let res = self
-            .files
-            .reserve(1, GFP_KERNEL)
-            .map_err(Error::from)
-            .and_then(|()| {
-                let mut args = FileArgs {
-                    file: Some(&file),
-                    data: 0,
-                    private: HandlerPrivate::NONE,
-                    retrieve: Retrieve::NotTried,
-                };
-                fh.preserve(&mut args)?;
-                Ok((args.data, args.private))
-            });
-        match res {
-            Ok((data, private)) => {
-                self.files
-                    .push_within_capacity(LuoFile {
-                        fh,
-                        _owner: owner,
-                        file: Some(file),
-                        data,
-                        private,
-                        retrieve: Retrieve::NotTried,
-                        token,
-                    })
-                    .map_err(|_| ENOMEM)?;
-                Ok(())
-            }
-            Err(e) => {
-                luo_flb::file_unpreserve(luo, fh);
-                luo.preserved.lock().unmark(id);
-                Err(e)
-            }
-        }
+        let (data, private) = (args.data, args.private);
+        self.files
+            .push_within_capacity(LuoFile {
+                fh,
+                _owner: owner,
+                file: Some(file),
+                data,
+                private,
+                retrieve: Retrieve::NotTried,
+                token,
+            })
+            .map_err(|_| ENOMEM)
     }
 
     /// Unpreserves every file, last preserved first, when an outgoing
@@ -325,7 +285,6 @@ impl FileSet {
                 luo.preserved.lock().unmark(id);
             }
             self.blocks.shrink(self.count());
-            drop(f);
         }
         self.blocks.destroy();
         self.incoming = None;
@@ -396,23 +355,15 @@ impl FileSet {
             .iter_mut()
             .find(|f| f.token == token)
             .ok_or(ENOENT)?;
-        match f.retrieve {
-            Retrieve::Failed(e) => return Err(e),
-            Retrieve::Done => return f.file.clone().ok_or(ENOENT),
-            Retrieve::NotTried => {}
+        if let Some(res) = f.retrieve.tried() {
+            return res.and_then(|()| f.file.clone().ok_or(ENOENT));
         }
-        let file = match f.fh.retrieve(&mut f.args()) {
-            Ok(file) => file,
-            Err(e) => {
-                f.retrieve = Retrieve::Failed(e);
-                return Err(e);
-            }
-        };
+        let file = f.fh.retrieve(&mut f.args());
+        let file = f.retrieve.record(file)?;
         if luo.preserved.lock().mark(f.fh.id_of(&file)).is_err() {
             pr_warn!("Retrieved file is already tracked as preserved\n");
         }
         f.file = Some(file.clone());
-        f.retrieve = Retrieve::Done;
         Ok(file)
     }
 
@@ -518,7 +469,7 @@ mod tests {
 
     #[test]
     fn preserved_ids_are_unique() {
-        let mut ids = PreservedIds::new();
+        let mut ids = PreservedIds::default();
         assert_eq!(ids.mark(ID_A), Ok(()));
         assert_eq!(ids.mark(ID_A), Err(EBUSY));
         assert_eq!(ids.mark(ID_B), Ok(()));

@@ -13,10 +13,6 @@
 //!
 //! The state C keeps in the FLB's private area is one [`FlbState`] per FLB,
 //! created on first use; [`Flb::release_state`] says how long it lives.
-//!
-//! Locking: the registration lock ([`Luo`]'s `registry`) covers which FLBs
-//! a handler has and the global list; each FLB has one mutex per
-//! direction, taken inside the registration lock.
 
 use crate::{
     capi::{
@@ -62,19 +58,10 @@ pub(crate) struct RegisteredFlb {
 }
 
 /// The serialized FLB arrays of both kernels.
+#[derive(Default)]
 pub(crate) struct Headers {
     incoming: Option<Incoming<FlbHeaderSer>>,
     outgoing: Option<Preserved<FlbHeaderSer>>,
-}
-
-impl Headers {
-    /// None yet.
-    pub(crate) const fn new() -> Self {
-        Self {
-            incoming: None,
-            outgoing: None,
-        }
-    }
 }
 
 impl FlbState {
@@ -118,10 +105,8 @@ impl FlbState {
         if inc.finished {
             return Err(ENODATA);
         }
-        match inc.retrieve {
-            Retrieve::Failed(e) => return Err(e),
-            Retrieve::Done => return Ok(()),
-            Retrieve::NotTried => {}
+        if let Some(res) = inc.retrieve.tried() {
+            return res;
         }
         {
             let headers = luo.flb_headers.lock();
@@ -136,18 +121,9 @@ impl FlbState {
             inc.side.count = found.count;
         }
         let owner = self.flb.get_owner().ok_or(ENODEV)?;
-        match self.flb.retrieve(inc.side.data) {
-            Ok(obj) => {
-                inc.side.obj = obj;
-                inc.side.owner = Some(owner);
-                inc.retrieve = Retrieve::Done;
-                Ok(())
-            }
-            Err(e) => {
-                inc.retrieve = Retrieve::Failed(e);
-                Err(e)
-            }
-        }
+        inc.side.obj = inc.retrieve.record(self.flb.retrieve(inc.side.data))?;
+        inc.side.owner = Some(owner);
+        Ok(())
     }
 
     /// One user of the incoming FLB is done: finish it with the last
@@ -208,7 +184,7 @@ pub(crate) fn register(luo: &Luo, fh: FileHandler, flb: Flb) -> Result {
         return Err(EINVAL);
     }
     let mut reg = luo.registry.write();
-    if !reg.is_registered(fh) {
+    if reg.handler(fh).is_none() {
         pr_warn!("FLB registration with an unregistered file handler\n");
         return Err(EINVAL);
     }
@@ -330,17 +306,11 @@ impl Registry {
 
     /// Unlinks `flb` from handler `fh` (`luo_flb_unregister_one()`).
     pub(crate) fn unregister_flb(&mut self, fh: FileHandler, flb: Flb) {
-        let found = match self.handler_mut(fh) {
-            Some(h) => match h.flbs.iter().position(|s| s.flb == flb) {
-                Some(i) => {
-                    h.flbs.remove(i).ok();
-                    true
-                }
-                None => false,
-            },
-            None => false,
-        };
-        if !found {
+        let found = self.handler_mut(fh).and_then(|h| {
+            let i = h.flbs.iter().position(|s| s.flb == flb)?;
+            h.flbs.remove(i).ok()
+        });
+        if found.is_none() {
             pr_warn!(
                 "Failed to unregister FLB '{}': not found in file handler '{}'\n",
                 kernel::str::BStr::from_bytes(flb.compatible()),

@@ -6,11 +6,14 @@
 //! Each turns its raw pointers into the handles of [`super::handler`] and
 //! calls the safe implementation on LUO's global state.
 
-use super::handler::{
-    self,
-    FileHandler,
-    Flb,
-    FlbObj, //
+use super::{
+    errno,
+    handler::{
+        self,
+        FileHandler,
+        Flb,
+        FlbObj, //
+    }, //
 };
 use crate::{
     luo,
@@ -21,19 +24,8 @@ use crate::{
 use core::ptr::NonNull;
 use kernel::{
     bindings,
-    ffi::{
-        c_int,
-        c_void, //
-    },
     prelude::*, //
 };
-
-fn errno(r: Result) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
 
 /// `liveupdate_enabled()`: whether live update is on.
 ///
