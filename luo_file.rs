@@ -17,9 +17,9 @@ use crate::{
         },
         handler::{
             self,
+            CPtr,
             FileArgs,
             FileHandler,
-            HandlerPrivate,
             ModuleRef,
             Retrieve, //
         }, //
@@ -148,7 +148,7 @@ struct LuoFile {
     /// The file; `None` for an incoming file not retrieved yet.
     file: Option<ARef<File>>,
     data: u64,
-    private: HandlerPrivate,
+    private: CPtr,
     retrieve: Retrieve,
     token: u64,
 }
@@ -236,9 +236,7 @@ impl FileSet {
         luo.preserved.lock().mark(id)?;
         let mut args = FileArgs {
             file: Some(&file),
-            data: 0,
-            private: HandlerPrivate::NONE,
-            retrieve: Retrieve::NotTried,
+            ..Default::default()
         };
         let res = luo_flb::file_preserve(luo, fh).and_then(|()| {
             let res = (self.files.reserve(1, GFP_KERNEL).map_err(Error::from))
@@ -432,7 +430,7 @@ fn read_entries(
                 _owner: owner,
                 file: None,
                 data: entry.data,
-                private: HandlerPrivate::NONE,
+                private: CPtr::NONE,
                 retrieve: Retrieve::NotTried,
                 token: entry.token,
             },
@@ -552,7 +550,7 @@ mod tests {
                     _owner: fh.get_owner().ok_or(ENODEV)?,
                     file: Some(file),
                     data,
-                    private: HandlerPrivate::NONE,
+                    private: CPtr::NONE,
                     retrieve: Retrieve::NotTried,
                     token: i as u64,
                 },
@@ -604,7 +602,7 @@ mod tests {
         assert_eq!(ser.files, set.blocks.head_pa());
         let mut cursor = set.blocks.cursor();
         for (token, data) in [(0u64, 101u64), (1, 102), (2, 103)] {
-            let e = cursor.read().map(|e| (e.token, e.data));
+            let e = cursor.reserve().map(|e| (e.token, e.data));
             assert_eq!(e, Some((token, data)));
         }
         set.unfreeze(&mut ser);

@@ -22,10 +22,10 @@ use crate::{
             FlbSer, //
         },
         handler::{
+            CPtr,
             FileHandler,
             Flb,
             FlbIncoming,
-            FlbObj,
             FlbState,
             Retrieve, //
         }, //
@@ -94,7 +94,7 @@ impl FlbState {
         if out.count == 0 {
             self.flb.unpreserve(out.data, out.obj);
             out.data = 0;
-            out.obj = FlbObj::NONE;
+            out.obj = CPtr::NONE;
             out.owner = None;
         }
     }
@@ -146,14 +146,14 @@ impl FlbState {
         }
         self.flb.finish(inc.side.obj);
         inc.side.data = 0;
-        inc.side.obj = FlbObj::NONE;
+        inc.side.obj = CPtr::NONE;
         inc.finished = true;
         inc.side.owner = None;
     }
 
     /// `liveupdate_flb_get_incoming()`: the incoming object, retrieved on
     /// first use, with a reference the caller puts back.
-    pub(crate) fn get_incoming(&self, luo: &Luo) -> Result<FlbObj> {
+    pub(crate) fn get_incoming(&self, luo: &Luo) -> Result<CPtr> {
         let mut inc = self.incoming.lock();
         if inc.side.obj.is_none() {
             self.retrieve_one(luo, &mut inc)?;
@@ -164,7 +164,7 @@ impl FlbState {
 
     /// `liveupdate_flb_get_outgoing()`: the outgoing object, ENOENT while
     /// the FLB is not preserved.
-    pub(crate) fn get_outgoing(&self) -> Result<FlbObj> {
+    pub(crate) fn get_outgoing(&self) -> Result<CPtr> {
         let mut out = self.outgoing.lock();
         if out.obj.is_none() {
             return Err(ENOENT);
@@ -206,7 +206,7 @@ pub(crate) fn unregister(luo: &Luo, fh: FileHandler, flb: Flb) {
 }
 
 /// `liveupdate_flb_get_incoming()`.
-pub(crate) fn get_incoming(luo: &Luo, flb: Flb) -> Result<FlbObj> {
+pub(crate) fn get_incoming(luo: &Luo, flb: Flb) -> Result<CPtr> {
     if !crate::enabled() {
         return Err(EOPNOTSUPP);
     }
@@ -221,7 +221,7 @@ pub(crate) fn put_incoming(luo: &Luo, flb: Flb) {
 }
 
 /// `liveupdate_flb_get_outgoing()`.
-pub(crate) fn get_outgoing(_luo: &Luo, flb: Flb) -> Result<FlbObj> {
+pub(crate) fn get_outgoing(_luo: &Luo, flb: Flb) -> Result<CPtr> {
     if !crate::enabled() {
         return Err(EOPNOTSUPP);
     }

@@ -176,6 +176,7 @@ fn remove(sessions: &mut KVec<Arc<Session>>, session: &Arc<Session>) {
 
 /// The outgoing sessions and the blocks their entries are written into,
 /// grown as sessions are created (`luo_session_global.outgoing`).
+#[derive(Default)]
 pub(crate) struct OutgoingList {
     sessions: KVec<Arc<Session>>,
     /// Made by the late initcall; `None` before or if that failed.
@@ -209,6 +210,7 @@ impl OutgoingList {
 
 /// The sessions handed over by the previous kernel
 /// (`luo_session_global.incoming`).
+#[derive(Default)]
 pub(crate) struct IncomingList {
     sessions: KVec<Arc<Session>>,
     /// The previous kernel's entries, until deserialized.
@@ -231,16 +233,8 @@ impl Sessions {
     /// Empty lists.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            outgoing <- new_mutex!(OutgoingList { sessions: KVec::new(), blocks: None },
-                                   "luo_session_outgoing"),
-            incoming <- new_mutex!(
-                IncomingList {
-                    sessions: KVec::new(),
-                    blocks: None,
-                    deserialize: Retrieve::NotTried,
-                },
-                "luo_session_incoming"
-            ),
+            outgoing <- new_mutex!(OutgoingList::default(), "luo_session_outgoing"),
+            incoming <- new_mutex!(IncomingList::default(), "luo_session_incoming"),
         })
     }
 }

@@ -10,9 +10,9 @@ use super::{
     errno,
     handler::{
         self,
+        CPtr, //
         FileHandler,
         Flb,
-        FlbObj, //
     }, //
 };
 use crate::{
@@ -130,7 +130,7 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
 unsafe fn flb_get(
     flb: *mut bindings::liveupdate_flb,
     objp: *mut *mut c_void,
-    get: fn(&Luo, Flb) -> Result<FlbObj>,
+    get: fn(&Luo, Flb) -> Result<CPtr>,
 ) -> c_int {
     let Some(flb) = NonNull::new(flb) else {
         return EINVAL.to_errno();

@@ -74,30 +74,42 @@ impl Drop for ModuleRef {
     }
 }
 
-/// Opaque per-file data a handler keeps between callbacks (`private_data`).
-#[derive(Clone, Copy)]
-pub(crate) struct HandlerPrivate(*mut c_void);
+/// An opaque pointer that LUO keeps for C code and hands back: a
+/// handler's per-file `private_data`, or the object an FLB hands out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CPtr(pub(crate) *mut c_void);
 
-// SAFETY: LUO only stores the pointer and passes it back to its handler,
-// on whichever thread.
-unsafe impl Send for HandlerPrivate {}
+// SAFETY: LUO only stores the pointer and hands it back, on any thread.
+unsafe impl Send for CPtr {}
 // SAFETY: LUO never dereferences the pointer, so sharing it is harmless.
-unsafe impl Sync for HandlerPrivate {}
+unsafe impl Sync for CPtr {}
 
-impl HandlerPrivate {
-    /// No private data.
+impl CPtr {
+    /// No pointer.
     pub(crate) const NONE: Self = Self(core::ptr::null_mut());
+
+    /// Whether there is no pointer.
+    pub(crate) fn is_none(self) -> bool {
+        self.0.is_null()
+    }
+}
+
+impl Default for CPtr {
+    fn default() -> Self {
+        Self::NONE
+    }
 }
 
 /// The state of one preserved file passed to handler callbacks
 /// (`struct liveupdate_file_op_args` without the handler).
+#[derive(Default)]
 pub(crate) struct FileArgs<'a> {
     /// The file, when there is one.
     pub(crate) file: Option<&'a File>,
     /// The handler's 64-bit handle to its serialized state.
     pub(crate) data: u64,
     /// The handler's private data.
-    pub(crate) private: HandlerPrivate,
+    pub(crate) private: CPtr,
     /// Outcome of `retrieve`.
     pub(crate) retrieve: Retrieve,
 }
@@ -182,7 +194,7 @@ impl FileHandler {
         // called with the fully initialized argument block it expects.
         let r = unsafe { f?(&mut raw) };
         args.data = raw.serialized_data;
-        args.private = HandlerPrivate(raw.private_data);
+        args.private = CPtr(raw.private_data);
         Some((r, raw.file))
     }
 
@@ -249,30 +261,12 @@ impl FileHandler {
     }
 }
 
-/// An opaque object an FLB hands to its users (`void *obj`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FlbObj(pub(crate) *mut c_void);
-
-// SAFETY: LUO only stores the pointer and hands it back, on any thread.
-unsafe impl Send for FlbObj {}
-// SAFETY: LUO never dereferences the pointer, so sharing it is harmless.
-unsafe impl Sync for FlbObj {}
-
-impl FlbObj {
-    /// No object.
-    pub(crate) const NONE: Self = Self(core::ptr::null_mut());
-
-    /// Whether there is no object.
-    pub(crate) fn is_none(self) -> bool {
-        self.0.is_null()
-    }
-}
-
 /// The outcome of retrieving something from the previous kernel, which is
 /// tried once and remembered.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) enum Retrieve {
     /// Not tried yet.
+    #[default]
     NotTried,
     /// Retrieved.
     Done,
@@ -310,6 +304,7 @@ impl Retrieve {
 }
 
 /// One direction of an FLB's life.
+#[derive(Default)]
 pub(crate) struct FlbSide {
     /// Files using it (outgoing) or the count the previous kernel recorded,
     /// decremented as files finish (incoming).
@@ -317,23 +312,13 @@ pub(crate) struct FlbSide {
     /// The FLB's 64-bit handle to its serialized state.
     pub(crate) data: u64,
     /// The live object the FLB hands to its users.
-    pub(crate) obj: FlbObj,
+    pub(crate) obj: CPtr,
     /// Reference on the FLB's module while it is preserved or retrieved.
     pub(crate) owner: Option<ModuleRef>,
 }
 
-impl FlbSide {
-    const fn new() -> Self {
-        Self {
-            count: 0,
-            data: 0,
-            obj: FlbObj::NONE,
-            owner: None,
-        }
-    }
-}
-
 /// The incoming side of an FLB: [`FlbSide`] plus the outcome of retrieval.
+#[derive(Default)]
 pub(crate) struct FlbIncoming {
     pub(crate) side: FlbSide,
     pub(crate) finished: bool,
@@ -450,12 +435,8 @@ impl Flb {
         let state = Arc::pin_init(
             pin_init!(FlbState {
                 flb: *self,
-                outgoing <- new_mutex!(FlbSide::new()),
-                incoming <- new_mutex!(FlbIncoming {
-                    side: FlbSide::new(),
-                    finished: false,
-                    retrieve: Retrieve::NotTried,
-                }),
+                outgoing <- new_mutex!(FlbSide::default()),
+                incoming <- new_mutex!(FlbIncoming::default()),
             }),
             GFP_KERNEL,
         )?;
@@ -504,7 +485,7 @@ impl Flb {
 
     /// Calls the FLB's callback `f`, if set, with `data` and `obj`; returns
     /// what it returned and the handle and object it left in the block.
-    fn call<R>(&self, f: FlbOp<R>, data: u64, obj: FlbObj) -> Option<(R, u64, FlbObj)> {
+    fn call<R>(&self, f: FlbOp<R>, data: u64, obj: CPtr) -> Option<(R, u64, CPtr)> {
         let mut args = bindings::liveupdate_flb_op_args {
             flb: self.0.as_ptr(),
             data,
@@ -514,34 +495,34 @@ impl Flb {
         // whose contract is a fully initialized argument block naming the
         // FLB, which `args` is, alive across the call.
         let r = unsafe { f?(&mut args) };
-        Some((r, args.data, FlbObj(args.obj)))
+        Some((r, args.data, CPtr(args.obj)))
     }
 
     /// `preserve`: the FLB's handle and object for the outgoing kernel.
-    pub(crate) fn preserve(&self) -> Result<(u64, FlbObj)> {
+    pub(crate) fn preserve(&self) -> Result<(u64, CPtr)> {
         let (err, data, obj) = self
-            .call(self.ops().preserve, 0, FlbObj::NONE)
+            .call(self.ops().preserve, 0, CPtr::NONE)
             .ok_or(EINVAL)?;
         to_result(err)?;
         Ok((data, obj))
     }
 
     /// `unpreserve`, if set.
-    pub(crate) fn unpreserve(&self, data: u64, obj: FlbObj) {
+    pub(crate) fn unpreserve(&self, data: u64, obj: CPtr) {
         self.call(self.ops().unpreserve, data, obj);
     }
 
     /// `retrieve`: the object rebuilt from the previous kernel's `data`.
-    pub(crate) fn retrieve(&self, data: u64) -> Result<FlbObj> {
+    pub(crate) fn retrieve(&self, data: u64) -> Result<CPtr> {
         let (err, _, obj) = self
-            .call(self.ops().retrieve, data, FlbObj::NONE)
+            .call(self.ops().retrieve, data, CPtr::NONE)
             .ok_or(EINVAL)?;
         to_result(err)?;
         Ok(obj)
     }
 
     /// `finish`.
-    pub(crate) fn finish(&self, obj: FlbObj) {
+    pub(crate) fn finish(&self, obj: CPtr) {
         self.call(self.ops().finish, 0, obj);
     }
 }
