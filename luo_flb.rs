@@ -26,6 +26,7 @@ use crate::{
             FileHandler,
             Flb,
             FlbIncoming,
+            FlbSide,
             FlbState,
             Retrieve, //
         }, //
@@ -70,12 +71,14 @@ impl FlbState {
     fn preserve_one(&self) -> Result {
         let mut out = self.outgoing.lock();
         if out.count == 0 {
-            let owner = self.flb.get_owner().ok_or(ENODEV)?;
+            let owner = Some(self.flb.get_owner().ok_or(ENODEV)?);
             let (data, obj) = self.flb.preserve()?;
-            out.data = data;
-            out.obj = obj;
-            out.owner = Some(owner);
-            out.count = 1;
+            *out = FlbSide {
+                count: 1,
+                data,
+                obj,
+                owner,
+            };
         } else {
             out.count = out.count.saturating_add(1);
         }
@@ -93,9 +96,7 @@ impl FlbState {
         out.count -= 1;
         if out.count == 0 {
             self.flb.unpreserve(out.data, out.obj);
-            out.data = 0;
-            out.obj = CPtr::NONE;
-            out.owner = None;
+            *out = FlbSide::default();
         }
     }
 
@@ -145,10 +146,8 @@ impl FlbState {
             }
         }
         self.flb.finish(inc.side.obj);
-        inc.side.data = 0;
-        inc.side.obj = CPtr::NONE;
+        inc.side = FlbSide::default();
         inc.finished = true;
-        inc.side.owner = None;
     }
 
     /// `liveupdate_flb_get_incoming()`: the incoming object, retrieved on
@@ -205,33 +204,18 @@ pub(crate) fn unregister(luo: &Luo, fh: FileHandler, flb: Flb) {
     luo.registry.write().unregister_flb(fh, flb);
 }
 
-/// `liveupdate_flb_get_incoming()`.
-pub(crate) fn get_incoming(luo: &Luo, flb: Flb) -> Result<CPtr> {
+/// `liveupdate_flb_get_{incoming,outgoing}()`: `get` on the FLB's state.
+pub(crate) fn get(flb: Flb, get: impl FnOnce(&FlbState) -> Result<CPtr>) -> Result<CPtr> {
     if !crate::enabled() {
         return Err(EOPNOTSUPP);
     }
-    flb.state()?.get_incoming(luo)
+    get(&*flb.state()?)
 }
 
-/// `liveupdate_flb_put_incoming()`.
-pub(crate) fn put_incoming(luo: &Luo, flb: Flb) {
+/// `liveupdate_flb_put_{incoming,outgoing}()`: `put` on the FLB's state.
+pub(crate) fn put(flb: Flb, put: impl FnOnce(&FlbState)) {
     if let Ok(s) = flb.state() {
-        s.put_incoming(luo);
-    }
-}
-
-/// `liveupdate_flb_get_outgoing()`.
-pub(crate) fn get_outgoing(_luo: &Luo, flb: Flb) -> Result<CPtr> {
-    if !crate::enabled() {
-        return Err(EOPNOTSUPP);
-    }
-    flb.state()?.get_outgoing()
-}
-
-/// `liveupdate_flb_put_outgoing()`.
-pub(crate) fn put_outgoing(_luo: &Luo, flb: Flb) {
-    if let Ok(s) = flb.state() {
-        s.put_outgoing();
+        put(&s);
     }
 }
 

@@ -10,16 +10,16 @@ use super::{
     errno,
     handler::{
         self,
-        CPtr, //
+        CPtr,
         FileHandler,
         Flb,
+        FlbState, //
     }, //
 };
 use crate::{
     luo,
     luo_file,
-    luo_flb,
-    Luo, //
+    luo_flb, //
 };
 use core::ptr::NonNull;
 use kernel::{
@@ -121,7 +121,8 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
     }
 }
 
-/// Calls `get` on the FLB behind `flb` and stores the object in `*objp`.
+/// Calls `get` on the state of the FLB behind `flb` and stores the object
+/// in `*objp`.
 ///
 /// # Safety
 ///
@@ -130,13 +131,13 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
 unsafe fn flb_get(
     flb: *mut bindings::liveupdate_flb,
     objp: *mut *mut c_void,
-    get: fn(&Luo, Flb) -> Result<CPtr>,
+    get: impl FnOnce(&FlbState) -> Result<CPtr>,
 ) -> c_int {
     let Some(flb) = NonNull::new(flb) else {
         return EINVAL.to_errno();
     };
     // SAFETY: as required of the caller.
-    match get(luo(), unsafe { Flb::from_raw(flb) }) {
+    match luo_flb::get(unsafe { Flb::from_raw(flb) }, get) {
         Ok(obj) => {
             // SAFETY: `objp` is writable (caller).
             unsafe { *objp = obj.0 };
@@ -146,15 +147,15 @@ unsafe fn flb_get(
     }
 }
 
-/// Calls `put` on the FLB behind `flb`, if not NULL.
+/// Calls `put` on the state of the FLB behind `flb`, if not NULL.
 ///
 /// # Safety
 ///
 /// `flb` NULL or an FLB that lives for the rest of the boot.
-unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: fn(&Luo, Flb)) {
+unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: impl FnOnce(&FlbState)) {
     if let Some(flb) = NonNull::new(flb) {
         // SAFETY: as required of the caller.
-        put(luo(), unsafe { Flb::from_raw(flb) });
+        luo_flb::put(unsafe { Flb::from_raw(flb) }, put);
     }
 }
 
@@ -169,7 +170,7 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
     objp: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: forwarded to the caller.
-    unsafe { flb_get(flb, objp, luo_flb::get_incoming) }
+    unsafe { flb_get(flb, objp, |s| s.get_incoming(luo())) }
 }
 
 /// `liveupdate_flb_put_incoming()`.
@@ -180,7 +181,7 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_incoming(flb: *mut bindings::liveupdate_flb) {
     // SAFETY: forwarded to the caller.
-    unsafe { flb_put(flb, luo_flb::put_incoming) }
+    unsafe { flb_put(flb, |s| s.put_incoming(luo())) }
 }
 
 /// `liveupdate_flb_get_outgoing()`: the FLB's preserved object.
@@ -194,7 +195,7 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_outgoing(
     objp: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: forwarded to the caller.
-    unsafe { flb_get(flb, objp, luo_flb::get_outgoing) }
+    unsafe { flb_get(flb, objp, |s| s.get_outgoing()) }
 }
 
 /// `liveupdate_flb_put_outgoing()`.
@@ -205,5 +206,5 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_outgoing(
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_outgoing(flb: *mut bindings::liveupdate_flb) {
     // SAFETY: forwarded to the caller.
-    unsafe { flb_put(flb, luo_flb::put_outgoing) }
+    unsafe { flb_put(flb, |s| s.put_outgoing()) }
 }
