@@ -354,7 +354,7 @@ pub(crate) fn serialize(luo: &Luo) {
         let Some(out) = headers.outgoing.as_mut() else {
             return;
         };
-        let (_, entries) = out.split_trailing::<FlbSer>();
+        let entries = out.trailing_mut::<FlbSer>();
         let Some(e) = entries.get_mut(n) else { break };
         abi::copy_c_str(&mut e.name, r.state.flb.compatible());
         e.data = data;

@@ -111,19 +111,15 @@ impl<T: FromBytes + AsBytes> Preserved<T> {
         unsafe { bindings::virt_to_phys(self.ptr.as_ptr().cast()) }
     }
 
-    /// The header and the array of `U` that fills the rest of the
-    /// allocation.
-    pub(crate) fn split_trailing<U: FromBytes + AsBytes>(&mut self) -> (&mut T, &mut [U]) {
+    /// The array of `U` that fills the allocation after the `T` header.
+    pub(crate) fn trailing_mut<U: FromBytes + AsBytes>(&mut self) -> &mut [U] {
         let n = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
         // The allocation is page-aligned and the entries follow the header,
         // so the assertion above makes them aligned.
-        // SAFETY: a `T` then room for `n` `U`s (type invariant), disjoint and
-        // aligned; any bytes are a valid `T` and `U` (`FromBytes`).
-        unsafe {
-            let rest = core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(1).cast::<U>(), n);
-            (self.ptr.as_mut(), rest)
-        }
+        // SAFETY: room for `n` `U`s after the `T` (type invariant), aligned,
+        // only reachable through `&mut self`; any bytes are a valid `U`.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(1).cast::<U>(), n) }
     }
 }
 
@@ -221,7 +217,7 @@ impl<T: FromBytes> Incoming<T> {
         let room = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         let n = room.min(usize::try_from(count).unwrap_or(usize::MAX));
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
-        // The assertion above makes the entries aligned, as in `split_trailing`.
+        // The assertion above makes the entries aligned, as in `trailing_mut`.
         // SAFETY: `n` aligned `U`s fit after the header (type invariant), and
         // any bytes are a valid `U` (`FromBytes`).
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr().add(1).cast::<U>(), n) }
