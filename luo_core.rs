@@ -42,15 +42,8 @@ use capi::abi::{
     LuoSer, //
 };
 use staging::{
-    initcall::{
-        builtin_init,
-        builtin_module, //
-    },
-    kho::{
-        self,
-        Incoming,
-        Preserved, //
-    },
+    initcall::builtin_init,
+    kho,
     rwsem::{
         new_rwsem,
         RwSem, //
@@ -62,7 +55,7 @@ use staging::{
 /// Messages read `luo: ...`, as C's `pr_fmt` makes them.
 const __LOG_PREFIX: &[u8] = b"luo\0";
 
-builtin_module!("luo");
+staging::initcall::builtin_module!("luo");
 
 /// Whether live update is on (`liveupdate=` and KHO).
 static ENABLED: Atomic<bool> = Atomic::new(false);
@@ -95,7 +88,7 @@ pub(crate) struct Luo {
     flb_headers: Mutex<luo_flb::Headers>,
     /// The outgoing `luo_ser`, once published.
     #[pin]
-    ser_out: Mutex<Option<Preserved<LuoSer>>>,
+    ser_out: Mutex<Option<kho::Preserved<LuoSer>>>,
 }
 
 impl Luo {
@@ -223,7 +216,7 @@ fn early_startup(luo: &Luo) -> Result {
         pr_err!("LUO state is too small ({} < {})\n", len, size);
         return Err(EINVAL);
     }
-    let luo_ser = Incoming::<LuoSer>::adopt(addr, len)?;
+    let luo_ser = kho::Incoming::<LuoSer>::adopt(addr, len)?;
     // strncmp(compatible, LUO_ABI_COMPATIBLE, LUO_ABI_COMPAT_LEN).
     if abi::c_str_bytes(&luo_ser.compatible) != abi::COMPATIBLE.to_bytes() {
         pr_err!(
@@ -262,7 +255,7 @@ builtin_init!(early_initcall, liveupdate_early_init_rs, early_init);
 
 /// Allocates and publishes the outgoing `luo_ser` (`luo_state_setup()`).
 fn state_setup(luo: &Luo) -> Result {
-    let mut luo_ser = Preserved::<LuoSer>::alloc(size_of::<LuoSer>())
+    let mut luo_ser = kho::Preserved::<LuoSer>::alloc(size_of::<LuoSer>())
         .inspect_err(|_| pr_err!("failed to allocate/preserve LUO state memory\n"))?;
     abi::copy_c_str(&mut luo_ser.compatible, abi::COMPATIBLE.to_bytes());
     luo_ser.liveupdate_num = LIVEUPDATE_NUM.load(Relaxed).wrapping_add(1);

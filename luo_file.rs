@@ -11,10 +11,7 @@
 
 use crate::{
     capi::{
-        abi::{
-            self,
-            FileSer, //
-        },
+        abi,
         handler::{
             self,
             CPtr,
@@ -25,11 +22,7 @@ use crate::{
         }, //
     },
     luo_flb,
-    staging::kho::{
-        BlockSet,
-        HandoverAddr,
-        IncomingBlocks, //
-    },
+    staging::kho,
     Luo, //
 };
 use kernel::{
@@ -173,8 +166,8 @@ impl LuoFile {
 /// the previous kernel's, kept until the files finish.
 pub(crate) struct FileSet {
     files: KVec<LuoFile>,
-    blocks: BlockSet<FileSer>,
-    incoming: Option<IncomingBlocks<FileSer>>,
+    blocks: kho::BlockSet<abi::FileSer>,
+    incoming: Option<kho::IncomingBlocks<abi::FileSer>>,
 }
 
 impl FileSet {
@@ -182,7 +175,7 @@ impl FileSet {
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
             files: KVec::new(),
-            blocks: BlockSet::new()?,
+            blocks: kho::BlockSet::new()?,
             incoming: None,
         })
     }
@@ -384,14 +377,14 @@ impl FileSet {
     /// Rebuilds the set from the previous kernel's `count` entries at
     /// `head` (`luo_file_deserialize()`); ENOENT when no handler of this
     /// kernel has an entry's compatible string.
-    pub(crate) fn deserialize(&mut self, luo: &Luo, head: HandoverAddr, count: u64) -> Result {
+    pub(crate) fn deserialize(&mut self, luo: &Luo, head: kho::HandoverAddr, count: u64) -> Result {
         if head.is_null() {
             if count != 0 {
                 pr_warn!("File set has {} files but no blocks\n", count);
             }
             return Ok(());
         }
-        let blocks = self.incoming.insert(IncomingBlocks::restore(head)?);
+        let blocks = self.incoming.insert(kho::IncomingBlocks::restore(head)?);
         let res = read_entries(luo, blocks, &mut self.files, count);
         if res.is_err() {
             self.files.clear();
@@ -405,7 +398,7 @@ impl FileSet {
 /// `expected` of them.
 fn read_entries(
     luo: &Luo,
-    blocks: &mut IncomingBlocks<FileSer>,
+    blocks: &mut kho::IncomingBlocks<abi::FileSer>,
     files: &mut KVec<LuoFile>,
     expected: u64,
 ) -> Result {

@@ -16,11 +16,7 @@
 
 use crate::{
     capi::{
-        abi::{
-            self,
-            FlbHeaderSer,
-            FlbSer, //
-        },
+        abi,
         handler::{
             CPtr,
             FileHandler,
@@ -32,11 +28,7 @@ use crate::{
         }, //
     },
     luo_file::Registry,
-    staging::kho::{
-        HandoverAddr,
-        Incoming,
-        Preserved, //
-    },
+    staging::kho,
     Luo, //
 };
 use kernel::{
@@ -50,7 +42,7 @@ const FLB_PGCNT: usize = 1;
 
 /// How many FLBs fit in the serialized array (`LUO_FLB_MAX`).
 pub(crate) const FLB_MAX: usize =
-    (FLB_PGCNT * PAGE_SIZE - size_of::<FlbHeaderSer>()) / size_of::<FlbSer>();
+    (FLB_PGCNT * PAGE_SIZE - size_of::<abi::FlbHeaderSer>()) / size_of::<abi::FlbSer>();
 
 /// An FLB in the registry: registered with `users` file handlers.
 pub(crate) struct RegisteredFlb {
@@ -61,8 +53,8 @@ pub(crate) struct RegisteredFlb {
 /// The serialized FLB arrays of both kernels.
 #[derive(Default)]
 pub(crate) struct Headers {
-    incoming: Option<Incoming<FlbHeaderSer>>,
-    outgoing: Option<Preserved<FlbHeaderSer>>,
+    incoming: Option<kho::Incoming<abi::FlbHeaderSer>>,
+    outgoing: Option<kho::Preserved<abi::FlbHeaderSer>>,
 }
 
 impl FlbState {
@@ -112,7 +104,7 @@ impl FlbState {
         {
             let headers = luo.flb_headers.lock();
             let header = headers.incoming.as_ref().ok_or(ENODATA)?;
-            let entries = header.trailing::<FlbSer>(header.count);
+            let entries = header.trailing::<abi::FlbSer>(header.count);
             let compatible = self.flb.compatible();
             let found = entries
                 .iter()
@@ -316,11 +308,11 @@ impl Registry {
 ///
 /// As in C the page is never freed: FLBs are retrieved on demand, for the
 /// whole boot.
-pub(crate) fn setup_incoming(luo: &Luo, addr: HandoverAddr) {
+pub(crate) fn setup_incoming(luo: &Luo, addr: kho::HandoverAddr) {
     if addr.is_null() {
         return;
     }
-    match Incoming::adopt(addr, FLB_PGCNT * PAGE_SIZE) {
+    match kho::Incoming::adopt(addr, FLB_PGCNT * PAGE_SIZE) {
         Ok(header) => luo.flb_headers.lock().incoming = Some(header),
         Err(e) => pr_warn!("Cannot adopt the FLB array: {:?}\n", e),
     }
@@ -328,7 +320,7 @@ pub(crate) fn setup_incoming(luo: &Luo, addr: HandoverAddr) {
 
 /// Allocates the outgoing FLB array; returns its physical address.
 pub(crate) fn setup_outgoing(luo: &Luo) -> Result<u64> {
-    let mut header = Preserved::<FlbHeaderSer>::alloc(FLB_PGCNT * PAGE_SIZE)?;
+    let mut header = kho::Preserved::<abi::FlbHeaderSer>::alloc(FLB_PGCNT * PAGE_SIZE)?;
     header.pgcnt = FLB_PGCNT as u64;
     let pa = header.phys();
     luo.flb_headers.lock().outgoing = Some(header);
@@ -354,7 +346,7 @@ pub(crate) fn serialize(luo: &Luo) {
         let Some(out) = headers.outgoing.as_mut() else {
             return;
         };
-        let entries = out.trailing_mut::<FlbSer>();
+        let entries = out.trailing_mut::<abi::FlbSer>();
         let Some(e) = entries.get_mut(n) else { break };
         abi::copy_c_str(&mut e.name, r.state.flb.compatible());
         e.data = data;

@@ -15,8 +15,7 @@ use crate::{
     capi::{
         abi::{
             self,
-            Abi,
-            SessionSer, //
+            Abi, //
         },
         handler::Retrieve, //
     },
@@ -27,11 +26,7 @@ use crate::{
             AnonFileOps,
             IoctlContext, //
         },
-        kho::{
-            BlockSet,
-            HandoverAddr,
-            IncomingBlocks, //
-        },
+        kho,
         rwsem::ReadGuard,
         uaccess::UserCmd, //
     },
@@ -180,7 +175,7 @@ fn remove(sessions: &mut KVec<Arc<Session>>, session: &Arc<Session>) {
 pub(crate) struct OutgoingList {
     sessions: KVec<Arc<Session>>,
     /// Made by the late initcall; `None` before or if that failed.
-    blocks: Option<BlockSet<SessionSer>>,
+    blocks: Option<kho::BlockSet<abi::SessionSer>>,
 }
 
 impl OutgoingList {
@@ -214,7 +209,7 @@ impl OutgoingList {
 pub(crate) struct IncomingList {
     sessions: KVec<Arc<Session>>,
     /// The previous kernel's entries, until deserialized.
-    blocks: Option<IncomingBlocks<SessionSer>>,
+    blocks: Option<kho::IncomingBlocks<abi::SessionSer>>,
     /// Turning the entries into sessions, tried on the first open of
     /// `/dev/liveupdate`; a failure makes every later open fail too.
     deserialize: Retrieve,
@@ -276,17 +271,17 @@ pub(crate) fn retrieve(luo: &Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
 /// Prepares the outgoing list: its block set, grown as sessions come.
 pub(crate) fn setup_outgoing(luo: &Luo) -> Result {
     let ser = luo.sessions.read();
-    ser.outgoing.lock().blocks = Some(BlockSet::new()?);
+    ser.outgoing.lock().blocks = Some(kho::BlockSet::new()?);
     Ok(())
 }
 
 /// Adopts the previous kernel's session entries at `head` (none: nothing
 /// to do).
-pub(crate) fn setup_incoming(luo: &Luo, head: HandoverAddr) -> Result {
+pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
     if head.is_null() {
         return Ok(());
     }
-    let blocks = IncomingBlocks::restore(head)?;
+    let blocks = kho::IncomingBlocks::restore(head)?;
     let ser = luo.sessions.read();
     ser.incoming.lock().blocks = Some(blocks);
     Ok(())
@@ -315,7 +310,7 @@ pub(crate) fn deserialize(luo: &'static Luo) -> Result {
 fn deserialize_all(
     luo: &'static Luo,
     sessions: &mut KVec<Arc<Session>>,
-    blocks: &mut IncomingBlocks<SessionSer>,
+    blocks: &mut kho::IncomingBlocks<abi::SessionSer>,
 ) -> Result {
     for ser in blocks.entries() {
         let name = SessionName::from_ser(&ser.name);
