@@ -43,10 +43,6 @@ use kernel::{
         Arc,
         ArcBorrow,
         Mutex, //
-    },
-    transmute::{
-        AsBytes,
-        FromBytes, //
     }, //
 };
 
@@ -411,38 +407,27 @@ const SESSION_OPS: [IoctlOp; 4] = [
     ),
 ];
 
-/// Reads the argument `T`, takes the serialization lock for read and runs
-/// `op` (`luo_session_ioctl()`: the argument is copied in first).
-fn run<T: FromBytes + AsBytes + Default>(
-    session: &Session,
-    ucmd: &UserCmd,
-    op: impl FnOnce(&Serialization<'_>, &mut T) -> Result,
-) -> Result {
-    let mut arg = ucmd.read::<T>()?;
-    let ser = session.luo.sessions.read();
-    op(&ser, &mut arg)
-}
-
 impl AnonFileOps for Session {
     fn ioctl(this: ArcBorrow<'_, Self>, cx: &IoctlContext, cmd: u32, arg: usize) -> Result<isize> {
         let base = bindings::LIVEUPDATE_CMD_SESSION_BASE;
         let (index, ucmd) = crate::ioctl_decode(&SESSION_OPS, base, cmd, arg)?;
         let incoming = this.direction == Direction::Incoming;
-        let ucmd = &ucmd;
-        // Commands of the other direction get EINVAL, before the argument
-        // is read.
+        let (ucmd, sessions) = (&ucmd, &this.luo.sessions);
+        // Commands of the other direction get EINVAL before the argument is
+        // read; as in `luo_session_ioctl()`, the argument is read before the
+        // serialization lock is taken (arguments are evaluated in order).
         match base + index as u32 {
             bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD if !incoming => {
-                run(&this, ucmd, |ser, a| this.preserve_fd(ser, cx, ucmd, a))
+                this.preserve_fd(&mut ucmd.read()?, &sessions.read(), cx, ucmd)
             }
             bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD if incoming => {
-                run(&this, ucmd, |ser, a| this.retrieve_fd(ser, ucmd, a))
+                this.retrieve_fd(&mut ucmd.read()?, &sessions.read(), ucmd)
             }
             bindings::LIVEUPDATE_CMD_SESSION_FINISH if incoming => {
-                run(&this, ucmd, |ser, a| this.finish(ser, ucmd, a))
+                this.finish(&mut ucmd.read()?, &sessions.read(), ucmd)
             }
             bindings::LIVEUPDATE_CMD_SESSION_GET_NAME => {
-                run(&this, ucmd, |ser, a| this.get_name(ser, ucmd, a))
+                this.get_name(&mut ucmd.read()?, &sessions.read(), ucmd)
             }
             _ => Err(EINVAL),
         }?;
@@ -476,9 +461,9 @@ impl AnonFileOps for Session {
 impl Session {
     fn finish(
         &self,
+        argp: &mut Abi<bindings::liveupdate_session_finish>,
         _ser: &Serialization<'_>,
         ucmd: &UserCmd,
-        argp: &mut Abi<bindings::liveupdate_session_finish>,
     ) -> Result {
         if argp.reserved != 0 {
             return Err(EINVAL);
@@ -489,10 +474,10 @@ impl Session {
 
     fn preserve_fd(
         &self,
+        argp: &mut Abi<bindings::liveupdate_session_preserve_fd>,
         _ser: &Serialization<'_>,
         cx: &IoctlContext,
         ucmd: &UserCmd,
-        argp: &mut Abi<bindings::liveupdate_session_preserve_fd>,
     ) -> Result {
         let fd = argp.fd;
         self.inner
@@ -506,9 +491,9 @@ impl Session {
 
     fn retrieve_fd(
         &self,
+        argp: &mut Abi<bindings::liveupdate_session_retrieve_fd>,
         _ser: &Serialization<'_>,
         ucmd: &UserCmd,
-        argp: &mut Abi<bindings::liveupdate_session_retrieve_fd>,
     ) -> Result {
         crate::reply_with_file(ucmd, argp, |a, fd| {
             a.fd = fd;
@@ -518,9 +503,9 @@ impl Session {
 
     fn get_name(
         &self,
+        argp: &mut Abi<bindings::liveupdate_session_get_name>,
         _ser: &Serialization<'_>,
         ucmd: &UserCmd,
-        argp: &mut Abi<bindings::liveupdate_session_get_name>,
     ) -> Result {
         if argp.reserved != 0 {
             return Err(EINVAL);
