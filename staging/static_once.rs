@@ -17,7 +17,6 @@ use kernel::{
     sync::atomic::{
         Acquire,
         Atomic,
-        Relaxed,
         Release, //
     }, //
 };
@@ -113,15 +112,10 @@ impl<T> StaticOnce<T> {
                 return value;
             }
             if self.claim() {
-                break;
+                let Ok(value) = self.fill(init());
+                return value;
             }
-            if self.state.load(Relaxed) == BUSY {
-                core::hint::spin_loop();
-            }
-        }
-        match self.fill(init()) {
-            Ok(value) => value,
-            Err(never) => match never {},
+            core::hint::spin_loop();
         }
     }
 }
