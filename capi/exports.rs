@@ -21,7 +21,6 @@ use crate::{
     luo_file,
     luo_flb, //
 };
-use core::ptr::NonNull;
 use kernel::{
     bindings,
     prelude::*, //
@@ -56,11 +55,10 @@ pub(crate) unsafe extern "C" fn liveupdate_reboot() -> c_int {
 pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
     fh: *mut bindings::liveupdate_file_handler,
 ) -> c_int {
-    let Some(fh) = NonNull::new(fh) else {
+    // SAFETY: the caller keeps the handler valid while registered.
+    let Some(fh) = (unsafe { FileHandler::from_raw(fh) }) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: the caller keeps the handler valid while registered.
-    let fh = unsafe { FileHandler::from_raw(fh) };
     let res = luo_file::register_handler(luo(), fh);
     if res.is_ok() {
         // As C does: the in-kernel test module attaches its FLBs.
@@ -79,9 +77,9 @@ pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
 pub(crate) unsafe extern "C" fn liveupdate_unregister_file_handler(
     fh: *mut bindings::liveupdate_file_handler,
 ) {
-    if let Some(fh) = NonNull::new(fh) {
-        // SAFETY: as required of the caller.
-        luo_file::unregister_handler(luo(), unsafe { FileHandler::from_raw(fh) });
+    // SAFETY: as required of the caller.
+    if let Some(fh) = unsafe { FileHandler::from_raw(fh) } {
+        luo_file::unregister_handler(luo(), fh);
     }
 }
 
@@ -96,11 +94,10 @@ pub(crate) unsafe extern "C" fn liveupdate_register_flb(
     fh: *mut bindings::liveupdate_file_handler,
     flb: *mut bindings::liveupdate_flb,
 ) -> c_int {
-    let (Some(fh), Some(flb)) = (NonNull::new(fh), NonNull::new(flb)) else {
+    // SAFETY: as required of the caller.
+    let (Some(fh), Some(flb)) = (unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) }) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: as required of the caller.
-    let (fh, flb) = unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) };
     errno(luo_flb::register(luo(), fh, flb))
 }
 
@@ -114,9 +111,8 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
     fh: *mut bindings::liveupdate_file_handler,
     flb: *mut bindings::liveupdate_flb,
 ) {
-    if let (Some(fh), Some(flb)) = (NonNull::new(fh), NonNull::new(flb)) {
-        // SAFETY: as required of the caller.
-        let (fh, flb) = unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) };
+    // SAFETY: as required of the caller.
+    if let (Some(fh), Some(flb)) = unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) } {
         luo_flb::unregister(luo(), fh, flb);
     }
 }
@@ -133,11 +129,11 @@ unsafe fn flb_get(
     objp: *mut *mut c_void,
     get: impl FnOnce(&FlbState) -> Result<CPtr>,
 ) -> c_int {
-    let Some(flb) = NonNull::new(flb) else {
+    // SAFETY: as required of the caller.
+    let Some(flb) = (unsafe { Flb::from_raw(flb) }) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: as required of the caller.
-    match luo_flb::get(unsafe { Flb::from_raw(flb) }, get) {
+    match luo_flb::get(flb, get) {
         Ok(obj) => {
             // SAFETY: `objp` is writable (caller).
             unsafe { *objp = obj.0 };
@@ -153,9 +149,9 @@ unsafe fn flb_get(
 ///
 /// `flb` NULL or an FLB that lives for the rest of the boot.
 unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: impl FnOnce(&FlbState)) {
-    if let Some(flb) = NonNull::new(flb) {
-        // SAFETY: as required of the caller.
-        luo_flb::put(unsafe { Flb::from_raw(flb) }, put);
+    // SAFETY: as required of the caller.
+    if let Some(flb) = unsafe { Flb::from_raw(flb) } {
+        luo_flb::put(flb, put);
     }
 }
 

@@ -135,14 +135,14 @@ unsafe impl Sync for FileHandler {}
 type FileOp<R> = Option<unsafe extern "C" fn(*mut bindings::liveupdate_file_op_args) -> R>;
 
 impl FileHandler {
-    /// A handle to the C object at `ptr`.
+    /// A handle to the C object at `ptr`; `None` for NULL.
     ///
     /// # Safety
     ///
-    /// `ptr` must satisfy the type invariant for as long as the handle or a
-    /// copy of it is used.
-    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::liveupdate_file_handler>) -> Self {
-        Self(ptr)
+    /// `ptr` must be NULL or satisfy the type invariant for as long as the
+    /// handle or a copy of it is used.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::liveupdate_file_handler) -> Option<Self> {
+        NonNull::new(ptr).map(Self)
     }
 
     /// The raw pointer, for C callers that want it back.
@@ -370,13 +370,13 @@ unsafe impl Sync for Flb {}
 type FlbOp<R> = Option<unsafe extern "C" fn(*mut bindings::liveupdate_flb_op_args) -> R>;
 
 impl Flb {
-    /// A handle to the C object at `ptr`.
+    /// A handle to the C object at `ptr`; `None` for NULL.
     ///
     /// # Safety
     ///
-    /// `ptr` must satisfy the type invariant.
-    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::liveupdate_flb>) -> Self {
-        Self(ptr)
+    /// `ptr` must be NULL or satisfy the type invariant.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::liveupdate_flb) -> Option<Self> {
+        NonNull::new(ptr).map(Self)
     }
 
     fn ops(&self) -> &bindings::liveupdate_flb_ops {
@@ -777,7 +777,7 @@ mod tests {
         let mut raw = module_flb(&ops)?;
         // SAFETY: the box outlives every use of the handle in this test, and
         // its state is released before the box is freed (checked below).
-        let flb = unsafe { Flb::from_raw(NonNull::from(&mut *raw)) };
+        let flb = unsafe { Flb::from_raw(&mut *raw) }.ok_or(EINVAL)?;
         let luo = KBox::pin_init(Luo::new(), GFP_KERNEL)?;
         let fh = NO_FILES.handle();
         luo_file::register_handler(&luo, fh)?;
@@ -820,7 +820,7 @@ mod tests {
         };
         let mut raw = module_flb(&ops)?;
         // SAFETY: the box outlives every use of the handle in this test.
-        let flb = unsafe { Flb::from_raw(NonNull::from(&mut *raw)) };
+        let flb = unsafe { Flb::from_raw(&mut *raw) }.ok_or(EINVAL)?;
         let state = flb.state()?;
         flb.release_state();
         assert!(Arc::ptr_eq(&state, &flb.state()?));
