@@ -2,17 +2,11 @@
 
 //! File-Lifecycle-Bound (FLB) objects.
 //!
-//! An FLB is state shared by every file of one file handler: a hugetlb pool
-//! behind memfds, an iommu core behind vfio and iommufd fds.  A handler
-//! lists its FLBs with `liveupdate_register_flb()`; LUO preserves an FLB
-//! when the first file of such a handler is preserved and unpreserves it
-//! when the last one goes away (a reference count), and serializes the
-//! preserved ones into one KHO page at reboot.  In the next kernel an FLB is
-//! retrieved on demand, by `liveupdate_flb_get_incoming()` or when its files
-//! finish, and finished when the last of the files that used it finishes.
-//!
-//! The state C keeps in the FLB's private area is one [`FlbState`] per FLB,
-//! created on first use; [`Flb::release_state`] says how long it lives.
+//! An FLB is state shared by the files of a file handler (a hugetlb pool
+//! behind memfds, say).  LUO preserves it with the first preserved file of
+//! such a handler, unpreserves it with the last, and serializes it into one
+//! KHO page at reboot; the next kernel retrieves it on demand and finishes
+//! it with the last file that used it.  LUO's state of it is a [`FlbState`].
 
 use crate::{
     capi::{
