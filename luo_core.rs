@@ -2,43 +2,16 @@
 
 //! Live Update Orchestrator (LUO), in Rust.
 //!
-//! A live update is a kexec reboot into a new kernel in which selected
-//! state survives.  Userspace opens `/dev/liveupdate` (one opener at a
-//! time), creates named sessions and preserves file descriptors into them
-//! under tokens.  At `reboot(LINUX_REBOOT_CMD_KEXEC)` LUO freezes and
-//! serializes every session into memory preserved by KHO (Kexec HandOver);
-//! the next kernel finds that state under the KHO subtree `LUO`, userspace
-//! retrieves sessions and files by name and token, and `FINISH` hands them
-//! back for good.
-//!
-//! This crate is a drop-in replacement for kernel/liveupdate/luo_core.c,
-//! luo_session.c, luo_file.c and luo_flb.c of Linux 7.3: the same uAPI
-//! (include/uapi/linux/liveupdate.h), the same KHO ABI `luo-v5`
-//! (include/linux/kho/abi/luo.h) and the same in-kernel API
-//! (include/linux/liveupdate.h).  KHO itself stays C.
-//!
-//! Layers, bottom up:
-//!
-//! - [`staging`]: abstractions staged for the kernel crate (KHO memory,
-//!   read-write semaphores, statics initialized once, anonymous-inode
-//!   files, initcalls, extensible ioctl arguments);
-//! - [`capi`]: LUO's C interface (ABI structs, C handlers and FLBs, the
-//!   exported functions);
-//! - the LUO logic, in safe Rust: this file (boot, reboot, the device and
-//!   [`Luo`], the global state), [`luo_session`], [`luo_file`] and
-//!   [`luo_flb`].
-//!
-//! See Documentation/luo-rs.rst for the design.
+//! A drop-in replacement for kernel/liveupdate/luo_{core,session,file,flb}.c
+//! of Linux 7.3, with the same uAPI, KHO ABI `luo-v5` and in-kernel API.
+//! Layers, bottom up: [`staging`] (abstractions staged for the kernel
+//! crate), [`capi`] (LUO's C interface), then the LUO logic in safe Rust:
+//! this file (boot, reboot, `/dev/liveupdate`, [`Luo`]), [`luo_session`],
+//! [`luo_file`] and [`luo_flb`].  See Documentation/luo-rs.rst.
 
 use kernel::{
-    fs::{
-        file::FileDescriptorReservation,
-        File, //
-    },
-    ioctl::{
-        _IO,
-        _IOC_NR, //
-    },
+    bindings,
+    fs::File,
     miscdevice::{
         MiscDevice,
         MiscDeviceOptions,
@@ -54,10 +27,7 @@ use kernel::{
         },
         Mutex, //
     },
-    transmute::{
-        AsBytes,
-        FromBytes, //
-    }, //
+    transmute::AsBytes, //
 };
 
 mod capi;
@@ -71,17 +41,9 @@ use capi::abi::{
     Abi,
     LuoSer, //
 };
-use kernel::bindings;
 use staging::{
-    initcall::{
-        builtin_init,
-        builtin_module, //
-    },
-    kho::{
-        self,
-        Incoming,
-        Preserved, //
-    },
+    initcall::builtin_init,
+    kho,
     rwsem::{
         new_rwsem,
         RwSem, //
@@ -93,7 +55,7 @@ use staging::{
 /// Messages read `luo: ...`, as C's `pr_fmt` makes them.
 const __LOG_PREFIX: &[u8] = b"luo\0";
 
-builtin_module!("luo");
+staging::initcall::builtin_module!("luo");
 
 /// Whether live update is on (`liveupdate=` and KHO).
 static ENABLED: Atomic<bool> = Atomic::new(false);
@@ -108,14 +70,8 @@ pub(crate) fn enabled() -> bool {
 /// LUO's state: what C keeps in `luo_global`, `luo_session_global`,
 /// `luo_flb_global`, the handler list and the preserved-file set.
 ///
-/// The kernel has one, [`luo()`]; KUnit tests make their own, so they never
-/// touch the running kernel's registry, sessions or preserved files.
-///
-/// Lock order, outermost first: `sessions` (the serialization lock, held
-/// for read by every session operation and for write by reboot; the two
-/// session lists are only reachable through it), a session list, a
-/// session; then `registry`; then an FLB's locks; then `flb_headers` and
-/// `preserved`.  `ser_out` is only taken by reboot, outside all of them.
+/// The kernel has one, [`luo()`]; KUnit tests make their own.  The lock
+/// order is given in Documentation/luo-rs.rst.
 #[pin_data]
 pub(crate) struct Luo {
     /// Registered file handlers and FLBs (`luo_register_rwlock`).
@@ -132,17 +88,17 @@ pub(crate) struct Luo {
     flb_headers: Mutex<luo_flb::Headers>,
     /// The outgoing `luo_ser`, once published.
     #[pin]
-    ser_out: Mutex<Option<Preserved<LuoSer>>>,
+    ser_out: Mutex<Option<kho::Preserved<LuoSer>>>,
 }
 
 impl Luo {
     /// An empty state.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            registry <- new_rwsem!(luo_file::Registry::new(), "luo_register_rwlock"),
-            preserved <- new_mutex!(luo_file::PreservedIds::new(), "luo_preserved_files"),
+            registry <- new_rwsem!(luo_file::Registry::default(), "luo_register_rwlock"),
+            preserved <- new_mutex!(luo_file::PreservedIds::default(), "luo_preserved_files"),
             sessions <- new_rwsem!(luo_session::Sessions::new(), "luo_session_serialize_rwsem"),
-            flb_headers <- new_mutex!(luo_flb::Headers::new(), "luo_flb_headers"),
+            flb_headers <- new_mutex!(luo_flb::Headers::default(), "luo_flb_headers"),
             ser_out <- new_mutex!(None, "luo_ser_out"),
         })
     }
@@ -151,18 +107,15 @@ impl Luo {
 /// The kernel's [`Luo`].
 static LUO: StaticOnce<Luo> = StaticOnce::new();
 
-/// The kernel's LUO state, made on first use.
-///
-/// C's locks are static and work from the first initcall on; so does this:
-/// a subsystem may register a handler or an FLB from an initcall that runs
-/// before LUO's own.
+/// The kernel's LUO state, made on first use, so that it works from any
+/// initcall, as C's static locks do.
 pub(crate) fn luo() -> &'static Luo {
     LUO.get_or_init(Luo::new)
 }
 
 /// The number of an `_IO(LIVEUPDATE_IOCTL_TYPE, nr)` command.
 pub(crate) const fn io(nr: u32) -> u32 {
-    _IO(bindings::LIVEUPDATE_IOCTL_TYPE, nr)
+    kernel::ioctl::_IO(bindings::LIVEUPDATE_IOCTL_TYPE, nr)
 }
 
 /// One entry of an ioctl table: the exact command and the minimum size of
@@ -181,16 +134,12 @@ impl IoctlOp {
         Self { cmd, min_size }
     }
 
-    /// ENOIOCTLCMD (ENOTTY for userspace) when `cmd` only shares the number.
-    pub(crate) fn check_cmd(&self, cmd: u32) -> Result {
+    /// ENOIOCTLCMD (ENOTTY for userspace) when `cmd` only shares the
+    /// number, EINVAL when userspace's struct is shorter than the minimum.
+    pub(crate) fn check(&self, cmd: u32, user_size: u32) -> Result {
         if self.cmd != cmd {
             return Err(ENOIOCTLCMD);
         }
-        Ok(())
-    }
-
-    /// EINVAL when userspace's struct is shorter than the minimum.
-    pub(crate) fn check_size(&self, user_size: u32) -> Result {
         if (user_size as usize) < self.min_size {
             return Err(EINVAL);
         }
@@ -201,24 +150,36 @@ impl IoctlOp {
 /// The table index of `cmd` in a table of `len` entries starting at command
 /// number `base`; EINVAL out of range (before the argument is even read).
 pub(crate) fn ioctl_index(cmd: u32, base: u32, len: usize) -> Result<usize> {
-    let nr = _IOC_NR(cmd);
-    match nr.checked_sub(base) {
+    match kernel::ioctl::_IOC_NR(cmd).checked_sub(base) {
         Some(i) if (i as usize) < len => Ok(i as usize),
         _ => Err(EINVAL),
     }
 }
 
-/// Reserves an fd, makes the file, answers userspace and only then
-/// installs the fd, so a failed answer leaves no fd behind.
+/// The index of `cmd` in the table `ops` starting at number `base`, and
+/// its argument at `arg`, checked against the entry.
+pub(crate) fn ioctl_decode(
+    ops: &[IoctlOp],
+    base: u32,
+    cmd: u32,
+    arg: usize,
+) -> Result<(usize, UserCmd)> {
+    let index = ioctl_index(cmd, base, ops.len())?;
+    let ucmd = UserCmd::new(arg)?;
+    ops[index].check(cmd, ucmd.user_size())?;
+    Ok((index, ucmd))
+}
+
+/// Reserves an fd, makes the file (`make` also stores the fd in `argp`),
+/// answers userspace and only then installs the fd, so a failed answer
+/// leaves no fd behind.
 pub(crate) fn reply_with_file<T: AsBytes>(
     ucmd: &UserCmd,
     argp: &mut T,
-    set_fd: impl FnOnce(&mut T, i32),
-    make: impl FnOnce(&T) -> Result<ARef<File>>,
+    make: impl FnOnce(&mut T, i32) -> Result<ARef<File>>,
 ) -> Result {
-    let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
-    set_fd(argp, fd.reserved_fd() as i32);
-    let file = make(argp)?;
+    let fd = kernel::fs::file::FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
+    let file = make(argp, fd.reserved_fd() as i32)?;
     ucmd.respond(argp)?;
     fd.fd_install(file);
     Ok(())
@@ -255,7 +216,7 @@ fn early_startup(luo: &Luo) -> Result {
         pr_err!("LUO state is too small ({} < {})\n", len, size);
         return Err(EINVAL);
     }
-    let luo_ser = Incoming::<LuoSer>::adopt(addr, len)?;
+    let luo_ser = kho::Incoming::<LuoSer>::adopt(addr, len)?;
     // strncmp(compatible, LUO_ABI_COMPATIBLE, LUO_ABI_COMPAT_LEN).
     if abi::c_str_bytes(&luo_ser.compatible) != abi::COMPATIBLE.to_bytes() {
         pr_err!(
@@ -294,7 +255,7 @@ builtin_init!(early_initcall, liveupdate_early_init_rs, early_init);
 
 /// Allocates and publishes the outgoing `luo_ser` (`luo_state_setup()`).
 fn state_setup(luo: &Luo) -> Result {
-    let mut luo_ser = Preserved::<LuoSer>::alloc(size_of::<LuoSer>())
+    let mut luo_ser = kho::Preserved::<LuoSer>::alloc(size_of::<LuoSer>())
         .inspect_err(|_| pr_err!("failed to allocate/preserve LUO state memory\n"))?;
     abi::copy_c_str(&mut luo_ser.compatible, abi::COMPATIBLE.to_bytes());
     luo_ser.liveupdate_num = LIVEUPDATE_NUM.load(Relaxed).wrapping_add(1);
@@ -371,15 +332,6 @@ const DEVICE_OPS: [IoctlOp; 2] = [
     ),
 ];
 
-/// Reads the argument `T`, then runs `op` on it.
-fn with_arg<T: FromBytes + AsBytes + Default>(
-    ucmd: &UserCmd,
-    op: impl FnOnce(&mut T) -> Result,
-) -> Result {
-    let mut arg = ucmd.read::<T>()?;
-    op(&mut arg)
-}
-
 #[vtable]
 impl MiscDevice for LuoDevice {
     type Ptr = ();
@@ -407,36 +359,20 @@ impl MiscDevice for LuoDevice {
     }
 
     fn ioctl(_device: (), _file: &File, cmd: u32, arg: usize) -> Result<isize> {
-        let index = ioctl_index(cmd, bindings::LIVEUPDATE_CMD_BASE, DEVICE_OPS.len())?;
-        let ucmd = UserCmd::new(arg)?;
-        let op = DEVICE_OPS[index];
-        op.check_cmd(cmd)?;
-        op.check_size(ucmd.user_size())?;
+        let (index, ucmd) = ioctl_decode(&DEVICE_OPS, bindings::LIVEUPDATE_CMD_BASE, cmd, arg)?;
         let luo = luo();
         if index == bindings::LIVEUPDATE_CMD_CREATE_SESSION as usize {
-            with_arg(
-                &ucmd,
-                |a: &mut Abi<bindings::liveupdate_ioctl_create_session>| {
-                    reply_with_file(
-                        &ucmd,
-                        a,
-                        |a, fd| a.fd = fd,
-                        |a| luo_session::create(luo, &a.name),
-                    )
-                },
-            )?;
+            let mut a = ucmd.read::<Abi<bindings::liveupdate_ioctl_create_session>>()?;
+            reply_with_file(&ucmd, &mut a, |a, fd| {
+                a.fd = fd;
+                luo_session::create(luo, &a.name)
+            })?;
         } else {
-            with_arg(
-                &ucmd,
-                |a: &mut Abi<bindings::liveupdate_ioctl_retrieve_session>| {
-                    reply_with_file(
-                        &ucmd,
-                        a,
-                        |a, fd| a.fd = fd,
-                        |a| luo_session::retrieve(luo, &a.name),
-                    )
-                },
-            )?;
+            let mut a = ucmd.read::<Abi<bindings::liveupdate_ioctl_retrieve_session>>()?;
+            reply_with_file(&ucmd, &mut a, |a, fd| {
+                a.fd = fd;
+                luo_session::retrieve(luo, &a.name)
+            })?;
         }
         Ok(0)
     }
@@ -509,16 +445,18 @@ mod tests {
         assert_eq!(ioctl_index(io(0x40), 0x40, 4), Ok(0));
         assert_eq!(ioctl_index(io(0x44), 0x40, 4).err(), Some(EINVAL));
         // Same number, other type or direction: ENOIOCTLCMD.
-        assert_eq!(DEVICE_OPS[0].check_cmd(0xAB00).err(), Some(ENOIOCTLCMD));
-        assert!(DEVICE_OPS[0].check_cmd(io(0)).is_ok());
+        assert_eq!(DEVICE_OPS[0].check(0xAB00, 72).err(), Some(ENOIOCTLCMD));
+        assert!(DEVICE_OPS[0].check(io(0), 72).is_ok());
     }
 
     #[test]
     fn minimum_sizes_are_offsetofend() {
-        assert_eq!(DEVICE_OPS[0].check_size(71).err(), Some(EINVAL));
-        assert!(DEVICE_OPS[0].check_size(72).is_ok());
-        assert!(DEVICE_OPS[1].check_size(72).is_ok());
-        assert!(DEVICE_OPS[0].check_size(4096).is_ok());
+        let create = io(bindings::LIVEUPDATE_CMD_CREATE_SESSION);
+        let retrieve = io(bindings::LIVEUPDATE_CMD_RETRIEVE_SESSION);
+        assert_eq!(DEVICE_OPS[0].check(create, 71).err(), Some(EINVAL));
+        assert!(DEVICE_OPS[0].check(create, 72).is_ok());
+        assert!(DEVICE_OPS[1].check(retrieve, 72).is_ok());
+        assert!(DEVICE_OPS[0].check(create, 4096).is_ok());
     }
 
     #[test]

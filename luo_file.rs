@@ -2,44 +2,27 @@
 
 //! Preserved files and the file handlers that know how to preserve them.
 //!
-//! A file handler (memfd today; vfio, iommufd and kvm later) registers with
-//! [`register_handler`].  `PRESERVE_FD` asks each handler in registration
-//! order whether it can preserve the file; the first that can does
-//! (`preserve`), and the file joins its session's [`FileSet`] under the
-//! caller's token.  At reboot every file is frozen (`freeze`) and its
-//! handler's 64-bit handle written into the session's KHO blocks as a
-//! `struct luo_file_ser`; if any freeze fails the ones done are undone in
-//! order (`unfreeze`).  In the next kernel the entries are read back,
-//! `RETRIEVE_FD` recreates the file once (`retrieve`, whose outcome is
-//! remembered), and `FINISH` hands it over for good (`can_finish` for all,
-//! then `finish` for each, last preserved first).
-//!
-//! A file may be preserved once only: LUO keeps the set of the ids
-//! (`get_id`, or the file pointer) of all preserved and retrieved files, and
-//! refuses a second preservation with EBUSY.  Each preserved file holds a
-//! reference on its handler's module.
+//! `PRESERVE_FD` gives a file to the first registered handler that can
+//! preserve it, and the file joins its session's [`FileSet`] under the
+//! caller's token.  At reboot every file is frozen and its handler's handle
+//! written as a `struct luo_file_ser`; in the next kernel `RETRIEVE_FD`
+//! recreates the file once, and `FINISH` hands it over for good.  A file
+//! may be preserved once only (EBUSY), by the ids of [`PreservedIds`].
 
 use crate::{
     capi::{
-        abi::{
-            self,
-            FileSer, //
-        },
+        abi,
         handler::{
             self,
+            CPtr,
             FileArgs,
             FileHandler,
-            HandlerPrivate,
             ModuleRef,
             Retrieve, //
         }, //
     },
     luo_flb,
-    staging::kho::{
-        BlockSet,
-        HandoverAddr,
-        IncomingBlocks, //
-    },
+    staging::kho,
     Luo, //
 };
 use kernel::{
@@ -60,6 +43,7 @@ pub(crate) struct Handler {
 
 /// The registered file handlers and FLBs (what `luo_register_rwlock`
 /// protects in C).
+#[derive(Default)]
 pub(crate) struct Registry {
     handlers: KVec<Handler>,
     /// FLBs used by at least one handler, in registration order.
@@ -67,25 +51,14 @@ pub(crate) struct Registry {
 }
 
 impl Registry {
-    /// No handlers, no FLBs.
-    pub(crate) const fn new() -> Self {
-        Self {
-            handlers: KVec::new(),
-            flbs: KVec::new(),
-        }
-    }
-
-    fn handler(&self, fh: FileHandler) -> Option<&Handler> {
+    /// The registered handler `fh`.
+    pub(crate) fn handler(&self, fh: FileHandler) -> Option<&Handler> {
         self.handlers.iter().find(|h| h.fh == fh)
     }
 
+    /// The registered handler `fh`, to change.
     pub(crate) fn handler_mut(&mut self, fh: FileHandler) -> Option<&mut Handler> {
         self.handlers.iter_mut().find(|h| h.fh == fh)
-    }
-
-    /// Whether `fh` is registered.
-    pub(crate) fn is_registered(&self, fh: FileHandler) -> bool {
-        self.handler(fh).is_some()
     }
 
     /// The FLBs of handler `fh` (none if it is not registered).
@@ -96,14 +69,10 @@ impl Registry {
 
 /// The ids (`get_id`, or the file pointer) of every preserved or retrieved
 /// file, sorted (C's `luo_preserved_files` xarray).
+#[derive(Default)]
 pub(crate) struct PreservedIds(KVec<usize>);
 
 impl PreservedIds {
-    /// No file.
-    pub(crate) const fn new() -> Self {
-        Self(KVec::new())
-    }
-
     /// Records `id`; EBUSY if it is already there (`xa_insert()`).
     fn mark(&mut self, id: usize) -> Result {
         match self.0.binary_search(&id) {
@@ -131,27 +100,20 @@ pub(crate) fn register_handler(luo: &Luo, fh: FileHandler) -> Result {
     if !fh.is_complete() {
         return Err(EINVAL);
     }
+    let mut reg = luo.registry.write();
+    if reg
+        .handlers
+        .iter()
+        .any(|h| h.fh.compatible() == fh.compatible())
     {
-        let mut reg = luo.registry.write();
-        if reg
-            .handlers
-            .iter()
-            .any(|h| h.fh.compatible() == fh.compatible())
-        {
-            pr_err!(
-                "File handler registration failed: Compatible string '{}' already registered.\n",
-                kernel::str::BStr::from_bytes(fh.compatible())
-            );
-            return Err(EEXIST);
-        }
-        reg.handlers.push(
-            Handler {
-                fh,
-                flbs: KVec::new(),
-            },
-            GFP_KERNEL,
-        )?;
+        pr_err!(
+            "File handler registration failed: Compatible string '{}' already registered.\n",
+            kernel::str::BStr::from_bytes(fh.compatible())
+        );
+        return Err(EEXIST);
     }
+    let flbs = KVec::new();
+    reg.handlers.push(Handler { fh, flbs }, GFP_KERNEL)?;
     Ok(())
 }
 
@@ -179,7 +141,7 @@ struct LuoFile {
     /// The file; `None` for an incoming file not retrieved yet.
     file: Option<ARef<File>>,
     data: u64,
-    private: HandlerPrivate,
+    private: CPtr,
     retrieve: Retrieve,
     token: u64,
 }
@@ -204,8 +166,8 @@ impl LuoFile {
 /// the previous kernel's, kept until the files finish.
 pub(crate) struct FileSet {
     files: KVec<LuoFile>,
-    blocks: BlockSet<FileSer>,
-    incoming: Option<IncomingBlocks<FileSer>>,
+    blocks: kho::BlockSet<abi::FileSer>,
+    incoming: Option<kho::IncomingBlocks<abi::FileSer>>,
 }
 
 impl FileSet {
@@ -213,7 +175,7 @@ impl FileSet {
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
             files: KVec::new(),
-            blocks: BlockSet::new()?,
+            blocks: kho::BlockSet::new()?,
             incoming: None,
         })
     }
@@ -265,45 +227,34 @@ impl FileSet {
 
         let id = fh.id_of(&file);
         luo.preserved.lock().mark(id)?;
-        if let Err(e) = luo_flb::file_preserve(luo, fh) {
+        let mut args = FileArgs {
+            file: Some(&file),
+            ..Default::default()
+        };
+        let res = luo_flb::file_preserve(luo, fh).and_then(|()| {
+            let res = (self.files.reserve(1, GFP_KERNEL).map_err(Error::from))
+                .and_then(|()| fh.preserve(&mut args));
+            if res.is_err() {
+                luo_flb::file_unpreserve(luo, fh);
+            }
+            res
+        });
+        if let Err(e) = res {
             luo.preserved.lock().unmark(id);
             return Err(e);
         }
-        let res = self
-            .files
-            .reserve(1, GFP_KERNEL)
-            .map_err(Error::from)
-            .and_then(|()| {
-                let mut args = FileArgs {
-                    file: Some(&file),
-                    data: 0,
-                    private: HandlerPrivate::NONE,
-                    retrieve: Retrieve::NotTried,
-                };
-                fh.preserve(&mut args)?;
-                Ok((args.data, args.private))
-            });
-        match res {
-            Ok((data, private)) => {
-                self.files
-                    .push_within_capacity(LuoFile {
-                        fh,
-                        _owner: owner,
-                        file: Some(file),
-                        data,
-                        private,
-                        retrieve: Retrieve::NotTried,
-                        token,
-                    })
-                    .map_err(|_| ENOMEM)?;
-                Ok(())
-            }
-            Err(e) => {
-                luo_flb::file_unpreserve(luo, fh);
-                luo.preserved.lock().unmark(id);
-                Err(e)
-            }
-        }
+        let (data, private) = (args.data, args.private);
+        self.files
+            .push_within_capacity(LuoFile {
+                fh,
+                _owner: owner,
+                file: Some(file),
+                data,
+                private,
+                retrieve: Retrieve::NotTried,
+                token,
+            })
+            .map_err(|_| ENOMEM)
     }
 
     /// Unpreserves every file, last preserved first, when an outgoing
@@ -325,7 +276,6 @@ impl FileSet {
                 luo.preserved.lock().unmark(id);
             }
             self.blocks.shrink(self.count());
-            drop(f);
         }
         self.blocks.destroy();
         self.incoming = None;
@@ -396,23 +346,15 @@ impl FileSet {
             .iter_mut()
             .find(|f| f.token == token)
             .ok_or(ENOENT)?;
-        match f.retrieve {
-            Retrieve::Failed(e) => return Err(e),
-            Retrieve::Done => return f.file.clone().ok_or(ENOENT),
-            Retrieve::NotTried => {}
+        if let Some(res) = f.retrieve.tried() {
+            return res.and_then(|()| f.file.clone().ok_or(ENOENT));
         }
-        let file = match f.fh.retrieve(&mut f.args()) {
-            Ok(file) => file,
-            Err(e) => {
-                f.retrieve = Retrieve::Failed(e);
-                return Err(e);
-            }
-        };
+        let file = f.fh.retrieve(&mut f.args());
+        let file = f.retrieve.record(file)?;
         if luo.preserved.lock().mark(f.fh.id_of(&file)).is_err() {
             pr_warn!("Retrieved file is already tracked as preserved\n");
         }
         f.file = Some(file.clone());
-        f.retrieve = Retrieve::Done;
         Ok(file)
     }
 
@@ -435,14 +377,14 @@ impl FileSet {
     /// Rebuilds the set from the previous kernel's `count` entries at
     /// `head` (`luo_file_deserialize()`); ENOENT when no handler of this
     /// kernel has an entry's compatible string.
-    pub(crate) fn deserialize(&mut self, luo: &Luo, head: HandoverAddr, count: u64) -> Result {
+    pub(crate) fn deserialize(&mut self, luo: &Luo, head: kho::HandoverAddr, count: u64) -> Result {
         if head.is_null() {
             if count != 0 {
                 pr_warn!("File set has {} files but no blocks\n", count);
             }
             return Ok(());
         }
-        let blocks = self.incoming.insert(IncomingBlocks::restore(head)?);
+        let blocks = self.incoming.insert(kho::IncomingBlocks::restore(head)?);
         let res = read_entries(luo, blocks, &mut self.files, count);
         if res.is_err() {
             self.files.clear();
@@ -456,7 +398,7 @@ impl FileSet {
 /// `expected` of them.
 fn read_entries(
     luo: &Luo,
-    blocks: &mut IncomingBlocks<FileSer>,
+    blocks: &mut kho::IncomingBlocks<abi::FileSer>,
     files: &mut KVec<LuoFile>,
     expected: u64,
 ) -> Result {
@@ -481,7 +423,7 @@ fn read_entries(
                 _owner: owner,
                 file: None,
                 data: entry.data,
-                private: HandlerPrivate::NONE,
+                private: CPtr::NONE,
                 retrieve: Retrieve::NotTried,
                 token: entry.token,
             },
@@ -518,7 +460,7 @@ mod tests {
 
     #[test]
     fn preserved_ids_are_unique() {
-        let mut ids = PreservedIds::new();
+        let mut ids = PreservedIds::default();
         assert_eq!(ids.mark(ID_A), Ok(()));
         assert_eq!(ids.mark(ID_A), Err(EBUSY));
         assert_eq!(ids.mark(ID_B), Ok(()));
@@ -601,7 +543,7 @@ mod tests {
                     _owner: fh.get_owner().ok_or(ENODEV)?,
                     file: Some(file),
                     data,
-                    private: HandlerPrivate::NONE,
+                    private: CPtr::NONE,
                     retrieve: Retrieve::NotTried,
                     token: i as u64,
                 },
@@ -653,7 +595,7 @@ mod tests {
         assert_eq!(ser.files, set.blocks.head_pa());
         let mut cursor = set.blocks.cursor();
         for (token, data) in [(0u64, 101u64), (1, 102), (2, 103)] {
-            let e = cursor.read().map(|e| (e.token, e.data));
+            let e = cursor.reserve().map(|e| (e.token, e.data));
             assert_eq!(e, Some((token, data)));
         }
         set.unfreeze(&mut ser);

@@ -2,44 +2,27 @@
 
 //! File-Lifecycle-Bound (FLB) objects.
 //!
-//! An FLB is state shared by every file of one file handler: a hugetlb pool
-//! behind memfds, an iommu core behind vfio and iommufd fds.  A handler
-//! lists its FLBs with `liveupdate_register_flb()`; LUO preserves an FLB
-//! when the first file of such a handler is preserved and unpreserves it
-//! when the last one goes away (a reference count), and serializes the
-//! preserved ones into one KHO page at reboot.  In the next kernel an FLB is
-//! retrieved on demand, by `liveupdate_flb_get_incoming()` or when its files
-//! finish, and finished when the last of the files that used it finishes.
-//!
-//! The state C keeps in the FLB's private area is one [`FlbState`] per FLB,
-//! created on first use; [`Flb::release_state`] says how long it lives.
-//!
-//! Locking: the registration lock ([`Luo`]'s `registry`) covers which FLBs
-//! a handler has and the global list; each FLB has one mutex per
-//! direction, taken inside the registration lock.
+//! An FLB is state shared by the files of a file handler (a hugetlb pool
+//! behind memfds, say).  LUO preserves it with the first preserved file of
+//! such a handler, unpreserves it with the last, and serializes it into one
+//! KHO page at reboot; the next kernel retrieves it on demand and finishes
+//! it with the last file that used it.  LUO's state of it is a [`FlbState`].
 
 use crate::{
     capi::{
-        abi::{
-            self,
-            FlbHeaderSer,
-            FlbSer, //
-        },
+        abi,
         handler::{
+            CPtr,
             FileHandler,
             Flb,
             FlbIncoming,
-            FlbObj,
+            FlbSide,
             FlbState,
             Retrieve, //
         }, //
     },
     luo_file::Registry,
-    staging::kho::{
-        HandoverAddr,
-        Incoming,
-        Preserved, //
-    },
+    staging::kho,
     Luo, //
 };
 use kernel::{
@@ -53,7 +36,7 @@ const FLB_PGCNT: usize = 1;
 
 /// How many FLBs fit in the serialized array (`LUO_FLB_MAX`).
 pub(crate) const FLB_MAX: usize =
-    (FLB_PGCNT * PAGE_SIZE - size_of::<FlbHeaderSer>()) / size_of::<FlbSer>();
+    (FLB_PGCNT * PAGE_SIZE - size_of::<abi::FlbHeaderSer>()) / size_of::<abi::FlbSer>();
 
 /// An FLB in the registry: registered with `users` file handlers.
 pub(crate) struct RegisteredFlb {
@@ -62,19 +45,10 @@ pub(crate) struct RegisteredFlb {
 }
 
 /// The serialized FLB arrays of both kernels.
+#[derive(Default)]
 pub(crate) struct Headers {
-    incoming: Option<Incoming<FlbHeaderSer>>,
-    outgoing: Option<Preserved<FlbHeaderSer>>,
-}
-
-impl Headers {
-    /// None yet.
-    pub(crate) const fn new() -> Self {
-        Self {
-            incoming: None,
-            outgoing: None,
-        }
-    }
+    incoming: Option<kho::Incoming<abi::FlbHeaderSer>>,
+    outgoing: Option<kho::Preserved<abi::FlbHeaderSer>>,
 }
 
 impl FlbState {
@@ -83,12 +57,14 @@ impl FlbState {
     fn preserve_one(&self) -> Result {
         let mut out = self.outgoing.lock();
         if out.count == 0 {
-            let owner = self.flb.get_owner().ok_or(ENODEV)?;
+            let owner = Some(self.flb.get_owner().ok_or(ENODEV)?);
             let (data, obj) = self.flb.preserve()?;
-            out.data = data;
-            out.obj = obj;
-            out.owner = Some(owner);
-            out.count = 1;
+            *out = FlbSide {
+                count: 1,
+                data,
+                obj,
+                owner,
+            };
         } else {
             out.count = out.count.saturating_add(1);
         }
@@ -106,9 +82,7 @@ impl FlbState {
         out.count -= 1;
         if out.count == 0 {
             self.flb.unpreserve(out.data, out.obj);
-            out.data = 0;
-            out.obj = FlbObj::NONE;
-            out.owner = None;
+            *out = FlbSide::default();
         }
     }
 
@@ -118,15 +92,13 @@ impl FlbState {
         if inc.finished {
             return Err(ENODATA);
         }
-        match inc.retrieve {
-            Retrieve::Failed(e) => return Err(e),
-            Retrieve::Done => return Ok(()),
-            Retrieve::NotTried => {}
+        if let Some(res) = inc.retrieve.tried() {
+            return res;
         }
         {
             let headers = luo.flb_headers.lock();
             let header = headers.incoming.as_ref().ok_or(ENODATA)?;
-            let entries = header.trailing::<FlbSer>(header.count);
+            let entries = header.trailing::<abi::FlbSer>(header.count);
             let compatible = self.flb.compatible();
             let found = entries
                 .iter()
@@ -136,18 +108,9 @@ impl FlbState {
             inc.side.count = found.count;
         }
         let owner = self.flb.get_owner().ok_or(ENODEV)?;
-        match self.flb.retrieve(inc.side.data) {
-            Ok(obj) => {
-                inc.side.obj = obj;
-                inc.side.owner = Some(owner);
-                inc.retrieve = Retrieve::Done;
-                Ok(())
-            }
-            Err(e) => {
-                inc.retrieve = Retrieve::Failed(e);
-                Err(e)
-            }
-        }
+        inc.side.obj = inc.retrieve.record(self.flb.retrieve(inc.side.data))?;
+        inc.side.owner = Some(owner);
+        Ok(())
     }
 
     /// One user of the incoming FLB is done: finish it with the last
@@ -169,15 +132,13 @@ impl FlbState {
             }
         }
         self.flb.finish(inc.side.obj);
-        inc.side.data = 0;
-        inc.side.obj = FlbObj::NONE;
+        inc.side = FlbSide::default();
         inc.finished = true;
-        inc.side.owner = None;
     }
 
     /// `liveupdate_flb_get_incoming()`: the incoming object, retrieved on
     /// first use, with a reference the caller puts back.
-    pub(crate) fn get_incoming(&self, luo: &Luo) -> Result<FlbObj> {
+    pub(crate) fn get_incoming(&self, luo: &Luo) -> Result<CPtr> {
         let mut inc = self.incoming.lock();
         if inc.side.obj.is_none() {
             self.retrieve_one(luo, &mut inc)?;
@@ -188,7 +149,7 @@ impl FlbState {
 
     /// `liveupdate_flb_get_outgoing()`: the outgoing object, ENOENT while
     /// the FLB is not preserved.
-    pub(crate) fn get_outgoing(&self) -> Result<FlbObj> {
+    pub(crate) fn get_outgoing(&self) -> Result<CPtr> {
         let mut out = self.outgoing.lock();
         if out.obj.is_none() {
             return Err(ENOENT);
@@ -208,7 +169,7 @@ pub(crate) fn register(luo: &Luo, fh: FileHandler, flb: Flb) -> Result {
         return Err(EINVAL);
     }
     let mut reg = luo.registry.write();
-    if !reg.is_registered(fh) {
+    if reg.handler(fh).is_none() {
         pr_warn!("FLB registration with an unregistered file handler\n");
         return Err(EINVAL);
     }
@@ -229,33 +190,18 @@ pub(crate) fn unregister(luo: &Luo, fh: FileHandler, flb: Flb) {
     luo.registry.write().unregister_flb(fh, flb);
 }
 
-/// `liveupdate_flb_get_incoming()`.
-pub(crate) fn get_incoming(luo: &Luo, flb: Flb) -> Result<FlbObj> {
+/// `liveupdate_flb_get_{incoming,outgoing}()`: `get` on the FLB's state.
+pub(crate) fn get(flb: Flb, get: impl FnOnce(&FlbState) -> Result<CPtr>) -> Result<CPtr> {
     if !crate::enabled() {
         return Err(EOPNOTSUPP);
     }
-    flb.state()?.get_incoming(luo)
+    get(&*flb.state()?)
 }
 
-/// `liveupdate_flb_put_incoming()`.
-pub(crate) fn put_incoming(luo: &Luo, flb: Flb) {
+/// `liveupdate_flb_put_{incoming,outgoing}()`: `put` on the FLB's state.
+pub(crate) fn put(flb: Flb, put: impl FnOnce(&FlbState)) {
     if let Ok(s) = flb.state() {
-        s.put_incoming(luo);
-    }
-}
-
-/// `liveupdate_flb_get_outgoing()`.
-pub(crate) fn get_outgoing(_luo: &Luo, flb: Flb) -> Result<FlbObj> {
-    if !crate::enabled() {
-        return Err(EOPNOTSUPP);
-    }
-    flb.state()?.get_outgoing()
-}
-
-/// `liveupdate_flb_put_outgoing()`.
-pub(crate) fn put_outgoing(_luo: &Luo, flb: Flb) {
-    if let Ok(s) = flb.state() {
-        s.put_outgoing();
+        put(&s);
     }
 }
 
@@ -330,17 +276,11 @@ impl Registry {
 
     /// Unlinks `flb` from handler `fh` (`luo_flb_unregister_one()`).
     pub(crate) fn unregister_flb(&mut self, fh: FileHandler, flb: Flb) {
-        let found = match self.handler_mut(fh) {
-            Some(h) => match h.flbs.iter().position(|s| s.flb == flb) {
-                Some(i) => {
-                    h.flbs.remove(i).ok();
-                    true
-                }
-                None => false,
-            },
-            None => false,
-        };
-        if !found {
+        let found = self.handler_mut(fh).and_then(|h| {
+            let i = h.flbs.iter().position(|s| s.flb == flb)?;
+            h.flbs.remove(i).ok()
+        });
+        if found.is_none() {
             pr_warn!(
                 "Failed to unregister FLB '{}': not found in file handler '{}'\n",
                 kernel::str::BStr::from_bytes(flb.compatible()),
@@ -362,11 +302,11 @@ impl Registry {
 ///
 /// As in C the page is never freed: FLBs are retrieved on demand, for the
 /// whole boot.
-pub(crate) fn setup_incoming(luo: &Luo, addr: HandoverAddr) {
+pub(crate) fn setup_incoming(luo: &Luo, addr: kho::HandoverAddr) {
     if addr.is_null() {
         return;
     }
-    match Incoming::adopt(addr, FLB_PGCNT * PAGE_SIZE) {
+    match kho::Incoming::adopt(addr, FLB_PGCNT * PAGE_SIZE) {
         Ok(header) => luo.flb_headers.lock().incoming = Some(header),
         Err(e) => pr_warn!("Cannot adopt the FLB array: {:?}\n", e),
     }
@@ -374,7 +314,7 @@ pub(crate) fn setup_incoming(luo: &Luo, addr: HandoverAddr) {
 
 /// Allocates the outgoing FLB array; returns its physical address.
 pub(crate) fn setup_outgoing(luo: &Luo) -> Result<u64> {
-    let mut header = Preserved::<FlbHeaderSer>::alloc(FLB_PGCNT * PAGE_SIZE)?;
+    let mut header = kho::Preserved::<abi::FlbHeaderSer>::alloc(FLB_PGCNT * PAGE_SIZE)?;
     header.pgcnt = FLB_PGCNT as u64;
     let pa = header.phys();
     luo.flb_headers.lock().outgoing = Some(header);
@@ -400,7 +340,7 @@ pub(crate) fn serialize(luo: &Luo) {
         let Some(out) = headers.outgoing.as_mut() else {
             return;
         };
-        let (_, entries) = out.split_trailing::<FlbSer>();
+        let entries = out.trailing_mut::<abi::FlbSer>();
         let Some(e) = entries.get_mut(n) else { break };
         abi::copy_c_str(&mut e.name, r.state.flb.compatible());
         e.data = data;

@@ -7,26 +7,17 @@
 //! frozen and written into KHO blocks as a `struct luo_session_ser`.  In the
 //! next kernel the entries become incoming sessions, which userspace takes
 //! with `RETRIEVE_SESSION` (once), then `RETRIEVE_FD` and `FINISH`.
-//!
 //! Closing an outgoing session fd unpreserves its files; closing a
-//! retrieved session fd finishes it.  Names are unique within each list, so
-//! a new outgoing session may take the name of an incoming one.
-//!
-//! Locking, outermost first, as in C:
-//!
-//! 1. the serialization lock, [`Luo::sessions`](crate::Luo), held for read
-//!    by every session operation (they take a [`Serialization`] guard) and
-//!    for write by reboot serialization, which keeps it once it succeeds,
-//!    so that no session changes after its state was written.  The two
-//!    session lists are inside it: they cannot be reached without it;
-//! 2. the list locks, [`Sessions::outgoing`] and [`Sessions::incoming`];
-//! 3. each session's mutex.
+//! retrieved session fd finishes it.  Names are unique within each list.
+//! For the locking see Documentation/luo-rs.rst.
 
 use crate::{
-    capi::abi::{
-        self,
-        Abi,
-        SessionSer, //
+    capi::{
+        abi::{
+            self,
+            Abi, //
+        },
+        handler::Retrieve, //
     },
     luo_file::FileSet,
     staging::{
@@ -35,11 +26,7 @@ use crate::{
             AnonFileOps,
             IoctlContext, //
         },
-        kho::{
-            BlockSet,
-            HandoverAddr,
-            IncomingBlocks, //
-        },
+        kho,
         rwsem::ReadGuard,
         uaccess::UserCmd, //
     },
@@ -48,10 +35,7 @@ use crate::{
 };
 use kernel::{
     bindings,
-    fs::{
-        file::FileDescriptorReservation,
-        File, //
-    },
+    fs::File,
     new_mutex,
     prelude::*,
     sync::{
@@ -59,10 +43,6 @@ use kernel::{
         Arc,
         ArcBorrow,
         Mutex, //
-    },
-    transmute::{
-        AsBytes,
-        FromBytes, //
     }, //
 };
 
@@ -187,10 +167,11 @@ fn remove(sessions: &mut KVec<Arc<Session>>, session: &Arc<Session>) {
 
 /// The outgoing sessions and the blocks their entries are written into,
 /// grown as sessions are created (`luo_session_global.outgoing`).
+#[derive(Default)]
 pub(crate) struct OutgoingList {
     sessions: KVec<Arc<Session>>,
     /// Made by the late initcall; `None` before or if that failed.
-    blocks: Option<BlockSet<SessionSer>>,
+    blocks: Option<kho::BlockSet<abi::SessionSer>>,
 }
 
 impl OutgoingList {
@@ -218,25 +199,16 @@ impl OutgoingList {
     }
 }
 
-/// What became of the previous kernel's session entries, which are turned
-/// into sessions once, on the first open of `/dev/liveupdate`.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Deserialize {
-    /// Not yet.
-    Pending,
-    /// Done (or there was nothing to do).
-    Done,
-    /// Failed for good: every later open fails too.
-    Failed(Error),
-}
-
 /// The sessions handed over by the previous kernel
 /// (`luo_session_global.incoming`).
+#[derive(Default)]
 pub(crate) struct IncomingList {
     sessions: KVec<Arc<Session>>,
     /// The previous kernel's entries, until deserialized.
-    blocks: Option<IncomingBlocks<SessionSer>>,
-    deserialize: Deserialize,
+    blocks: Option<kho::IncomingBlocks<abi::SessionSer>>,
+    /// Turning the entries into sessions, tried on the first open of
+    /// `/dev/liveupdate`; a failure makes every later open fail too.
+    deserialize: Retrieve,
 }
 
 /// Both session lists, behind the serialization lock.
@@ -252,16 +224,8 @@ impl Sessions {
     /// Empty lists.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            outgoing <- new_mutex!(OutgoingList { sessions: KVec::new(), blocks: None },
-                                   "luo_session_outgoing"),
-            incoming <- new_mutex!(
-                IncomingList {
-                    sessions: KVec::new(),
-                    blocks: None,
-                    deserialize: Deserialize::Pending,
-                },
-                "luo_session_incoming"
-            ),
+            outgoing <- new_mutex!(OutgoingList::default(), "luo_session_outgoing"),
+            incoming <- new_mutex!(IncomingList::default(), "luo_session_incoming"),
         })
     }
 }
@@ -303,17 +267,17 @@ pub(crate) fn retrieve(luo: &Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
 /// Prepares the outgoing list: its block set, grown as sessions come.
 pub(crate) fn setup_outgoing(luo: &Luo) -> Result {
     let ser = luo.sessions.read();
-    ser.outgoing.lock().blocks = Some(BlockSet::new()?);
+    ser.outgoing.lock().blocks = Some(kho::BlockSet::new()?);
     Ok(())
 }
 
 /// Adopts the previous kernel's session entries at `head` (none: nothing
 /// to do).
-pub(crate) fn setup_incoming(luo: &Luo, head: HandoverAddr) -> Result {
+pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
     if head.is_null() {
         return Ok(());
     }
-    let blocks = IncomingBlocks::restore(head)?;
+    let blocks = kho::IncomingBlocks::restore(head)?;
     let ser = luo.sessions.read();
     ser.incoming.lock().blocks = Some(blocks);
     Ok(())
@@ -328,27 +292,21 @@ pub(crate) fn setup_incoming(luo: &Luo, head: HandoverAddr) -> Result {
 pub(crate) fn deserialize(luo: &'static Luo) -> Result {
     let ser = luo.sessions.read();
     let mut list = ser.incoming.lock();
-    match list.deserialize {
-        Deserialize::Done => return Ok(()),
-        Deserialize::Failed(e) => return Err(e),
-        Deserialize::Pending => {}
+    if let Some(res) = list.deserialize.tried() {
+        return res;
     }
     // The entries are freed (`kho_block_set_destroy`) whatever happens.
     let res = match list.blocks.take() {
         Some(mut blocks) => deserialize_all(luo, &mut list.sessions, &mut blocks),
         None => Ok(()),
     };
-    list.deserialize = match res {
-        Ok(()) => Deserialize::Done,
-        Err(e) => Deserialize::Failed(e),
-    };
-    res
+    list.deserialize.record(res)
 }
 
 fn deserialize_all(
     luo: &'static Luo,
     sessions: &mut KVec<Arc<Session>>,
-    blocks: &mut IncomingBlocks<SessionSer>,
+    blocks: &mut kho::IncomingBlocks<abi::SessionSer>,
 ) -> Result {
     for ser in blocks.entries() {
         let name = SessionName::from_ser(&ser.name);
@@ -430,95 +388,48 @@ pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
 }
 
 /// The session-fd ioctls, indexed from `LIVEUPDATE_CMD_SESSION_BASE`.
-#[derive(Clone, Copy)]
-enum SessionCmd {
-    Finish,
-    PreserveFd,
-    RetrieveFd,
-    GetName,
-}
-
-/// Which sessions an ioctl applies to.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Applies {
-    Incoming,
-    Outgoing,
-    All,
-}
-
-/// Indexed by `_IOC_NR(cmd) - LIVEUPDATE_CMD_SESSION_BASE`, as C's table is.
-const SESSION_OPS: [(IoctlOp, Applies, SessionCmd); 4] = [
-    (
-        IoctlOp::new::<bindings::liveupdate_session_preserve_fd>(
-            crate::io(bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD),
-            abi::offset_of_end!(bindings::liveupdate_session_preserve_fd, token),
-        ),
-        Applies::Outgoing,
-        SessionCmd::PreserveFd,
+const SESSION_OPS: [IoctlOp; 4] = [
+    IoctlOp::new::<bindings::liveupdate_session_preserve_fd>(
+        crate::io(bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD),
+        abi::offset_of_end!(bindings::liveupdate_session_preserve_fd, token),
     ),
-    (
-        IoctlOp::new::<bindings::liveupdate_session_retrieve_fd>(
-            crate::io(bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD),
-            abi::offset_of_end!(bindings::liveupdate_session_retrieve_fd, token),
-        ),
-        Applies::Incoming,
-        SessionCmd::RetrieveFd,
+    IoctlOp::new::<bindings::liveupdate_session_retrieve_fd>(
+        crate::io(bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD),
+        abi::offset_of_end!(bindings::liveupdate_session_retrieve_fd, token),
     ),
-    (
-        IoctlOp::new::<bindings::liveupdate_session_finish>(
-            crate::io(bindings::LIVEUPDATE_CMD_SESSION_FINISH),
-            abi::offset_of_end!(bindings::liveupdate_session_finish, reserved),
-        ),
-        Applies::Incoming,
-        SessionCmd::Finish,
+    IoctlOp::new::<bindings::liveupdate_session_finish>(
+        crate::io(bindings::LIVEUPDATE_CMD_SESSION_FINISH),
+        abi::offset_of_end!(bindings::liveupdate_session_finish, reserved),
     ),
-    (
-        IoctlOp::new::<bindings::liveupdate_session_get_name>(
-            crate::io(bindings::LIVEUPDATE_CMD_SESSION_GET_NAME),
-            abi::offset_of_end!(bindings::liveupdate_session_get_name, name),
-        ),
-        Applies::All,
-        SessionCmd::GetName,
+    IoctlOp::new::<bindings::liveupdate_session_get_name>(
+        crate::io(bindings::LIVEUPDATE_CMD_SESSION_GET_NAME),
+        abi::offset_of_end!(bindings::liveupdate_session_get_name, name),
     ),
 ];
 
-/// Reads the argument `T`, takes the serialization lock for read and runs
-/// `op` (`luo_session_ioctl()`: the argument is copied in first).
-fn run<T: FromBytes + AsBytes + Default>(
-    session: &Session,
-    ucmd: &UserCmd,
-    op: impl FnOnce(&Serialization<'_>, &mut T) -> Result,
-) -> Result {
-    let mut arg = ucmd.read::<T>()?;
-    let ser = session.luo.sessions.read();
-    op(&ser, &mut arg)
-}
-
 impl AnonFileOps for Session {
     fn ioctl(this: ArcBorrow<'_, Self>, cx: &IoctlContext, cmd: u32, arg: usize) -> Result<isize> {
-        let index = crate::ioctl_index(
-            cmd,
-            bindings::LIVEUPDATE_CMD_SESSION_BASE,
-            SESSION_OPS.len(),
-        )?;
-        let ucmd = UserCmd::new(arg)?;
-        let (op, applies, which) = SESSION_OPS[index];
-        op.check_cmd(cmd)?;
-        let valid = match applies {
-            Applies::Incoming => this.direction == Direction::Incoming,
-            Applies::Outgoing => this.direction == Direction::Outgoing,
-            Applies::All => true,
-        };
-        if !valid {
-            return Err(EINVAL);
-        }
-        op.check_size(ucmd.user_size())?;
-        let ucmd = &ucmd;
-        match which {
-            SessionCmd::Finish => run(&this, ucmd, |ser, a| this.finish(ser, ucmd, a)),
-            SessionCmd::PreserveFd => run(&this, ucmd, |ser, a| this.preserve_fd(ser, cx, ucmd, a)),
-            SessionCmd::RetrieveFd => run(&this, ucmd, |ser, a| this.retrieve_fd(ser, ucmd, a)),
-            SessionCmd::GetName => run(&this, ucmd, |ser, a| this.get_name(ser, ucmd, a)),
+        let base = bindings::LIVEUPDATE_CMD_SESSION_BASE;
+        let (index, ucmd) = crate::ioctl_decode(&SESSION_OPS, base, cmd, arg)?;
+        let incoming = this.direction == Direction::Incoming;
+        let (ucmd, sessions) = (&ucmd, &this.luo.sessions);
+        // Commands of the other direction get EINVAL before the argument is
+        // read; as in `luo_session_ioctl()`, the argument is read before the
+        // serialization lock is taken (arguments are evaluated in order).
+        match base + index as u32 {
+            bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD if !incoming => {
+                this.preserve_fd(&mut ucmd.read()?, &sessions.read(), cx, ucmd)
+            }
+            bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD if incoming => {
+                this.retrieve_fd(&mut ucmd.read()?, &sessions.read(), ucmd)
+            }
+            bindings::LIVEUPDATE_CMD_SESSION_FINISH if incoming => {
+                this.finish(&mut ucmd.read()?, &sessions.read(), ucmd)
+            }
+            bindings::LIVEUPDATE_CMD_SESSION_GET_NAME => {
+                this.get_name(&mut ucmd.read()?, &sessions.read(), ucmd)
+            }
+            _ => Err(EINVAL),
         }?;
         Ok(0)
     }
@@ -550,9 +461,9 @@ impl AnonFileOps for Session {
 impl Session {
     fn finish(
         &self,
+        argp: &mut Abi<bindings::liveupdate_session_finish>,
         _ser: &Serialization<'_>,
         ucmd: &UserCmd,
-        argp: &mut Abi<bindings::liveupdate_session_finish>,
     ) -> Result {
         if argp.reserved != 0 {
             return Err(EINVAL);
@@ -563,10 +474,10 @@ impl Session {
 
     fn preserve_fd(
         &self,
+        argp: &mut Abi<bindings::liveupdate_session_preserve_fd>,
         _ser: &Serialization<'_>,
         cx: &IoctlContext,
         ucmd: &UserCmd,
-        argp: &mut Abi<bindings::liveupdate_session_preserve_fd>,
     ) -> Result {
         let fd = argp.fd;
         self.inner
@@ -580,23 +491,21 @@ impl Session {
 
     fn retrieve_fd(
         &self,
+        argp: &mut Abi<bindings::liveupdate_session_retrieve_fd>,
         _ser: &Serialization<'_>,
         ucmd: &UserCmd,
-        argp: &mut Abi<bindings::liveupdate_session_retrieve_fd>,
     ) -> Result {
-        let fd = FileDescriptorReservation::get_unused_fd_flags(bindings::O_CLOEXEC)?;
-        argp.fd = fd.reserved_fd() as i32;
-        let file = self.inner.lock().files.retrieve(self.luo, argp.token)?;
-        ucmd.respond(argp)?;
-        fd.fd_install(file);
-        Ok(())
+        crate::reply_with_file(ucmd, argp, |a, fd| {
+            a.fd = fd;
+            self.inner.lock().files.retrieve(self.luo, a.token)
+        })
     }
 
     fn get_name(
         &self,
+        argp: &mut Abi<bindings::liveupdate_session_get_name>,
         _ser: &Serialization<'_>,
         ucmd: &UserCmd,
-        argp: &mut Abi<bindings::liveupdate_session_get_name>,
     ) -> Result {
         if argp.reserved != 0 {
             return Err(EINVAL);

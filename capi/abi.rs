@@ -7,11 +7,8 @@
 //! [`include/uapi/linux/liveupdate.h`](srctree/include/uapi/linux/liveupdate.h)
 //! (the ioctl arguments).
 //!
-//! The structs are the bindings' own, wrapped in [`Abi`] so they can be
-//! [`FromBytes`] and [`AsBytes`]; their layouts are checked at compile time,
-//! so a change of the C headers breaks the build, not a live update.  The
-//! physical addresses stored in handed-over structs are read only here, as
-//! [`HandoverAddr`]s.
+//! The structs are the bindings' own, wrapped in [`Abi`], their layouts
+//! checked at compile time; handed-over addresses are read only here.
 
 use crate::staging::kho::{
     Handed,
@@ -28,7 +25,6 @@ use core::{
 use kernel::{
     bindings,
     prelude::*,
-    static_assert,
     transmute::{
         AsBytes,
         FromBytes, //

@@ -6,34 +6,25 @@
 //! Each turns its raw pointers into the handles of [`super::handler`] and
 //! calls the safe implementation on LUO's global state.
 
-use super::handler::{
-    self,
-    FileHandler,
-    Flb,
-    FlbObj, //
+use super::{
+    errno,
+    handler::{
+        self,
+        CPtr,
+        FileHandler,
+        Flb,
+        FlbState, //
+    }, //
 };
 use crate::{
     luo,
     luo_file,
-    luo_flb,
-    Luo, //
+    luo_flb, //
 };
-use core::ptr::NonNull;
 use kernel::{
     bindings,
-    ffi::{
-        c_int,
-        c_void, //
-    },
     prelude::*, //
 };
-
-fn errno(r: Result) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
 
 /// `liveupdate_enabled()`: whether live update is on.
 ///
@@ -64,11 +55,10 @@ pub(crate) unsafe extern "C" fn liveupdate_reboot() -> c_int {
 pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
     fh: *mut bindings::liveupdate_file_handler,
 ) -> c_int {
-    let Some(fh) = NonNull::new(fh) else {
+    // SAFETY: the caller keeps the handler valid while registered.
+    let Some(fh) = (unsafe { FileHandler::from_raw(fh) }) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: the caller keeps the handler valid while registered.
-    let fh = unsafe { FileHandler::from_raw(fh) };
     let res = luo_file::register_handler(luo(), fh);
     if res.is_ok() {
         // As C does: the in-kernel test module attaches its FLBs.
@@ -87,9 +77,9 @@ pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
 pub(crate) unsafe extern "C" fn liveupdate_unregister_file_handler(
     fh: *mut bindings::liveupdate_file_handler,
 ) {
-    if let Some(fh) = NonNull::new(fh) {
-        // SAFETY: as required of the caller.
-        luo_file::unregister_handler(luo(), unsafe { FileHandler::from_raw(fh) });
+    // SAFETY: as required of the caller.
+    if let Some(fh) = unsafe { FileHandler::from_raw(fh) } {
+        luo_file::unregister_handler(luo(), fh);
     }
 }
 
@@ -104,11 +94,10 @@ pub(crate) unsafe extern "C" fn liveupdate_register_flb(
     fh: *mut bindings::liveupdate_file_handler,
     flb: *mut bindings::liveupdate_flb,
 ) -> c_int {
-    let (Some(fh), Some(flb)) = (NonNull::new(fh), NonNull::new(flb)) else {
+    // SAFETY: as required of the caller.
+    let (Some(fh), Some(flb)) = (unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) }) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: as required of the caller.
-    let (fh, flb) = unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) };
     errno(luo_flb::register(luo(), fh, flb))
 }
 
@@ -122,14 +111,14 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
     fh: *mut bindings::liveupdate_file_handler,
     flb: *mut bindings::liveupdate_flb,
 ) {
-    if let (Some(fh), Some(flb)) = (NonNull::new(fh), NonNull::new(flb)) {
-        // SAFETY: as required of the caller.
-        let (fh, flb) = unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) };
+    // SAFETY: as required of the caller.
+    if let (Some(fh), Some(flb)) = unsafe { (FileHandler::from_raw(fh), Flb::from_raw(flb)) } {
         luo_flb::unregister(luo(), fh, flb);
     }
 }
 
-/// Calls `get` on the FLB behind `flb` and stores the object in `*objp`.
+/// Calls `get` on the state of the FLB behind `flb` and stores the object
+/// in `*objp`.
 ///
 /// # Safety
 ///
@@ -138,13 +127,13 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
 unsafe fn flb_get(
     flb: *mut bindings::liveupdate_flb,
     objp: *mut *mut c_void,
-    get: fn(&Luo, Flb) -> Result<FlbObj>,
+    get: impl FnOnce(&FlbState) -> Result<CPtr>,
 ) -> c_int {
-    let Some(flb) = NonNull::new(flb) else {
+    // SAFETY: as required of the caller.
+    let Some(flb) = (unsafe { Flb::from_raw(flb) }) else {
         return EINVAL.to_errno();
     };
-    // SAFETY: as required of the caller.
-    match get(luo(), unsafe { Flb::from_raw(flb) }) {
+    match luo_flb::get(flb, get) {
         Ok(obj) => {
             // SAFETY: `objp` is writable (caller).
             unsafe { *objp = obj.0 };
@@ -154,15 +143,15 @@ unsafe fn flb_get(
     }
 }
 
-/// Calls `put` on the FLB behind `flb`, if not NULL.
+/// Calls `put` on the state of the FLB behind `flb`, if not NULL.
 ///
 /// # Safety
 ///
 /// `flb` NULL or an FLB that lives for the rest of the boot.
-unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: fn(&Luo, Flb)) {
-    if let Some(flb) = NonNull::new(flb) {
-        // SAFETY: as required of the caller.
-        put(luo(), unsafe { Flb::from_raw(flb) });
+unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: impl FnOnce(&FlbState)) {
+    // SAFETY: as required of the caller.
+    if let Some(flb) = unsafe { Flb::from_raw(flb) } {
+        luo_flb::put(flb, put);
     }
 }
 
@@ -177,7 +166,7 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
     objp: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: forwarded to the caller.
-    unsafe { flb_get(flb, objp, luo_flb::get_incoming) }
+    unsafe { flb_get(flb, objp, |s| s.get_incoming(luo())) }
 }
 
 /// `liveupdate_flb_put_incoming()`.
@@ -188,7 +177,7 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_incoming(flb: *mut bindings::liveupdate_flb) {
     // SAFETY: forwarded to the caller.
-    unsafe { flb_put(flb, luo_flb::put_incoming) }
+    unsafe { flb_put(flb, |s| s.put_incoming(luo())) }
 }
 
 /// `liveupdate_flb_get_outgoing()`: the FLB's preserved object.
@@ -202,7 +191,7 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_outgoing(
     objp: *mut *mut c_void,
 ) -> c_int {
     // SAFETY: forwarded to the caller.
-    unsafe { flb_get(flb, objp, luo_flb::get_outgoing) }
+    unsafe { flb_get(flb, objp, |s| s.get_outgoing()) }
 }
 
 /// `liveupdate_flb_put_outgoing()`.
@@ -213,5 +202,5 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_outgoing(
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_outgoing(flb: *mut bindings::liveupdate_flb) {
     // SAFETY: forwarded to the caller.
-    unsafe { flb_put(flb, luo_flb::put_outgoing) }
+    unsafe { flb_put(flb, |s| s.put_outgoing()) }
 }

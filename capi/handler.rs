@@ -5,14 +5,11 @@
 //! C header: [`include/linux/liveupdate.h`](srctree/include/linux/liveupdate.h).
 //!
 //! A subsystem (memfd, later vfio, iommufd, ...) hands LUO a
-//! `struct liveupdate_file_handler` or `struct liveupdate_flb` it owns,
-//! usually a `static`.  [`FileHandler`] and [`Flb`] are copyable handles to
-//! them whose methods call the C callbacks with the argument block each
-//! expects; [`ModuleRef`] is a reference on the module that owns them.
-//!
-//! The C code of the owner may read its struct at any time, and LUO writes
-//! the FLB's private area, so the structs are only ever accessed field by
-//! field through raw pointers, never through a reference to the whole.
+//! `struct liveupdate_file_handler` or `struct liveupdate_flb` it owns.
+//! [`FileHandler`] and [`Flb`] are copyable handles to them whose methods
+//! call the C callbacks; the structs are only accessed field by field
+//! through raw pointers (see Documentation/luo-rs.rst).
+//! [`RustFileHandler`] is a handler whose callbacks are Rust [`FileOps`].
 
 use core::{
     marker::PhantomData,
@@ -20,10 +17,7 @@ use core::{
 };
 use kernel::{
     bindings,
-    ffi::{
-        c_int,
-        c_void, //
-    },
+    error::to_result,
     fs::File,
     new_mutex,
     prelude::*,
@@ -36,7 +30,10 @@ use kernel::{
 };
 
 use crate::{
-    capi::abi::c_str_bytes,
+    capi::{
+        abi::c_str_bytes,
+        errno, //
+    },
     staging::static_once::StaticOnce, //
 };
 
@@ -77,30 +74,42 @@ impl Drop for ModuleRef {
     }
 }
 
-/// Opaque per-file data a handler keeps between callbacks (`private_data`).
-#[derive(Clone, Copy)]
-pub(crate) struct HandlerPrivate(*mut c_void);
+/// An opaque pointer that LUO keeps for C code and hands back: a
+/// handler's per-file `private_data`, or the object an FLB hands out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct CPtr(pub(crate) *mut c_void);
 
-// SAFETY: LUO only stores the pointer and passes it back to its handler,
-// on whichever thread.
-unsafe impl Send for HandlerPrivate {}
+// SAFETY: LUO only stores the pointer and hands it back, on any thread.
+unsafe impl Send for CPtr {}
 // SAFETY: LUO never dereferences the pointer, so sharing it is harmless.
-unsafe impl Sync for HandlerPrivate {}
+unsafe impl Sync for CPtr {}
 
-impl HandlerPrivate {
-    /// No private data.
+impl CPtr {
+    /// No pointer.
     pub(crate) const NONE: Self = Self(core::ptr::null_mut());
+
+    /// Whether there is no pointer.
+    pub(crate) fn is_none(self) -> bool {
+        self.0.is_null()
+    }
+}
+
+impl Default for CPtr {
+    fn default() -> Self {
+        Self::NONE
+    }
 }
 
 /// The state of one preserved file passed to handler callbacks
 /// (`struct liveupdate_file_op_args` without the handler).
+#[derive(Default)]
 pub(crate) struct FileArgs<'a> {
     /// The file, when there is one.
     pub(crate) file: Option<&'a File>,
     /// The handler's 64-bit handle to its serialized state.
     pub(crate) data: u64,
     /// The handler's private data.
-    pub(crate) private: HandlerPrivate,
+    pub(crate) private: CPtr,
     /// Outcome of `retrieve`.
     pub(crate) retrieve: Retrieve,
 }
@@ -122,15 +131,18 @@ unsafe impl Send for FileHandler {}
 // which C allows from any thread.
 unsafe impl Sync for FileHandler {}
 
+/// A callback of a file handler that takes an argument block.
+type FileOp<R> = Option<unsafe extern "C" fn(*mut bindings::liveupdate_file_op_args) -> R>;
+
 impl FileHandler {
-    /// A handle to the C object at `ptr`.
+    /// A handle to the C object at `ptr`; `None` for NULL.
     ///
     /// # Safety
     ///
-    /// `ptr` must satisfy the type invariant for as long as the handle or a
-    /// copy of it is used.
-    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::liveupdate_file_handler>) -> Self {
-        Self(ptr)
+    /// `ptr` must be NULL or satisfy the type invariant for as long as the
+    /// handle or a copy of it is used.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::liveupdate_file_handler) -> Option<Self> {
+        NonNull::new(ptr).map(Self)
     }
 
     /// The raw pointer, for C callers that want it back.
@@ -139,18 +151,16 @@ impl FileHandler {
     }
 
     fn ops(&self) -> &bindings::liveupdate_file_ops {
-        let handler = self.0.as_ptr();
         // SAFETY: the handler is valid (type invariant) and its owner never
         // changes `ops`, which points to a valid, immutable table.
-        unsafe { &*(*handler).ops }
+        unsafe { &*(*self.as_ptr()).ops }
     }
 
     /// The compatible string, without its NUL.
     pub(crate) fn compatible(&self) -> &[u8] {
-        let handler = self.0.as_ptr();
         // SAFETY: the handler is valid (type invariant) and its owner never
         // changes `compatible`; the reference covers that field only.
-        c_str_bytes(unsafe { &(*handler).compatible })
+        c_str_bytes(unsafe { &(*self.as_ptr()).compatible })
     }
 
     /// Whether every mandatory callback is set.
@@ -168,14 +178,10 @@ impl FileHandler {
         ModuleRef::try_get(self.ops().owner)
     }
 
-    /// Calls the handler's callback `f` with an argument block made of
-    /// `args`, and takes back the handle and private data it set; also
-    /// returns the block's `file` (what `retrieve` made).
-    fn call<R>(
-        &self,
-        args: &mut FileArgs<'_>,
-        f: unsafe extern "C" fn(*mut bindings::liveupdate_file_op_args) -> R,
-    ) -> (R, *mut bindings::file) {
+    /// Calls the handler's callback `f`, if set, with an argument block
+    /// made of `args`, and takes back the handle and private data it set;
+    /// also returns the block's `file` (what `retrieve` made).
+    fn call<R>(&self, args: &mut FileArgs<'_>, f: FileOp<R>) -> Option<(R, *mut bindings::file)> {
         let mut raw = bindings::liveupdate_file_op_args {
             handler: self.as_ptr(),
             retrieve_status: args.retrieve.to_c(),
@@ -186,10 +192,10 @@ impl FileHandler {
         // `args.file`, when there is one, is borrowed across the call.
         // SAFETY: `f` is a callback of this valid handler (type invariant),
         // called with the fully initialized argument block it expects.
-        let r = unsafe { f(&mut raw) };
+        let r = unsafe { f?(&mut raw) };
         args.data = raw.serialized_data;
-        args.private = HandlerPrivate(raw.private_data);
-        (r, raw.file)
+        args.private = CPtr(raw.private_data);
+        Some((r, raw.file))
     }
 
     /// `can_preserve`: whether this handler takes `file`.
@@ -213,36 +219,29 @@ impl FileHandler {
 
     /// `preserve`: fills `args.data` and `args.private`.
     pub(crate) fn preserve(&self, args: &mut FileArgs<'_>) -> Result {
-        let f = self.ops().preserve.ok_or(EINVAL)?;
-        kernel::error::to_result(self.call(args, f).0)
+        to_result(self.call(args, self.ops().preserve).ok_or(EINVAL)?.0)
     }
 
     /// `unpreserve`.
     pub(crate) fn unpreserve(&self, args: &mut FileArgs<'_>) {
-        if let Some(f) = self.ops().unpreserve {
-            self.call(args, f);
-        }
+        self.call(args, self.ops().unpreserve);
     }
 
     /// `freeze`, if the handler has it; may update `args.data`.
     pub(crate) fn freeze(&self, args: &mut FileArgs<'_>) -> Result {
-        self.ops()
-            .freeze
-            .map_or(Ok(()), |f| kernel::error::to_result(self.call(args, f).0))
+        self.call(args, self.ops().freeze)
+            .map_or(Ok(()), |(err, _)| to_result(err))
     }
 
     /// `unfreeze`, if the handler has it.
     pub(crate) fn unfreeze(&self, args: &mut FileArgs<'_>) {
-        if let Some(f) = self.ops().unfreeze {
-            self.call(args, f);
-        }
+        self.call(args, self.ops().unfreeze);
     }
 
     /// `retrieve`: recreates the file from `args.data`.
     pub(crate) fn retrieve(&self, args: &mut FileArgs<'_>) -> Result<ARef<File>> {
-        let f = self.ops().retrieve.ok_or(EINVAL)?;
-        let (err, file) = self.call(args, f);
-        kernel::error::to_result(err)?;
+        let (err, file) = self.call(args, self.ops().retrieve).ok_or(EINVAL)?;
+        to_result(err)?;
         let file = NonNull::new(file.cast::<File>()).ok_or(EINVAL)?;
         // SAFETY: a successful `retrieve` leaves in the argument block a new
         // file with one reference, which is now ours; `File` is a
@@ -252,41 +251,22 @@ impl FileHandler {
 
     /// `can_finish`, true when the handler has none.
     pub(crate) fn can_finish(&self, args: &mut FileArgs<'_>) -> bool {
-        self.ops().can_finish.is_none_or(|f| self.call(args, f).0)
+        self.call(args, self.ops().can_finish)
+            .is_none_or(|(ok, _)| ok)
     }
 
     /// `finish`.
     pub(crate) fn finish(&self, args: &mut FileArgs<'_>) {
-        if let Some(f) = self.ops().finish {
-            self.call(args, f);
-        }
-    }
-}
-
-/// An opaque object an FLB hands to its users (`void *obj`).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FlbObj(pub(crate) *mut c_void);
-
-// SAFETY: LUO only stores the pointer and hands it back, on any thread.
-unsafe impl Send for FlbObj {}
-// SAFETY: LUO never dereferences the pointer, so sharing it is harmless.
-unsafe impl Sync for FlbObj {}
-
-impl FlbObj {
-    /// No object.
-    pub(crate) const NONE: Self = Self(core::ptr::null_mut());
-
-    /// Whether there is no object.
-    pub(crate) fn is_none(self) -> bool {
-        self.0.is_null()
+        self.call(args, self.ops().finish);
     }
 }
 
 /// The outcome of retrieving something from the previous kernel, which is
 /// tried once and remembered.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+#[derive(Clone, Copy, PartialEq, Eq, Debug, Default)]
 pub(crate) enum Retrieve {
     /// Not tried yet.
+    #[default]
     NotTried,
     /// Retrieved.
     Done,
@@ -303,9 +283,28 @@ impl Retrieve {
             Retrieve::Failed(e) => e.to_errno(),
         }
     }
+
+    /// The outcome of the earlier attempt, if there was one.
+    pub(crate) fn tried(self) -> Option<Result> {
+        match self {
+            Retrieve::NotTried => None,
+            Retrieve::Done => Some(Ok(())),
+            Retrieve::Failed(e) => Some(Err(e)),
+        }
+    }
+
+    /// Remembers the outcome `res` of the attempt, and passes it on.
+    pub(crate) fn record<T>(&mut self, res: Result<T>) -> Result<T> {
+        *self = match &res {
+            Ok(_) => Retrieve::Done,
+            Err(e) => Retrieve::Failed(*e),
+        };
+        res
+    }
 }
 
 /// One direction of an FLB's life.
+#[derive(Default)]
 pub(crate) struct FlbSide {
     /// Files using it (outgoing) or the count the previous kernel recorded,
     /// decremented as files finish (incoming).
@@ -313,23 +312,13 @@ pub(crate) struct FlbSide {
     /// The FLB's 64-bit handle to its serialized state.
     pub(crate) data: u64,
     /// The live object the FLB hands to its users.
-    pub(crate) obj: FlbObj,
+    pub(crate) obj: CPtr,
     /// Reference on the FLB's module while it is preserved or retrieved.
     pub(crate) owner: Option<ModuleRef>,
 }
 
-impl FlbSide {
-    const fn new() -> Self {
-        Self {
-            count: 0,
-            data: 0,
-            obj: FlbObj::NONE,
-            owner: None,
-        }
-    }
-}
-
 /// The incoming side of an FLB: [`FlbSide`] plus the outcome of retrieval.
+#[derive(Default)]
 pub(crate) struct FlbIncoming {
     pub(crate) side: FlbSide,
     pub(crate) finished: bool,
@@ -348,8 +337,8 @@ pub(crate) struct FlbState {
 }
 
 impl FlbState {
-    /// Whether the state holds no reference on the FLB's module: nothing
-    /// is preserved, and nothing retrieved is still in use.
+    /// Whether the state holds a reference on the FLB's module: something
+    /// is preserved, or something retrieved is still in use.
     fn holds_module(&self) -> bool {
         let out = self.outgoing.lock();
         let inc = self.incoming.lock();
@@ -377,30 +366,31 @@ unsafe impl Send for Flb {}
 // thread.
 unsafe impl Sync for Flb {}
 
+/// A callback of an FLB.
+type FlbOp<R> = Option<unsafe extern "C" fn(*mut bindings::liveupdate_flb_op_args) -> R>;
+
 impl Flb {
-    /// A handle to the C object at `ptr`.
+    /// A handle to the C object at `ptr`; `None` for NULL.
     ///
     /// # Safety
     ///
-    /// `ptr` must satisfy the type invariant.
-    pub(crate) unsafe fn from_raw(ptr: NonNull<bindings::liveupdate_flb>) -> Self {
-        Self(ptr)
+    /// `ptr` must be NULL or satisfy the type invariant.
+    pub(crate) unsafe fn from_raw(ptr: *mut bindings::liveupdate_flb) -> Option<Self> {
+        NonNull::new(ptr).map(Self)
     }
 
     fn ops(&self) -> &bindings::liveupdate_flb_ops {
-        let flb = self.0.as_ptr();
         // SAFETY: the FLB is valid (type invariant) and its owner never
         // changes `ops`, which points to a valid, immutable table; the
         // private area, which LUO writes, is not covered.
-        unsafe { &*(*flb).ops }
+        unsafe { &*(*self.0.as_ptr()).ops }
     }
 
     /// The compatible string, without its NUL.
     pub(crate) fn compatible(&self) -> &[u8] {
-        let flb = self.0.as_ptr();
         // SAFETY: the FLB is valid (type invariant) and its owner never
         // changes `compatible`; the reference covers that field only.
-        c_str_bytes(unsafe { &(*flb).compatible })
+        c_str_bytes(unsafe { &(*self.0.as_ptr()).compatible })
     }
 
     /// Whether every mandatory callback is set.
@@ -412,11 +402,6 @@ impl Flb {
             && ops.finish.is_some()
     }
 
-    /// Whether a module owns the FLB (it is not built in).
-    pub(crate) fn has_owner(&self) -> bool {
-        !self.ops().owner.is_null()
-    }
-
     /// Takes a reference on the owning module.
     pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
         ModuleRef::try_get(self.ops().owner)
@@ -426,59 +411,54 @@ impl Flb {
     /// [`FlbState`] (`private.outgoing.obj`, which no C code of this kernel
     /// uses), so a new, zeroed FLB starts without state, as in C.
     fn slot(&self) -> *mut *mut c_void {
-        let flb = self.0.as_ptr();
         // SAFETY: the FLB is valid (type invariant); the place expression
         // only computes the address of one field of its private area.
-        unsafe { &raw mut (*flb).private.outgoing.obj }
+        unsafe { &raw mut (*self.0.as_ptr()).private.outgoing.obj }
+    }
+
+    /// LUO's state of this FLB, if it has one; `FLB_SLOTS` must be held.
+    fn slot_state(&self, _slots: &kernel::sync::MutexGuard<'_, ()>) -> Option<Arc<FlbState>> {
+        // SAFETY: `slot` is a field of a valid FLB (type invariant), only
+        // accessed under `FLB_SLOTS`, which the caller holds.
+        let raw = unsafe { self.slot().read() };
+        // SAFETY: a non-NULL slot holds an `Arc<FlbState>` stored by `state`
+        // with `into_foreign`, which only `release_state` takes back, under
+        // the lock the caller holds; the borrow ends before it is dropped.
+        (!raw.is_null()).then(|| unsafe { <Arc<FlbState> as ForeignOwnable>::borrow(raw) }.into())
     }
 
     /// LUO's state of this FLB, made on first use.
     pub(crate) fn state(&self) -> Result<Arc<FlbState>> {
-        if let Some(state) = self.existing_state() {
+        if let Some(state) = self.slot_state(&flb_slots().lock()) {
             return Ok(state);
         }
-        let flb = *self;
         let state = Arc::pin_init(
             pin_init!(FlbState {
-                flb,
-                outgoing <- new_mutex!(FlbSide::new()),
-                incoming <- new_mutex!(FlbIncoming {
-                    side: FlbSide::new(),
-                    finished: false,
-                    retrieve: Retrieve::NotTried,
-                }),
+                flb: *self,
+                outgoing <- new_mutex!(FlbSide::default()),
+                incoming <- new_mutex!(FlbIncoming::default()),
             }),
             GFP_KERNEL,
         )?;
-        let _guard = flb_slots().lock();
-        let slot = self.slot();
-        // SAFETY: `slot` is a field of a valid FLB (type invariant), only
-        // accessed under `FLB_SLOTS`, which we hold.
-        let raw = unsafe { slot.read() };
-        if !raw.is_null() {
+        let slots = flb_slots().lock();
+        if let Some(state) = self.slot_state(&slots) {
             // Another task made one meanwhile: use it.
-            // SAFETY: a non-NULL slot holds an `Arc<FlbState>` stored below
-            // with `into_foreign`, which only `release_state` takes back,
-            // under the lock we hold.
-            return Ok(unsafe { <Arc<FlbState> as ForeignOwnable>::borrow(raw) }.into());
+            return Ok(state);
         }
         // SAFETY: a field of a valid FLB, under `FLB_SLOTS`; the slot owns
         // the reference it gets, until `release_state`.
-        unsafe { slot.write(state.clone().into_foreign()) };
+        unsafe { self.slot().write(state.clone().into_foreign()) };
         Ok(state)
     }
 
     /// Drops LUO's state of an FLB whose last registration went away, when
-    /// a module owns it and the state holds no reference on that module:
-    /// the module may then unload and free the FLB, and no state may be
-    /// left behind that points to it (in C the state is inside the FLB and
-    /// goes with it).  A built-in FLB keeps its state for the whole boot,
-    /// as C keeps it in the FLB.
+    /// a module owns it and the state holds no reference on that module
+    /// (see Documentation/luo-rs.rst); a built-in FLB keeps its state.
     pub(crate) fn release_state(&self) {
-        if !self.has_owner() {
+        if self.ops().owner.is_null() {
             return;
         }
-        let Some(state) = self.existing_state() else {
+        let Some(state) = self.slot_state(&flb_slots().lock()) else {
             return;
         };
         // Checked outside `FLB_SLOTS`, which is never held while an FLB
@@ -488,48 +468,24 @@ impl Flb {
         if state.holds_module() {
             return;
         }
-        let _guard = flb_slots().lock();
-        let slot = self.slot();
-        // SAFETY: `slot` is a field of a valid FLB (type invariant), only
-        // accessed under `FLB_SLOTS`, which we hold.
-        let raw = unsafe { slot.read() };
-        if raw.is_null() {
-            return;
-        }
-        // SAFETY: a non-NULL slot holds an `Arc<FlbState>` stored by `state`
-        // with `into_foreign`; the borrow ends before the lock is dropped.
-        let current = unsafe { <Arc<FlbState> as ForeignOwnable>::borrow(raw) };
-        if !core::ptr::eq(&*current, &*state) {
+        let slots = flb_slots().lock();
+        if !self
+            .slot_state(&slots)
+            .is_some_and(|s| Arc::ptr_eq(&s, &state))
+        {
             return;
         }
         // SAFETY: the slot holds the reference `state` stored with
-        // `into_foreign`; it is taken back once, as the slot is cleared
-        // under the same lock.
-        drop(unsafe { <Arc<FlbState> as ForeignOwnable>::from_foreign(raw) });
+        // `into_foreign` (checked above); it is taken back once, as the
+        // slot is cleared under the same lock.
+        drop(unsafe { <Arc<FlbState> as ForeignOwnable>::from_foreign(self.slot().read()) });
         // SAFETY: `slot` is a field of a valid FLB and we hold `FLB_SLOTS`.
-        unsafe { slot.write(core::ptr::null_mut()) };
+        unsafe { self.slot().write(core::ptr::null_mut()) };
     }
 
-    /// LUO's state of this FLB, if it has one.
-    fn existing_state(&self) -> Option<Arc<FlbState>> {
-        let _guard = flb_slots().lock();
-        // SAFETY: `slot` is a field of a valid FLB (type invariant), only
-        // accessed under `FLB_SLOTS`, which we hold.
-        let raw = unsafe { self.slot().read() };
-        // SAFETY: a non-NULL slot holds an `Arc<FlbState>` stored by `state`
-        // with `into_foreign`, which only `release_state` takes back, under
-        // the lock we hold; the borrow ends before the lock is dropped.
-        (!raw.is_null()).then(|| unsafe { <Arc<FlbState> as ForeignOwnable>::borrow(raw) }.into())
-    }
-
-    /// Calls the FLB's callback `f` with `data` and `obj`; returns what
-    /// it returned and the handle and object it left in the block.
-    fn call<R>(
-        &self,
-        f: unsafe extern "C" fn(*mut bindings::liveupdate_flb_op_args) -> R,
-        data: u64,
-        obj: FlbObj,
-    ) -> (R, u64, FlbObj) {
+    /// Calls the FLB's callback `f`, if set, with `data` and `obj`; returns
+    /// what it returned and the handle and object it left in the block.
+    fn call<R>(&self, f: FlbOp<R>, data: u64, obj: CPtr) -> Option<(R, u64, CPtr)> {
         let mut args = bindings::liveupdate_flb_op_args {
             flb: self.0.as_ptr(),
             data,
@@ -538,38 +494,36 @@ impl Flb {
         // SAFETY: `f` is a callback of this valid FLB (type invariant),
         // whose contract is a fully initialized argument block naming the
         // FLB, which `args` is, alive across the call.
-        let r = unsafe { f(&mut args) };
-        (r, args.data, FlbObj(args.obj))
+        let r = unsafe { f?(&mut args) };
+        Some((r, args.data, CPtr(args.obj)))
     }
 
     /// `preserve`: the FLB's handle and object for the outgoing kernel.
-    pub(crate) fn preserve(&self) -> Result<(u64, FlbObj)> {
-        let f = self.ops().preserve.ok_or(EINVAL)?;
-        let (err, data, obj) = self.call(f, 0, FlbObj::NONE);
-        kernel::error::to_result(err)?;
+    pub(crate) fn preserve(&self) -> Result<(u64, CPtr)> {
+        let (err, data, obj) = self
+            .call(self.ops().preserve, 0, CPtr::NONE)
+            .ok_or(EINVAL)?;
+        to_result(err)?;
         Ok((data, obj))
     }
 
     /// `unpreserve`, if set.
-    pub(crate) fn unpreserve(&self, data: u64, obj: FlbObj) {
-        if let Some(f) = self.ops().unpreserve {
-            self.call(f, data, obj);
-        }
+    pub(crate) fn unpreserve(&self, data: u64, obj: CPtr) {
+        self.call(self.ops().unpreserve, data, obj);
     }
 
     /// `retrieve`: the object rebuilt from the previous kernel's `data`.
-    pub(crate) fn retrieve(&self, data: u64) -> Result<FlbObj> {
-        let f = self.ops().retrieve.ok_or(EINVAL)?;
-        let (err, _, obj) = self.call(f, data, FlbObj::NONE);
-        kernel::error::to_result(err)?;
+    pub(crate) fn retrieve(&self, data: u64) -> Result<CPtr> {
+        let (err, _, obj) = self
+            .call(self.ops().retrieve, data, CPtr::NONE)
+            .ok_or(EINVAL)?;
+        to_result(err)?;
         Ok(obj)
     }
 
     /// `finish`.
-    pub(crate) fn finish(&self, obj: FlbObj) {
-        if let Some(f) = self.ops().finish {
-            self.call(f, 0, obj);
-        }
+    pub(crate) fn finish(&self, obj: CPtr) {
+        self.call(self.ops().finish, 0, obj);
     }
 }
 
@@ -634,18 +588,22 @@ pub(crate) trait FileOps: 'static {
     fn finish(args: &mut OpArgs<'_>);
 }
 
-/// Calls `f` with the arguments C passed.
-///
-/// # Safety
-///
-/// `args` is the valid argument block of a handler callback.
-unsafe fn with_args<R>(
-    args: *mut bindings::liveupdate_file_op_args,
-    f: impl FnOnce(&mut OpArgs<'_>) -> R,
-) -> R {
-    // SAFETY: valid and exclusively ours for the call (safety requirement).
-    let raw = unsafe { &mut *args };
-    f(&mut OpArgs { raw })
+/// Defines C callbacks that take an argument block: each one passes the
+/// block, as [`OpArgs`], to a closure that calls the method of `T`.
+macro_rules! op_callbacks {
+    ($($name:ident $(-> $ret:ty)? = $body:expr;)*) => {$(
+        /// The callback of the same name of `T`.
+        ///
+        /// # Safety
+        ///
+        /// `args` is a valid argument block (LUO passes one).
+        unsafe extern "C" fn $name(args: *mut bindings::liveupdate_file_op_args) $(-> $ret)? {
+            // SAFETY: valid and exclusively ours for the call (safety
+            // requirement).
+            let raw = unsafe { &mut *args };
+            ($body)(&mut OpArgs { raw })
+        }
+    )*};
 }
 
 /// The C callbacks of a [`FileOps`] implementation.
@@ -680,90 +638,21 @@ impl<T: FileOps> Vtable<T> {
         T::can_preserve(unsafe { File::from_raw_file(file) })
     }
 
-    /// `preserve` of `T`.
-    ///
-    /// # Safety
-    ///
-    /// `args` is a valid argument block (LUO passes one).
-    unsafe extern "C" fn preserve(args: *mut bindings::liveupdate_file_op_args) -> c_int {
-        // SAFETY: as required of the caller.
-        unsafe { with_args(args, |a| errno(T::preserve(a))) }
-    }
-
-    /// `unpreserve` of `T`.
-    ///
-    /// # Safety
-    ///
-    /// As for `preserve`.
-    unsafe extern "C" fn unpreserve(args: *mut bindings::liveupdate_file_op_args) {
-        // SAFETY: as required of the caller.
-        unsafe { with_args(args, T::unpreserve) }
-    }
-
-    /// `freeze` of `T`.
-    ///
-    /// # Safety
-    ///
-    /// As for `preserve`.
-    unsafe extern "C" fn freeze(args: *mut bindings::liveupdate_file_op_args) -> c_int {
-        // SAFETY: as required of the caller.
-        unsafe { with_args(args, |a| errno(T::freeze(a))) }
-    }
-
-    /// `unfreeze` of `T`.
-    ///
-    /// # Safety
-    ///
-    /// As for `preserve`.
-    unsafe extern "C" fn unfreeze(args: *mut bindings::liveupdate_file_op_args) {
-        // SAFETY: as required of the caller.
-        unsafe { with_args(args, T::unfreeze) }
-    }
-
-    /// `retrieve` of `T`; LUO gets the file's reference.
-    ///
-    /// # Safety
-    ///
-    /// As for `preserve`.
-    unsafe extern "C" fn retrieve(args: *mut bindings::liveupdate_file_op_args) -> c_int {
-        // SAFETY: as required of the caller.
-        unsafe {
-            with_args(args, |a| match T::retrieve(a) {
-                Ok(file) => {
-                    // LUO takes over the reference (see `FileHandler::retrieve`).
-                    a.raw.file = ARef::into_raw(file).as_ptr().cast();
-                    0
-                }
-                Err(e) => e.to_errno(),
-            })
-        }
-    }
-
-    /// `can_finish` of `T`.
-    ///
-    /// # Safety
-    ///
-    /// As for `preserve`.
-    unsafe extern "C" fn can_finish(args: *mut bindings::liveupdate_file_op_args) -> bool {
-        // SAFETY: as required of the caller.
-        unsafe { with_args(args, T::can_finish) }
-    }
-
-    /// `finish` of `T`.
-    ///
-    /// # Safety
-    ///
-    /// As for `preserve`.
-    unsafe extern "C" fn finish(args: *mut bindings::liveupdate_file_op_args) {
-        // SAFETY: as required of the caller.
-        unsafe { with_args(args, T::finish) }
-    }
-}
-
-fn errno(r: Result) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
+    op_callbacks! {
+        preserve -> c_int = |a| errno(T::preserve(a));
+        unpreserve = T::unpreserve;
+        freeze -> c_int = |a| errno(T::freeze(a));
+        unfreeze = T::unfreeze;
+        // LUO takes over the file's reference (see `FileHandler::retrieve`).
+        retrieve -> c_int = |a: &mut OpArgs<'_>| match T::retrieve(a) {
+            Ok(file) => {
+                a.raw.file = ARef::into_raw(file).as_ptr().cast();
+                0
+            }
+            Err(e) => e.to_errno(),
+        };
+        can_finish -> bool = T::can_finish;
+        finish = T::finish;
     }
 }
 
@@ -888,7 +777,7 @@ mod tests {
         let mut raw = module_flb(&ops)?;
         // SAFETY: the box outlives every use of the handle in this test, and
         // its state is released before the box is freed (checked below).
-        let flb = unsafe { Flb::from_raw(NonNull::from(&mut *raw)) };
+        let flb = unsafe { Flb::from_raw(&mut *raw) }.ok_or(EINVAL)?;
         let luo = KBox::pin_init(Luo::new(), GFP_KERNEL)?;
         let fh = NO_FILES.handle();
         luo_file::register_handler(&luo, fh)?;
@@ -931,7 +820,7 @@ mod tests {
         };
         let mut raw = module_flb(&ops)?;
         // SAFETY: the box outlives every use of the handle in this test.
-        let flb = unsafe { Flb::from_raw(NonNull::from(&mut *raw)) };
+        let flb = unsafe { Flb::from_raw(&mut *raw) }.ok_or(EINVAL)?;
         let state = flb.state()?;
         flb.release_state();
         assert!(Arc::ptr_eq(&state, &flb.state()?));

@@ -2,16 +2,11 @@
 
 //! LUO's side of the C interface.
 //!
-//! Unlike [`crate::staging`], these modules are LUO's own: the structs of
-//! its ABIs, the C handlers and FLBs it drives, and the functions of
-//! `include/linux/liveupdate.h` that C calls.  The `unsafe` code that
-//! depends on those C contracts is here, each block with its argument; the
-//! LUO logic above is safe Rust.  Only [`exports`] calls up into it.
-//!
-//! - [`abi`]: `luo-v5` and uAPI structs as byte-safe types, their layouts
-//!   checked at compile time, handed-over addresses read out of them;
-//! - [`handler`]: C file handlers and FLBs, their callbacks and owners;
-//! - [`exports`]: the `liveupdate_*` functions C calls.
+//! Unlike [`crate::staging`], these modules are LUO's own: [`abi`] (the
+//! structs of its ABIs), [`handler`] (the C handlers and FLBs it drives)
+//! and [`exports`] (the `liveupdate_*` functions C calls, the only module
+//! that calls up into the LUO logic).  The `unsafe` code that depends on
+//! those C contracts is here.
 
 pub(crate) mod abi;
 pub(crate) mod exports;
@@ -32,4 +27,12 @@ pub(crate) fn panic(msg: core::fmt::Arguments<'_>) -> ! {
     };
     // SAFETY: "%s" with a NUL-terminated string that outlives the call.
     unsafe { bindings::panic(c"%s".as_char_ptr(), ptr) }
+}
+
+/// The C return value of `r`: 0 or a negative errno.
+pub(crate) fn errno(r: Result) -> c_int {
+    match r {
+        Ok(()) => 0,
+        Err(e) => e.to_errno(),
+    }
 }

@@ -5,10 +5,8 @@
 //! C header: [`include/linux/anon_inodes.h`](srctree/include/linux/anon_inodes.h).
 //!
 //! [`new_file`] makes a file of the shared anonymous inode whose
-//! `private_data` is an `Arc<T>`; its `file_operations` table has
-//! `unlocked_ioctl` and `release`, which call [`AnonFileOps`] on `T`.  The
-//! file's name (`anon_inode:[NAME]` in `/proc/self/fd`) is how userspace
-//! tells such files apart.
+//! `private_data` is an `Arc<T>`; its `unlocked_ioctl` and `release` call
+//! [`AnonFileOps`] on `T`.
 
 use core::{
     marker::PhantomData,
@@ -16,12 +14,6 @@ use core::{
 };
 use kernel::{
     bindings,
-    ffi::{
-        c_int,
-        c_long,
-        c_uint,
-        c_ulong, //
-    },
     fs::{
         File,
         LocalFile, //
@@ -74,10 +66,6 @@ impl<T: AnonFileOps> Fops<T> {
         unlocked_ioctl: Some(ioctl_callback::<T>),
         ..pin_init::zeroed()
     };
-
-    const fn get() -> &'static bindings::file_operations {
-        &Self::TABLE
-    }
 }
 
 /// The `release` of the table: gives the file's `Arc<T>` back to `T::release`.
@@ -130,21 +118,17 @@ pub(crate) fn new_file<T: AnonFileOps>(name: &CStr, data: Arc<T>) -> Result<ARef
     let file = unsafe {
         bindings::anon_inode_getfile(
             name.as_char_ptr(),
-            Fops::<T>::get(),
+            &Fops::<T>::TABLE,
             foreign,
             bindings::O_RDWR as c_int,
         )
     };
-    match kernel::error::from_err_ptr(file).map(|f| NonNull::new(f.cast::<File>())) {
+    let file = kernel::error::from_err_ptr(file);
+    match file.and_then(|f| NonNull::new(f.cast::<File>()).ok_or(ENOMEM)) {
         // SAFETY: a successful `anon_inode_getfile` returns a file with one
         // reference, which the `ARef` takes over; `File` is a transparent
         // wrapper of `struct file`.
-        Ok(Some(file)) => Ok(unsafe { ARef::from_raw(file) }),
-        Ok(None) => {
-            // SAFETY: no file was made, so `foreign` is still ours.
-            drop(unsafe { Arc::<T>::from_foreign(foreign) });
-            Err(ENOMEM)
-        }
+        Ok(file) => Ok(unsafe { ARef::from_raw(file) }),
         Err(e) => {
             // SAFETY: the file was not created, so `foreign` is still ours.
             drop(unsafe { Arc::<T>::from_foreign(foreign) });

@@ -4,17 +4,11 @@
 //!
 //! C header: [`include/linux/init.h`](srctree/include/linux/init.h).
 //!
-//! The kernel crate's `module!` registers one `device_initcall` and
-//! declares the crate's `LocalModule`.  A built-in subsystem needs other
-//! initcall levels and `early_param`: [`builtin_init!`] emits the same
-//! section entries the C macros do, and [`builtin_module!`] declares the
-//! `LocalModule` of a crate that has no `module!` (its `THIS_MODULE` is
-//! NULL, as for all built-in C code).
+//! [`builtin_init!`] emits the section entries of C's initcalls of any
+//! level and of `early_param`; [`builtin_module!`] declares the
+//! `LocalModule` of a built-in crate that has no `module!`.
 
-use kernel::ffi::{
-    c_char,
-    c_int, //
-};
+use kernel::prelude::*;
 
 /// An entry of `.init.setup`, laid out as C's `struct obs_kernel_param`.
 #[repr(C)]
@@ -38,17 +32,10 @@ unsafe impl Sync for ObsKernelParam {}
 /// builtin_init!(early_param "liveupdate", liveupdate_param_rs, parse_param);
 /// ```
 ///
-/// The second argument names the C-callable symbol that is generated (it must
-/// be unique in vmlinux); the third is a safe Rust function:
-/// `fn() -> Result` for an initcall, `fn(Option<&CStr>) -> Result` for a
-/// parameter (`None` when given without `=value`).
-///
-/// An initcall entry is what `___define_initcall()` emits: with
-/// `CONFIG_HAVE_ARCH_PREL32_RELOCATIONS` a 32-bit offset to the function
-/// (as `module!` does for its initcall), otherwise a function pointer.  A
-/// parameter is an `obs_kernel_param` in `.init.setup`, as `__setup_param()`
-/// emits.  The generated functions are placed in `.init.text` like `__init`
-/// functions.
+/// The second argument names the generated C-callable symbol (unique in
+/// vmlinux); the third is `fn() -> Result` for an initcall,
+/// `fn(Option<&CStr>) -> Result` for a parameter (`None` without `=value`).
+/// The entries are what `___define_initcall()` and `__setup_param()` emit.
 macro_rules! builtin_init {
     (@initcall $section:literal, $sym:ident, $f:path) => {
         #[no_mangle]

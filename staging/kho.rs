@@ -5,24 +5,11 @@
 //! C headers: [`include/linux/kexec_handover.h`](srctree/include/linux/kexec_handover.h),
 //! [`include/linux/kho_block.h`](srctree/include/linux/kho_block.h).
 //!
-//! Two directions, two sets of types:
-//!
-//! - outgoing: [`Preserved`] memory and [`BlockSet`]s that this kernel
-//!   fills for the next one;
-//! - incoming: the previous kernel's memory, reached only through a
-//!   [`HandoverAddr`]: [`Incoming`] allocations and [`IncomingBlocks`],
-//!   whose entries are read as copies ([`Handed`]), never as references
-//!   into the handed-over memory.
-//!
-//! # Trust
-//!
-//! KHO trusts the previous kernel: what its FDT and the memory it points to
-//! say was written by a kernel that follows the same ABI.  A
-//! [`HandoverAddr`] carries that trust; the ABI code that reads an address
-//! out of handed-over data creates it (unsafely, stating which field of
-//! which ABI struct it came from), and only this module turns it into
-//! memory.  Entries are [`FromBytes`], so whatever bytes the memory holds
-//! are valid values; validating them is the reader's business.
+//! Outgoing: [`Preserved`] memory and [`BlockSet`]s that this kernel fills
+//! for the next one.  Incoming: the previous kernel's memory, reached only
+//! through a [`HandoverAddr`] (which carries KHO's trust in the previous
+//! kernel, see Documentation/luo-rs.rst): [`Incoming`] allocations and
+//! [`IncomingBlocks`], whose entries are read as copies ([`Handed`]).
 
 use core::{
     marker::PhantomData,
@@ -32,7 +19,6 @@ use core::{
 use kernel::{
     bindings,
     error::to_result,
-    ffi::c_void,
     prelude::*,
     transmute::{
         AsBytes,
@@ -63,9 +49,8 @@ impl HandoverAddr {
     ///
     /// # Safety
     ///
-    /// `pa` must satisfy the type invariant: read from the KHO FDT or from
-    /// a handed-over field whose ABI says it holds a preserved allocation
-    /// (or 0), of the kind the caller will use it for.
+    /// `pa` must satisfy the type invariant, for the use the caller makes
+    /// of it.
     pub(crate) const unsafe fn new(pa: u64) -> Self {
         Self(pa)
     }
@@ -76,10 +61,8 @@ impl HandoverAddr {
     }
 }
 
-/// A copy of data the previous kernel handed over.
-///
-/// Only this module makes one, from handed-over memory, so code that knows
-/// the ABI may read addresses out of it (see [`HandoverAddr`]).
+/// A copy of data the previous kernel handed over; only this module makes
+/// one, so code that knows the ABI may read addresses out of it.
 #[derive(Clone, Copy)]
 pub(crate) struct Handed<T>(T);
 
@@ -92,10 +75,7 @@ impl<T> Deref for Handed<T> {
 }
 
 /// A zeroed allocation of `T` (and, for arrays, what follows it) that KHO
-/// preserves across kexec: `kho_alloc_preserve()`.
-///
-/// Dropping it stops the preservation and frees the memory; an allocation
-/// the next kernel is to find must be kept alive, in a static for instance.
+/// preserves across kexec (`kho_alloc_preserve()`) until it is dropped.
 ///
 /// # Invariants
 ///
@@ -131,19 +111,15 @@ impl<T: FromBytes + AsBytes> Preserved<T> {
         unsafe { bindings::virt_to_phys(self.ptr.as_ptr().cast()) }
     }
 
-    /// The header and the array of `U` that fills the rest of the
-    /// allocation.
-    pub(crate) fn split_trailing<U: FromBytes + AsBytes>(&mut self) -> (&mut T, &mut [U]) {
+    /// The array of `U` that fills the allocation after the `T` header.
+    pub(crate) fn trailing_mut<U: FromBytes + AsBytes>(&mut self) -> &mut [U] {
         let n = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
         // The allocation is page-aligned and the entries follow the header,
         // so the assertion above makes them aligned.
-        // SAFETY: a `T` then room for `n` `U`s (type invariant), disjoint and
-        // aligned; any bytes are a valid `T` and `U` (`FromBytes`).
-        unsafe {
-            let rest = core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(1).cast::<U>(), n);
-            (self.ptr.as_mut(), rest)
-        }
+        // SAFETY: room for `n` `U`s after the `T` (type invariant), aligned,
+        // only reachable through `&mut self`; any bytes are a valid `U`.
+        unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(1).cast::<U>(), n) }
     }
 }
 
@@ -196,10 +172,7 @@ pub(crate) fn retrieve_subtree(name: &CStr) -> Result<(HandoverAddr, usize)> {
 }
 
 /// An allocation the previous kernel made with `kho_alloc_preserve()` and
-/// handed to this one, read in place.
-///
-/// Dropping it leaves the memory reserved (some incoming state, like C's
-/// FLB page, is kept for the whole boot); [`Incoming::free`] releases it.
+/// handed to this one, read in place; only [`Incoming::free`] releases it.
 ///
 /// # Invariants
 ///
@@ -244,7 +217,7 @@ impl<T: FromBytes> Incoming<T> {
         let room = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         let n = room.min(usize::try_from(count).unwrap_or(usize::MAX));
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
-        // The assertion above makes the entries aligned, as in `split_trailing`.
+        // The assertion above makes the entries aligned, as in `trailing_mut`.
         // SAFETY: `n` aligned `U`s fit after the header (type invariant), and
         // any bytes are a valid `U` (`FromBytes`).
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr().add(1).cast::<U>(), n) }
@@ -298,17 +271,8 @@ impl RawBlockSet {
         self.0.get()
     }
 
-    fn head_pa(&mut self) -> u64 {
-        // SAFETY: a valid block set (type invariant); reading a field.
-        unsafe { (*self.raw()).head_pa }
-    }
-
     fn iter(&mut self) -> bindings::kho_block_set_it {
-        let mut it = bindings::kho_block_set_it {
-            bs: core::ptr::null_mut(),
-            block: core::ptr::null_mut(),
-            i: 0,
-        };
+        let mut it = pin_init::zeroed();
         // SAFETY: a valid block set; `it` is a valid out pointer.
         unsafe { bindings::kho_block_set_it_init(&mut it, self.raw()) };
         it
@@ -366,7 +330,9 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
 
     /// Physical address of the first block (0 if none).
     pub(crate) fn head_pa(&mut self) -> u64 {
-        self.raw.head_pa()
+        // SAFETY: a valid block set (`RawBlockSet` invariant); reading a
+        // field.
+        unsafe { (*self.raw.raw()).head_pa }
     }
 
     /// A cursor at the first entry.
@@ -411,16 +377,6 @@ impl<T: FromBytes + AsBytes> BlockCursor<'_, T> {
         // SAFETY: `it` is valid (type invariant).
         let p = unsafe { bindings::kho_block_set_it_prev(&mut self.it) };
         self.entry(p)
-    }
-
-    /// A copy of the next written entry; `None` at the end.
-    pub(crate) fn read(&mut self) -> Option<T> {
-        // SAFETY: `it` is valid (type invariant).
-        let p = unsafe { bindings::kho_block_set_it_read_entry(&mut self.it) };
-        let p = NonNull::new(p.cast::<T>())?;
-        // SAFETY: `p` is `size_of::<T>()` bytes in a block alive while the set
-        // is borrowed (type invariant); any bytes are a valid (maybe packed) `T`.
-        Some(unsafe { p.as_ptr().read_unaligned() })
     }
 }
 

@@ -33,7 +33,7 @@ use pin_init::Wrapper;
 ///
 /// ```ignore
 /// #[pin]
-/// registry: RwSem<Registry> <- new_rwsem!(Registry::new(), "luo_register_rwlock"),
+/// registry: RwSem<Registry> <- new_rwsem!(Registry::default(), "luo_register_rwlock"),
 /// ```
 macro_rules! new_rwsem {
     ($inner:expr $(, $name:literal)? $(,)?) => {
@@ -93,7 +93,7 @@ impl<T> RwSem<T> {
         // SAFETY: `sem` is initialized (type invariant).
         unsafe { bindings::down_read(self.sem.get()) };
         // INVARIANT: the semaphore is now held for read.
-        ReadGuard {
+        Guard {
             lock: self,
             _not_send: PhantomData,
         }
@@ -104,67 +104,44 @@ impl<T> RwSem<T> {
         // SAFETY: `sem` is initialized (type invariant).
         unsafe { bindings::down_write(self.sem.get()) };
         // INVARIANT: the semaphore is now held for write.
-        WriteGuard {
+        Guard {
             lock: self,
             _not_send: PhantomData,
         }
     }
 }
 
+/// Access to the data of a [`RwSem`]: shared if not `WRITE`, exclusive if
+/// `WRITE`.
+///
+/// # Invariants
+///
+/// The semaphore is held, for write if `WRITE`, by this task: a guard is
+/// not `Send`.
+pub(crate) struct Guard<'a, T, const WRITE: bool> {
+    lock: &'a RwSem<T>,
+    _not_send: PhantomData<*mut ()>,
+}
+
 /// Shared access to the data of a [`RwSem`].
-///
-/// # Invariants
-///
-/// The semaphore is held for read, by this task: a guard is not `Send`.
-pub(crate) struct ReadGuard<'a, T> {
-    lock: &'a RwSem<T>,
-    _not_send: PhantomData<*mut ()>,
-}
-
-impl<T> Deref for ReadGuard<'_, T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        // SAFETY: the semaphore is held for read (type invariant), so no
-        // writer has a `&mut T`.
-        unsafe { &*self.lock.data.get() }
-    }
-}
-
-impl<T> Drop for ReadGuard<'_, T> {
-    fn drop(&mut self) {
-        // SAFETY: this task holds the semaphore for read (type invariant).
-        unsafe { bindings::up_read(self.lock.sem.get()) };
-    }
-}
-
+pub(crate) type ReadGuard<'a, T> = Guard<'a, T, false>;
 /// Exclusive access to the data of a [`RwSem`].
-///
-/// # Invariants
-///
-/// The semaphore is held for write, by this task: a guard is not `Send`.
-pub(crate) struct WriteGuard<'a, T> {
-    lock: &'a RwSem<T>,
-    _not_send: PhantomData<*mut ()>,
-}
+pub(crate) type WriteGuard<'a, T> = Guard<'a, T, true>;
 
 impl<T> WriteGuard<'_, T> {
-    /// Leaves the semaphore held for write for the rest of this boot.
-    ///
-    /// Every later reader and writer sleeps for good; for state that must
-    /// not change any more, such as sessions whose state was serialized for
-    /// the next kernel.
+    /// Leaves the semaphore held for write for the rest of this boot, for
+    /// state that must not change any more.
     pub(crate) fn hold_forever(self) {
         core::mem::forget(self);
     }
 }
 
-impl<T> Deref for WriteGuard<'_, T> {
+impl<T, const WRITE: bool> Deref for Guard<'_, T, WRITE> {
     type Target = T;
 
     fn deref(&self) -> &T {
-        // SAFETY: the semaphore is held for write (type invariant): nobody
-        // else accesses the data.
+        // SAFETY: the semaphore is held (type invariant): for read, so no
+        // writer has a `&mut T`; or for write, by this guard, borrowed shared.
         unsafe { &*self.lock.data.get() }
     }
 }
@@ -177,9 +154,17 @@ impl<T> DerefMut for WriteGuard<'_, T> {
     }
 }
 
-impl<T> Drop for WriteGuard<'_, T> {
+impl<T, const WRITE: bool> Drop for Guard<'_, T, WRITE> {
     fn drop(&mut self) {
-        // SAFETY: this task holds the semaphore for write (type invariant).
-        unsafe { bindings::up_write(self.lock.sem.get()) };
+        let sem = self.lock.sem.get();
+        if WRITE {
+            // SAFETY: this task holds the semaphore for write (type
+            // invariant).
+            unsafe { bindings::up_write(sem) };
+        } else {
+            // SAFETY: this task holds the semaphore for read (type
+            // invariant).
+            unsafe { bindings::up_read(sem) };
+        }
     }
 }

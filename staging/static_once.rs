@@ -2,17 +2,11 @@
 
 //! Statics initialized in place, once, at run time.
 //!
-//! C defines a global lock with `DEFINE_MUTEX()` or `DECLARE_RWSEM()`: it is
-//! usable from the first instruction of the kernel, whatever initcall runs
-//! first.  Rust locks are pinned objects made by an initializer, which can
-//! run only at run time.  A [`StaticOnce`] holds such an object in static
-//! memory and runs its initializer exactly once: either on first use
-//! ([`StaticOnce::get_or_init`], for state that must work from any
-//! initcall, like C's static locks) or at a chosen point
-//! ([`StaticOnce::try_init`], for a registration made by an initcall that
-//! lives as long as the kernel).
-//!
-//! A static is never dropped, so the value is never dropped either.
+//! C's static locks work from the first instruction; Rust locks are pinned
+//! objects made by an initializer at run time.  A [`StaticOnce`] holds one
+//! in static memory, initialized on first use
+//! ([`StaticOnce::get_or_init`]) or at a chosen point
+//! ([`StaticOnce::try_init`]), and never dropped.
 
 use core::{
     cell::UnsafeCell,
@@ -23,7 +17,6 @@ use kernel::{
     sync::atomic::{
         Acquire,
         Atomic,
-        Relaxed,
         Release, //
     }, //
 };
@@ -119,15 +112,10 @@ impl<T> StaticOnce<T> {
                 return value;
             }
             if self.claim() {
-                break;
+                let Ok(value) = self.fill(init());
+                return value;
             }
-            if self.state.load(Relaxed) == BUSY {
-                core::hint::spin_loop();
-            }
-        }
-        match self.fill(init()) {
-            Ok(value) => value,
-            Err(never) => match never {},
+            core::hint::spin_loop();
         }
     }
 }

@@ -18,10 +18,7 @@ use kernel::{
         AsBytes,
         FromBytes, //
     },
-    uaccess::{
-        UserPtr,
-        UserSlice, //
-    }, //
+    uaccess::UserSlice, //
 };
 
 /// How a struct of `user` bytes from userspace maps onto one of `kernel`
@@ -72,20 +69,19 @@ impl UserCmd {
     /// first non-zero one.
     fn is_zeroed(&self, offset: usize, len: usize) -> Result<bool> {
         let mut buf = [0u8; 256];
-        let (mut addr, end) = (self.ptr.as_const_ptr() as usize + offset, len);
-        let mut done = 0;
-        while done < end {
+        let mut addr = self.ptr.as_const_ptr() as usize + offset;
+        let mut left = len;
+        while left > 0 {
             // Never read across a page boundary: a fault must not hide a
             // non-zero byte earlier in the same read.
-            let in_page = PAGE_SIZE - addr % PAGE_SIZE;
-            let n = buf.len().min(end - done).min(in_page);
+            let n = buf.len().min(left).min(PAGE_SIZE - addr % PAGE_SIZE);
             UserSlice::new(UserPtr::from_addr(addr), n)
                 .reader()
                 .read_slice(&mut buf[..n])?;
             if buf[..n].iter().any(|&b| b != 0) {
                 return Ok(false);
             }
-            done += n;
+            left -= n;
             addr = addr.wrapping_add(n);
         }
         Ok(true)
