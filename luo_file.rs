@@ -163,11 +163,10 @@ impl LuoFile {
 
 /// The files of one session, in preservation order (`struct luo_file_set`),
 /// and the KHO blocks of their entries: outgoing ones this kernel fills, or
-/// the previous kernel's, kept until the files finish.
+/// the previous kernel's, freed as the files finish.
 pub(crate) struct FileSet {
     files: KVec<LuoFile>,
     blocks: kho::BlockSet<abi::FileSer>,
-    incoming: Option<kho::IncomingBlocks<abi::FileSer>>,
 }
 
 impl FileSet {
@@ -176,7 +175,6 @@ impl FileSet {
         Ok(Self {
             files: KVec::new(),
             blocks: kho::BlockSet::new()?,
-            incoming: None,
         })
     }
 
@@ -278,7 +276,6 @@ impl FileSet {
             self.blocks.shrink(self.count());
         }
         self.blocks.destroy();
-        self.incoming = None;
     }
 
     /// Freezes every file and writes its entry; on failure unfreezes the
@@ -384,11 +381,11 @@ impl FileSet {
             }
             return Ok(());
         }
-        let blocks = self.incoming.insert(kho::IncomingBlocks::restore(head)?);
-        let res = read_entries(luo, blocks, &mut self.files, count);
+        self.blocks = kho::BlockSet::restore(head)?;
+        let res = read_entries(luo, &mut self.blocks, &mut self.files, count);
         if res.is_err() {
             self.files.clear();
-            self.incoming = None;
+            self.blocks.destroy();
         }
         res
     }
@@ -398,12 +395,12 @@ impl FileSet {
 /// `expected` of them.
 fn read_entries(
     luo: &Luo,
-    blocks: &mut kho::IncomingBlocks<abi::FileSer>,
+    blocks: &mut kho::BlockSet<abi::FileSer>,
     files: &mut KVec<LuoFile>,
     expected: u64,
 ) -> Result {
     let reg = luo.registry.read();
-    for entry in blocks.entries() {
+    for entry in blocks.cursor() {
         let compatible = abi::c_str_bytes(&entry.compatible);
         let found = reg
             .handlers

@@ -205,7 +205,7 @@ impl OutgoingList {
 pub(crate) struct IncomingList {
     sessions: KVec<Arc<Session>>,
     /// The previous kernel's entries, until deserialized.
-    blocks: Option<kho::IncomingBlocks<abi::SessionSer>>,
+    blocks: Option<kho::BlockSet<abi::SessionSer>>,
     /// Turning the entries into sessions, tried on the first open of
     /// `/dev/liveupdate`; a failure makes every later open fail too.
     deserialize: Retrieve,
@@ -277,7 +277,7 @@ pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
     if head.is_null() {
         return Ok(());
     }
-    let blocks = kho::IncomingBlocks::restore(head)?;
+    let blocks = kho::BlockSet::restore(head)?;
     let ser = luo.sessions.read();
     ser.incoming.lock().blocks = Some(blocks);
     Ok(())
@@ -306,9 +306,9 @@ pub(crate) fn deserialize(luo: &'static Luo) -> Result {
 fn deserialize_all(
     luo: &'static Luo,
     sessions: &mut KVec<Arc<Session>>,
-    blocks: &mut kho::IncomingBlocks<abi::SessionSer>,
+    blocks: &mut kho::BlockSet<abi::SessionSer>,
 ) -> Result {
-    for ser in blocks.entries() {
+    for ser in blocks.cursor() {
         let name = SessionName::from_ser(&ser.name);
         let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
             pr_warn!(
