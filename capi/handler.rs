@@ -315,13 +315,9 @@ pub(crate) struct FlbSide {
     pub(crate) obj: CPtr,
     /// Reference on the FLB's module while it is preserved or retrieved.
     pub(crate) owner: Option<ModuleRef>,
-}
-
-/// The incoming side of an FLB: [`FlbSide`] plus the outcome of retrieval.
-#[derive(Default)]
-pub(crate) struct FlbIncoming {
-    pub(crate) side: FlbSide,
+    /// Incoming only: the FLB was finished.
     pub(crate) finished: bool,
+    /// Incoming only: the outcome of retrieval.
     pub(crate) retrieve: Retrieve,
 }
 
@@ -333,7 +329,7 @@ pub(crate) struct FlbState {
     #[pin]
     pub(crate) outgoing: Mutex<FlbSide>,
     #[pin]
-    pub(crate) incoming: Mutex<FlbIncoming>,
+    pub(crate) incoming: Mutex<FlbSide>,
 }
 
 impl FlbState {
@@ -342,7 +338,7 @@ impl FlbState {
     fn holds_module(&self) -> bool {
         let out = self.outgoing.lock();
         let inc = self.incoming.lock();
-        out.count != 0 || out.owner.is_some() || inc.side.owner.is_some()
+        out.count != 0 || out.owner.is_some() || inc.owner.is_some()
     }
 }
 
@@ -436,7 +432,7 @@ impl Flb {
             pin_init!(FlbState {
                 flb: *self,
                 outgoing <- new_mutex!(FlbSide::default()),
-                incoming <- new_mutex!(FlbIncoming::default()),
+                incoming <- new_mutex!(FlbSide::default()),
             }),
             GFP_KERNEL,
         )?;
