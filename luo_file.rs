@@ -14,11 +14,9 @@ use crate::{
         abi,
         handler::{
             self,
-            CPtr,
-            FileArgs,
             FileHandler,
-            ModuleRef,
-            Retrieve, //
+            FileState,
+            ModuleRef, //
         }, //
     },
     luo_flb,
@@ -138,26 +136,13 @@ struct LuoFile {
     fh: FileHandler,
     /// Keeps the handler's module loaded while the file is LUO's.
     _owner: ModuleRef,
-    /// The file; `None` for an incoming file not retrieved yet.
-    file: Option<ARef<File>>,
-    data: u64,
-    private: CPtr,
-    retrieve: Retrieve,
+    state: FileState,
     token: u64,
 }
 
 impl LuoFile {
-    fn args(&self) -> FileArgs<'_> {
-        FileArgs {
-            file: self.file.as_deref(),
-            data: self.data,
-            private: self.private,
-            retrieve: self.retrieve,
-        }
-    }
-
     fn id(&self) -> Option<usize> {
-        self.file.as_deref().map(|f| self.fh.id_of(f))
+        self.state.file.as_deref().map(|f| self.fh.id_of(f))
     }
 }
 
@@ -225,13 +210,13 @@ impl FileSet {
 
         let id = fh.id_of(&file);
         luo.preserved.lock().mark(id)?;
-        let mut args = FileArgs {
-            file: Some(&file),
+        let mut state = FileState {
+            file: Some(file),
             ..Default::default()
         };
         let res = luo_flb::file_preserve(luo, fh).and_then(|()| {
             let res = (self.files.reserve(1, GFP_KERNEL).map_err(Error::from))
-                .and_then(|()| fh.preserve(&mut args));
+                .and_then(|()| fh.preserve(&mut state));
             if res.is_err() {
                 luo_flb::file_unpreserve(luo, fh);
             }
@@ -239,27 +224,24 @@ impl FileSet {
         });
         if let Err(e) = res {
             luo.preserved.lock().unmark(id);
+            // The module reference goes before the file, as in C.
+            drop(owner);
             return Err(e);
         }
-        let (data, private) = (args.data, args.private);
-        self.files
-            .push_within_capacity(LuoFile {
-                fh,
-                _owner: owner,
-                file: Some(file),
-                data,
-                private,
-                retrieve: Retrieve::NotTried,
-                token,
-            })
-            .map_err(|_| ENOMEM)
+        let file = LuoFile {
+            fh,
+            _owner: owner,
+            state,
+            token,
+        };
+        self.files.push_within_capacity(file).map_err(|_| ENOMEM)
     }
 
     /// Unpreserves every file, last preserved first, when an outgoing
     /// session is closed (`luo_file_unpreserve_files()`).
     pub(crate) fn unpreserve_all(&mut self, luo: &Luo) {
         self.release_all(luo, |f| {
-            f.fh.unpreserve(&mut f.args());
+            f.fh.unpreserve(&f.state);
             luo_flb::file_unpreserve(luo, f.fh);
         });
     }
@@ -292,8 +274,7 @@ impl FileSet {
                 failed = Some((i, ENOSPC));
                 break;
             };
-            let mut args = f.args();
-            if let Err(e) = f.fh.freeze(&mut args) {
+            if let Err(e) = f.fh.freeze(&mut f.state) {
                 pr_warn!(
                     "Freeze failed for token[{:#x}] handler[{}] err[{:?}]\n",
                     f.token,
@@ -303,9 +284,8 @@ impl FileSet {
                 failed = Some((i, e));
                 break;
             }
-            f.data = args.data;
             abi::copy_c_str(&mut entry.compatible, f.fh.compatible());
-            entry.data = f.data;
+            entry.data = f.state.data;
             entry.token = f.token;
         }
         if let Some((i, e)) = failed {
@@ -320,7 +300,7 @@ impl FileSet {
     /// Unfreezes the first `n` files and zeroes the entries.
     fn unfreeze_first(&mut self, n: usize) {
         for f in self.files.iter().take(n) {
-            f.fh.unfreeze(&mut f.args());
+            f.fh.unfreeze(&f.state);
         }
         self.blocks.clear();
     }
@@ -343,15 +323,15 @@ impl FileSet {
             .iter_mut()
             .find(|f| f.token == token)
             .ok_or(ENOENT)?;
-        if let Some(res) = f.retrieve.tried() {
-            return res.and_then(|()| f.file.clone().ok_or(ENOENT));
+        if let Some(res) = f.state.retrieve.tried() {
+            return res.and_then(|()| f.state.file.clone().ok_or(ENOENT));
         }
-        let file = f.fh.retrieve(&mut f.args());
-        let file = f.retrieve.record(file)?;
+        let file = f.fh.retrieve(&f.state);
+        let file = f.state.retrieve.record(file)?;
         if luo.preserved.lock().mark(f.fh.id_of(&file)).is_err() {
             pr_warn!("Retrieved file is already tracked as preserved\n");
         }
-        f.file = Some(file.clone());
+        f.state.file = Some(file.clone());
         Ok(file)
     }
 
@@ -361,11 +341,11 @@ impl FileSet {
         if self.files.is_empty() {
             return Ok(());
         }
-        if !self.files.iter().all(|f| f.fh.can_finish(&mut f.args())) {
+        if !self.files.iter().all(|f| f.fh.can_finish(&f.state)) {
             return Err(EBUSY);
         }
         self.release_all(luo, |f| {
-            f.fh.finish(&mut f.args());
+            f.fh.finish(&f.state);
             luo_flb::file_finish(luo, f.fh);
         });
         Ok(())
@@ -407,7 +387,7 @@ fn read_entries(
             .iter()
             .find(|h| h.fh.compatible() == compatible)
             .and_then(|h| h.fh.get_owner().map(|o| (h.fh, o)));
-        let Some((fh, owner)) = found else {
+        let Some((fh, _owner)) = found else {
             pr_warn!(
                 "No registered handler for compatible '{}'\n",
                 kernel::str::BStr::from_bytes(compatible)
@@ -417,11 +397,11 @@ fn read_entries(
         files.push(
             LuoFile {
                 fh,
-                _owner: owner,
-                file: None,
-                data: entry.data,
-                private: CPtr::NONE,
-                retrieve: Retrieve::NotTried,
+                _owner,
+                state: FileState {
+                    data: entry.data,
+                    ..Default::default()
+                },
                 token: entry.token,
             },
             GFP_KERNEL,
@@ -538,10 +518,11 @@ mod tests {
                 LuoFile {
                     fh,
                     _owner: fh.get_owner().ok_or(ENODEV)?,
-                    file: Some(file),
-                    data,
-                    private: CPtr::NONE,
-                    retrieve: Retrieve::NotTried,
+                    state: FileState {
+                        file: Some(file),
+                        data,
+                        ..Default::default()
+                    },
                     token: i as u64,
                 },
                 GFP_KERNEL,
