@@ -24,7 +24,6 @@ use crate::{
     Luo, //
 };
 use kernel::{
-    bindings,
     fs::File,
     prelude::*,
     sync::{
@@ -260,9 +259,10 @@ impl FileSet {
         self.blocks.destroy();
     }
 
-    /// Freezes every file and writes its entry; on failure unfreezes the
-    /// ones frozen, in order (`luo_file_freeze()`).
-    pub(crate) fn freeze(&mut self, ser: &mut bindings::luo_file_set_ser) -> Result {
+    /// Freezes every file and writes its entry, then the set's part of the
+    /// session's `entry`; on failure unfreezes the ones frozen, in order
+    /// (`luo_file_freeze()`).
+    pub(crate) fn freeze(&mut self, entry: &mut abi::SessionSer) -> Result {
         if self.files.is_empty() {
             return Ok(());
         }
@@ -292,8 +292,8 @@ impl FileSet {
             self.unfreeze_first(i);
             return Err(e);
         }
-        ser.count = self.count();
-        ser.files = self.blocks.head_pa();
+        entry.file_set_ser.count = self.count();
+        entry.file_set_ser.files = self.blocks.head_pa();
         Ok(())
     }
 
@@ -306,13 +306,13 @@ impl FileSet {
     }
 
     /// Undoes a successful [`FileSet::freeze`] (`luo_file_unfreeze()`).
-    pub(crate) fn unfreeze(&mut self, ser: &mut bindings::luo_file_set_ser) {
+    pub(crate) fn unfreeze(&mut self, entry: &mut abi::SessionSer) {
         if self.files.is_empty() {
             return;
         }
         self.unfreeze_first(self.files.len());
-        ser.count = 0;
-        ser.files = 0;
+        entry.file_set_ser.count = 0;
+        entry.file_set_ser.files = 0;
     }
 
     /// `RETRIEVE_FD`: the file preserved under `token`, recreated on first
@@ -555,10 +555,10 @@ mod tests {
         // The second file fails: the first is unfrozen, entries are zeroed.
         UNFROZEN.store(0, Relaxed);
         let mut set = fake_set(fh, FAIL_DATA)?;
-        let mut ser = bindings::luo_file_set_ser { files: 0, count: 0 };
+        let mut ser = abi::SessionSer::default();
         assert_eq!(set.freeze(&mut ser), Err(EIO));
         assert_eq!(UNFROZEN.load(Relaxed), 1);
-        assert_eq!((ser.files, ser.count), (0, 0));
+        assert_eq!((ser.file_set_ser.files, ser.file_set_ser.count), (0, 0));
         let mut cursor = set.blocks.cursor();
         let first = cursor.reserve().map(|e| (e.data, e.token));
         assert_eq!(first, Some((0, 0)));
@@ -569,8 +569,8 @@ mod tests {
         UNFROZEN.store(0, Relaxed);
         let mut set = fake_set(fh, 2)?;
         assert_eq!(set.freeze(&mut ser), Ok(()));
-        assert_eq!(ser.count, 3);
-        assert_eq!(ser.files, set.blocks.head_pa());
+        assert_eq!(ser.file_set_ser.count, 3);
+        assert_eq!(ser.file_set_ser.files, set.blocks.head_pa());
         let mut cursor = set.blocks.cursor();
         for (token, data) in [(0u64, 101u64), (1, 102), (2, 103)] {
             let e = cursor.reserve().map(|e| (e.token, e.data));
@@ -578,7 +578,7 @@ mod tests {
         }
         set.unfreeze(&mut ser);
         assert_eq!(UNFROZEN.load(Relaxed), 3);
-        assert_eq!((ser.files, ser.count), (0, 0));
+        assert_eq!((ser.file_set_ser.files, ser.file_set_ser.count), (0, 0));
         Ok(())
     }
 
@@ -588,9 +588,9 @@ mod tests {
         let mut set = FileSet::new()?;
         assert_eq!(set.retrieve(&luo, 1).err(), Some(ENOENT));
         assert_eq!(set.finish(&luo), Ok(()));
-        let mut ser = bindings::luo_file_set_ser { files: 0, count: 0 };
+        let mut ser = abi::SessionSer::default();
         assert_eq!(set.freeze(&mut ser), Ok(()));
-        assert_eq!((ser.files, ser.count), (0, 0));
+        assert_eq!((ser.file_set_ser.files, ser.file_set_ser.count), (0, 0));
         Ok(())
     }
 }

@@ -338,10 +338,7 @@ pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
             failed = Some((i, ENOSPC));
             break;
         };
-        let mut file_set_ser = entry.file_set_ser;
-        let res = session.inner.lock().files.freeze(&mut file_set_ser);
-        entry.file_set_ser = file_set_ser;
-        if let Err(e) = res {
+        if let Err(e) = session.inner.lock().files.freeze(entry) {
             cursor.prev();
             failed = Some((i, e));
             break;
@@ -351,9 +348,7 @@ pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
     if let Some((i, e)) = failed {
         for session in sessions[..i].iter().rev() {
             if let Some(entry) = cursor.prev() {
-                let mut file_set_ser = entry.file_set_ser;
-                session.inner.lock().files.unfreeze(&mut file_set_ser);
-                entry.file_set_ser = file_set_ser;
+                session.inner.lock().files.unfreeze(entry);
                 entry.name = [0; 64];
             }
         }
