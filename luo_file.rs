@@ -139,12 +139,6 @@ struct LuoFile {
     token: u64,
 }
 
-impl LuoFile {
-    fn id(&self) -> Option<usize> {
-        self.state.file.as_deref().map(|f| self.fh.id_of(f))
-    }
-}
-
 /// The files of one session, in preservation order (`struct luo_file_set`),
 /// and the KHO blocks of their entries: outgoing ones this kernel fills, or
 /// the previous kernel's, freed as the files finish.
@@ -251,8 +245,8 @@ impl FileSet {
     fn release_all(&mut self, luo: &Luo, done: impl Fn(&LuoFile)) {
         while let Some(f) = self.files.pop() {
             done(&f);
-            if let Some(id) = f.id() {
-                luo.preserved.lock().unmark(id);
+            if let Some(file) = &f.state.file {
+                luo.preserved.lock().unmark(f.fh.id_of(file));
             }
             self.blocks.shrink(self.count());
         }

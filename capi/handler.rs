@@ -342,16 +342,6 @@ pub(crate) struct FlbState {
     pub(crate) incoming: Mutex<FlbSide>,
 }
 
-impl FlbState {
-    /// Whether the state holds a reference on the FLB's module: something
-    /// is preserved, or something retrieved is still in use.
-    fn holds_module(&self) -> bool {
-        let out = self.outgoing.lock();
-        let inc = self.incoming.lock();
-        out.count != 0 || out.owner.is_some() || inc.owner.is_some()
-    }
-}
-
 /// A `struct liveupdate_flb` of a C subsystem.
 ///
 /// # Invariants
@@ -467,13 +457,17 @@ impl Flb {
         let Some(state) = self.slot_state(&flb_slots().lock()) else {
             return;
         };
-        // Checked outside `FLB_SLOTS`, which is never held while an FLB
-        // lock is taken.  Nothing can take a module reference meanwhile:
+        // Whether the state holds a reference on the FLB's module (something
+        // is preserved, or something retrieved is still in use), checked
+        // outside `FLB_SLOTS`, which is never held while an FLB lock is
+        // taken.  Nothing can take a module reference meanwhile:
         // preservation runs under the registration lock, which the caller
         // holds for write.
-        if state.holds_module() {
+        let (out, inc) = (state.outgoing.lock(), state.incoming.lock());
+        if out.count != 0 || out.owner.is_some() || inc.owner.is_some() {
             return;
         }
+        drop((inc, out));
         let slots = flb_slots().lock();
         if !self
             .slot_state(&slots)
