@@ -147,6 +147,19 @@ impl IoctlOp {
     }
 }
 
+/// An ioctl table: for each command number `bindings::$nr`, an [`IoctlOp`]
+/// whose argument is a `bindings::$t` that must reach to the end of its
+/// field `$last`.
+macro_rules! ioctl_ops {
+    ($($nr:ident => $t:ident.$last:ident),* $(,)?) => {
+        [$($crate::IoctlOp::new::<::kernel::bindings::$t>(
+            $crate::io(::kernel::bindings::$nr),
+            $crate::capi::abi::offset_of_end!(::kernel::bindings::$t, $last),
+        )),*]
+    };
+}
+pub(crate) use ioctl_ops;
+
 /// The table index of `cmd` in a table of `len` entries starting at command
 /// number `base`; EINVAL out of range (before the argument is even read).
 pub(crate) fn ioctl_index(cmd: u32, base: u32, len: usize) -> Result<usize> {
@@ -314,16 +327,10 @@ static IN_USE: Atomic<i32> = Atomic::new(0);
 struct LuoDevice;
 
 /// The device ioctls, indexed from `LIVEUPDATE_CMD_BASE`.
-const DEVICE_OPS: [IoctlOp; 2] = [
-    IoctlOp::new::<bindings::liveupdate_ioctl_create_session>(
-        io(bindings::LIVEUPDATE_CMD_CREATE_SESSION),
-        abi::offset_of_end!(bindings::liveupdate_ioctl_create_session, name),
-    ),
-    IoctlOp::new::<bindings::liveupdate_ioctl_retrieve_session>(
-        io(bindings::LIVEUPDATE_CMD_RETRIEVE_SESSION),
-        abi::offset_of_end!(bindings::liveupdate_ioctl_retrieve_session, name),
-    ),
-];
+const DEVICE_OPS: [IoctlOp; 2] = ioctl_ops! {
+    LIVEUPDATE_CMD_CREATE_SESSION => liveupdate_ioctl_create_session.name,
+    LIVEUPDATE_CMD_RETRIEVE_SESSION => liveupdate_ioctl_retrieve_session.name,
+};
 
 #[vtable]
 impl MiscDevice for LuoDevice {

@@ -365,24 +365,12 @@ pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
 }
 
 /// The session-fd ioctls, indexed from `LIVEUPDATE_CMD_SESSION_BASE`.
-const SESSION_OPS: [IoctlOp; 4] = [
-    IoctlOp::new::<bindings::liveupdate_session_preserve_fd>(
-        crate::io(bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD),
-        abi::offset_of_end!(bindings::liveupdate_session_preserve_fd, token),
-    ),
-    IoctlOp::new::<bindings::liveupdate_session_retrieve_fd>(
-        crate::io(bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD),
-        abi::offset_of_end!(bindings::liveupdate_session_retrieve_fd, token),
-    ),
-    IoctlOp::new::<bindings::liveupdate_session_finish>(
-        crate::io(bindings::LIVEUPDATE_CMD_SESSION_FINISH),
-        abi::offset_of_end!(bindings::liveupdate_session_finish, reserved),
-    ),
-    IoctlOp::new::<bindings::liveupdate_session_get_name>(
-        crate::io(bindings::LIVEUPDATE_CMD_SESSION_GET_NAME),
-        abi::offset_of_end!(bindings::liveupdate_session_get_name, name),
-    ),
-];
+const SESSION_OPS: [IoctlOp; 4] = crate::ioctl_ops! {
+    LIVEUPDATE_CMD_SESSION_PRESERVE_FD => liveupdate_session_preserve_fd.token,
+    LIVEUPDATE_CMD_SESSION_RETRIEVE_FD => liveupdate_session_retrieve_fd.token,
+    LIVEUPDATE_CMD_SESSION_FINISH => liveupdate_session_finish.reserved,
+    LIVEUPDATE_CMD_SESSION_GET_NAME => liveupdate_session_get_name.name,
+};
 
 impl AnonFileOps for Session {
     fn ioctl(this: ArcBorrow<'_, Self>, cx: &IoctlContext, cmd: u32, arg: usize) -> Result<isize> {
