@@ -387,7 +387,7 @@ mod tests {
             copy_c_str, //
         },
         luo_session::SessionName,
-        staging::uaccess::StructCopy, //
+        staging::uaccess::struct_copy, //
     };
 
     fn name64(s: &[u8]) -> [u8; 64] {
@@ -461,34 +461,10 @@ mod tests {
 
     #[test]
     fn copy_struct_from_user_plan() {
-        assert_eq!(
-            StructCopy::new(72, 72),
-            StructCopy {
-                copy: 72,
-                tail: None
-            }
-        );
-        assert_eq!(
-            StructCopy::new(72, 8),
-            StructCopy {
-                copy: 8,
-                tail: None
-            }
-        );
-        assert_eq!(
-            StructCopy::new(16, 24),
-            StructCopy {
-                copy: 16,
-                tail: Some((16, 8))
-            }
-        );
-        assert_eq!(
-            StructCopy::new(8, 0),
-            StructCopy {
-                copy: 0,
-                tail: None
-            }
-        );
+        assert_eq!(struct_copy(72, 72), (72, None));
+        assert_eq!(struct_copy(72, 8), (8, None));
+        assert_eq!(struct_copy(16, 24), (16, Some((16, 8))));
+        assert_eq!(struct_copy(8, 0), (0, None));
     }
 
     #[test]
