@@ -204,21 +204,17 @@ impl FileHandler {
 
     /// `can_preserve`: whether this handler takes `file`.
     pub(crate) fn can_preserve(&self, file: &File) -> bool {
-        match self.ops().can_preserve {
-            // SAFETY: valid handler and a live file.
-            Some(f) => unsafe { f(self.as_ptr(), file.as_ptr()) },
-            None => false,
-        }
+        let can_preserve = self.ops().can_preserve;
+        // SAFETY: valid handler and a live file.
+        can_preserve.is_some_and(|f| unsafe { f(self.as_ptr(), file.as_ptr()) })
     }
 
     /// `get_id`: the key that identifies `file` among preserved files (the
     /// file pointer when the handler has none).
     pub(crate) fn id_of(&self, file: &File) -> usize {
-        match self.ops().get_id {
-            // SAFETY: valid handler and a live file.
-            Some(f) => unsafe { f(file.as_ptr()) },
-            None => file.as_ptr() as usize,
-        }
+        let get_id = self.ops().get_id;
+        // SAFETY: valid handler and a live file.
+        get_id.map_or(file.as_ptr() as usize, |f| unsafe { f(file.as_ptr()) })
     }
 
     /// `preserve`: fills `st.data` and `st.private`.
