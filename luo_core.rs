@@ -147,6 +147,19 @@ impl IoctlOp {
     }
 }
 
+/// An ioctl table: for each command number `bindings::$nr`, an [`IoctlOp`]
+/// whose argument is a `bindings::$t` that must reach to the end of its
+/// field `$last`.
+macro_rules! ioctl_ops {
+    ($($nr:ident => $t:ident.$last:ident),* $(,)?) => {
+        [$($crate::IoctlOp::new::<::kernel::bindings::$t>(
+            $crate::io(::kernel::bindings::$nr),
+            $crate::capi::abi::offset_of_end!(::kernel::bindings::$t, $last),
+        )),*]
+    };
+}
+pub(crate) use ioctl_ops;
+
 /// The table index of `cmd` in a table of `len` entries starting at command
 /// number `base`; EINVAL out of range (before the argument is even read).
 pub(crate) fn ioctl_index(cmd: u32, base: u32, len: usize) -> Result<usize> {
@@ -265,17 +278,10 @@ fn state_setup(luo: &Luo) -> Result {
             luo_ser.flbs_pa = flbs_pa;
             kho::add_subtree(abi::KHO_ENTRY_NAME, &luo_ser)
         });
-    match res {
-        Ok(()) => {
-            *luo.ser_out.lock() = Some(luo_ser);
-            Ok(())
-        }
-        Err(e) => {
-            // Dropping `luo_ser` unpreserves and frees it.
-            pr_err!("failed to prepare LUO state: {}\n", e.to_errno());
-            Err(e)
-        }
-    }
+    // On error, dropping `luo_ser` unpreserves and frees it.
+    res.inspect_err(|e| pr_err!("failed to prepare LUO state: {}\n", e.to_errno()))?;
+    *luo.ser_out.lock() = Some(luo_ser);
+    Ok(())
 }
 
 /// `/dev/liveupdate`, registered for the rest of the boot.
@@ -321,16 +327,10 @@ static IN_USE: Atomic<i32> = Atomic::new(0);
 struct LuoDevice;
 
 /// The device ioctls, indexed from `LIVEUPDATE_CMD_BASE`.
-const DEVICE_OPS: [IoctlOp; 2] = [
-    IoctlOp::new::<bindings::liveupdate_ioctl_create_session>(
-        io(bindings::LIVEUPDATE_CMD_CREATE_SESSION),
-        abi::offset_of_end!(bindings::liveupdate_ioctl_create_session, name),
-    ),
-    IoctlOp::new::<bindings::liveupdate_ioctl_retrieve_session>(
-        io(bindings::LIVEUPDATE_CMD_RETRIEVE_SESSION),
-        abi::offset_of_end!(bindings::liveupdate_ioctl_retrieve_session, name),
-    ),
-];
+const DEVICE_OPS: [IoctlOp; 2] = ioctl_ops! {
+    LIVEUPDATE_CMD_CREATE_SESSION => liveupdate_ioctl_create_session.name,
+    LIVEUPDATE_CMD_RETRIEVE_SESSION => liveupdate_ioctl_retrieve_session.name,
+};
 
 #[vtable]
 impl MiscDevice for LuoDevice {
@@ -387,7 +387,7 @@ mod tests {
             copy_c_str, //
         },
         luo_session::SessionName,
-        staging::uaccess::StructCopy, //
+        staging::uaccess::struct_copy, //
     };
 
     fn name64(s: &[u8]) -> [u8; 64] {
@@ -461,34 +461,10 @@ mod tests {
 
     #[test]
     fn copy_struct_from_user_plan() {
-        assert_eq!(
-            StructCopy::new(72, 72),
-            StructCopy {
-                copy: 72,
-                tail: None
-            }
-        );
-        assert_eq!(
-            StructCopy::new(72, 8),
-            StructCopy {
-                copy: 8,
-                tail: None
-            }
-        );
-        assert_eq!(
-            StructCopy::new(16, 24),
-            StructCopy {
-                copy: 16,
-                tail: Some((16, 8))
-            }
-        );
-        assert_eq!(
-            StructCopy::new(8, 0),
-            StructCopy {
-                copy: 0,
-                tail: None
-            }
-        );
+        assert_eq!(struct_copy(72, 72), (72, None));
+        assert_eq!(struct_copy(72, 8), (8, None));
+        assert_eq!(struct_copy(16, 24), (16, Some((16, 8))));
+        assert_eq!(struct_copy(8, 0), (0, None));
     }
 
     #[test]

@@ -14,11 +14,9 @@ use crate::{
         abi,
         handler::{
             self,
-            CPtr,
-            FileArgs,
             FileHandler,
-            ModuleRef,
-            Retrieve, //
+            FileState,
+            ModuleRef, //
         }, //
     },
     luo_flb,
@@ -26,7 +24,6 @@ use crate::{
     Luo, //
 };
 use kernel::{
-    bindings,
     fs::File,
     prelude::*,
     sync::{
@@ -138,36 +135,16 @@ struct LuoFile {
     fh: FileHandler,
     /// Keeps the handler's module loaded while the file is LUO's.
     _owner: ModuleRef,
-    /// The file; `None` for an incoming file not retrieved yet.
-    file: Option<ARef<File>>,
-    data: u64,
-    private: CPtr,
-    retrieve: Retrieve,
+    state: FileState,
     token: u64,
-}
-
-impl LuoFile {
-    fn args(&self) -> FileArgs<'_> {
-        FileArgs {
-            file: self.file.as_deref(),
-            data: self.data,
-            private: self.private,
-            retrieve: self.retrieve,
-        }
-    }
-
-    fn id(&self) -> Option<usize> {
-        self.file.as_deref().map(|f| self.fh.id_of(f))
-    }
 }
 
 /// The files of one session, in preservation order (`struct luo_file_set`),
 /// and the KHO blocks of their entries: outgoing ones this kernel fills, or
-/// the previous kernel's, kept until the files finish.
+/// the previous kernel's, freed as the files finish.
 pub(crate) struct FileSet {
     files: KVec<LuoFile>,
     blocks: kho::BlockSet<abi::FileSer>,
-    incoming: Option<kho::IncomingBlocks<abi::FileSer>>,
 }
 
 impl FileSet {
@@ -176,7 +153,6 @@ impl FileSet {
         Ok(Self {
             files: KVec::new(),
             blocks: kho::BlockSet::new()?,
-            incoming: None,
         })
     }
 
@@ -227,13 +203,13 @@ impl FileSet {
 
         let id = fh.id_of(&file);
         luo.preserved.lock().mark(id)?;
-        let mut args = FileArgs {
-            file: Some(&file),
+        let mut state = FileState {
+            file: Some(file),
             ..Default::default()
         };
         let res = luo_flb::file_preserve(luo, fh).and_then(|()| {
             let res = (self.files.reserve(1, GFP_KERNEL).map_err(Error::from))
-                .and_then(|()| fh.preserve(&mut args));
+                .and_then(|()| fh.preserve(&mut state));
             if res.is_err() {
                 luo_flb::file_unpreserve(luo, fh);
             }
@@ -241,27 +217,24 @@ impl FileSet {
         });
         if let Err(e) = res {
             luo.preserved.lock().unmark(id);
+            // The module reference goes before the file, as in C.
+            drop(owner);
             return Err(e);
         }
-        let (data, private) = (args.data, args.private);
-        self.files
-            .push_within_capacity(LuoFile {
-                fh,
-                _owner: owner,
-                file: Some(file),
-                data,
-                private,
-                retrieve: Retrieve::NotTried,
-                token,
-            })
-            .map_err(|_| ENOMEM)
+        let file = LuoFile {
+            fh,
+            _owner: owner,
+            state,
+            token,
+        };
+        self.files.push_within_capacity(file).map_err(|_| ENOMEM)
     }
 
     /// Unpreserves every file, last preserved first, when an outgoing
     /// session is closed (`luo_file_unpreserve_files()`).
     pub(crate) fn unpreserve_all(&mut self, luo: &Luo) {
         self.release_all(luo, |f| {
-            f.fh.unpreserve(&mut f.args());
+            f.fh.unpreserve(&f.state);
             luo_flb::file_unpreserve(luo, f.fh);
         });
     }
@@ -272,18 +245,18 @@ impl FileSet {
     fn release_all(&mut self, luo: &Luo, done: impl Fn(&LuoFile)) {
         while let Some(f) = self.files.pop() {
             done(&f);
-            if let Some(id) = f.id() {
-                luo.preserved.lock().unmark(id);
+            if let Some(file) = &f.state.file {
+                luo.preserved.lock().unmark(f.fh.id_of(file));
             }
             self.blocks.shrink(self.count());
         }
         self.blocks.destroy();
-        self.incoming = None;
     }
 
-    /// Freezes every file and writes its entry; on failure unfreezes the
-    /// ones frozen, in order (`luo_file_freeze()`).
-    pub(crate) fn freeze(&mut self, ser: &mut bindings::luo_file_set_ser) -> Result {
+    /// Freezes every file and writes its entry, then the set's part of the
+    /// session's `entry`; on failure unfreezes the ones frozen, in order
+    /// (`luo_file_freeze()`).
+    pub(crate) fn freeze(&mut self, entry: &mut abi::SessionSer) -> Result {
         if self.files.is_empty() {
             return Ok(());
         }
@@ -295,8 +268,7 @@ impl FileSet {
                 failed = Some((i, ENOSPC));
                 break;
             };
-            let mut args = f.args();
-            if let Err(e) = f.fh.freeze(&mut args) {
+            if let Err(e) = f.fh.freeze(&mut f.state) {
                 pr_warn!(
                     "Freeze failed for token[{:#x}] handler[{}] err[{:?}]\n",
                     f.token,
@@ -306,36 +278,35 @@ impl FileSet {
                 failed = Some((i, e));
                 break;
             }
-            f.data = args.data;
             abi::copy_c_str(&mut entry.compatible, f.fh.compatible());
-            entry.data = f.data;
+            entry.data = f.state.data;
             entry.token = f.token;
         }
         if let Some((i, e)) = failed {
             self.unfreeze_first(i);
             return Err(e);
         }
-        ser.count = self.count();
-        ser.files = self.blocks.head_pa();
+        entry.file_set_ser.count = self.count();
+        entry.file_set_ser.files = self.blocks.head_pa();
         Ok(())
     }
 
     /// Unfreezes the first `n` files and zeroes the entries.
     fn unfreeze_first(&mut self, n: usize) {
         for f in self.files.iter().take(n) {
-            f.fh.unfreeze(&mut f.args());
+            f.fh.unfreeze(&f.state);
         }
         self.blocks.clear();
     }
 
     /// Undoes a successful [`FileSet::freeze`] (`luo_file_unfreeze()`).
-    pub(crate) fn unfreeze(&mut self, ser: &mut bindings::luo_file_set_ser) {
+    pub(crate) fn unfreeze(&mut self, entry: &mut abi::SessionSer) {
         if self.files.is_empty() {
             return;
         }
         self.unfreeze_first(self.files.len());
-        ser.count = 0;
-        ser.files = 0;
+        entry.file_set_ser.count = 0;
+        entry.file_set_ser.files = 0;
     }
 
     /// `RETRIEVE_FD`: the file preserved under `token`, recreated on first
@@ -346,15 +317,15 @@ impl FileSet {
             .iter_mut()
             .find(|f| f.token == token)
             .ok_or(ENOENT)?;
-        if let Some(res) = f.retrieve.tried() {
-            return res.and_then(|()| f.file.clone().ok_or(ENOENT));
+        if let Some(res) = f.state.retrieve.tried() {
+            return res.and_then(|()| f.state.file.clone().ok_or(ENOENT));
         }
-        let file = f.fh.retrieve(&mut f.args());
-        let file = f.retrieve.record(file)?;
+        let file = f.fh.retrieve(&f.state);
+        let file = f.state.retrieve.record(file)?;
         if luo.preserved.lock().mark(f.fh.id_of(&file)).is_err() {
             pr_warn!("Retrieved file is already tracked as preserved\n");
         }
-        f.file = Some(file.clone());
+        f.state.file = Some(file.clone());
         Ok(file)
     }
 
@@ -364,11 +335,11 @@ impl FileSet {
         if self.files.is_empty() {
             return Ok(());
         }
-        if !self.files.iter().all(|f| f.fh.can_finish(&mut f.args())) {
+        if !self.files.iter().all(|f| f.fh.can_finish(&f.state)) {
             return Err(EBUSY);
         }
         self.release_all(luo, |f| {
-            f.fh.finish(&mut f.args());
+            f.fh.finish(&f.state);
             luo_flb::file_finish(luo, f.fh);
         });
         Ok(())
@@ -384,11 +355,11 @@ impl FileSet {
             }
             return Ok(());
         }
-        let blocks = self.incoming.insert(kho::IncomingBlocks::restore(head)?);
-        let res = read_entries(luo, blocks, &mut self.files, count);
+        self.blocks = kho::BlockSet::restore(head)?;
+        let res = read_entries(luo, &mut self.blocks, &mut self.files, count);
         if res.is_err() {
             self.files.clear();
-            self.incoming = None;
+            self.blocks.destroy();
         }
         res
     }
@@ -398,19 +369,19 @@ impl FileSet {
 /// `expected` of them.
 fn read_entries(
     luo: &Luo,
-    blocks: &mut kho::IncomingBlocks<abi::FileSer>,
+    blocks: &mut kho::BlockSet<abi::FileSer>,
     files: &mut KVec<LuoFile>,
     expected: u64,
 ) -> Result {
     let reg = luo.registry.read();
-    for entry in blocks.entries() {
+    for entry in blocks.cursor() {
         let compatible = abi::c_str_bytes(&entry.compatible);
         let found = reg
             .handlers
             .iter()
             .find(|h| h.fh.compatible() == compatible)
             .and_then(|h| h.fh.get_owner().map(|o| (h.fh, o)));
-        let Some((fh, owner)) = found else {
+        let Some((fh, _owner)) = found else {
             pr_warn!(
                 "No registered handler for compatible '{}'\n",
                 kernel::str::BStr::from_bytes(compatible)
@@ -420,11 +391,11 @@ fn read_entries(
         files.push(
             LuoFile {
                 fh,
-                _owner: owner,
-                file: None,
-                data: entry.data,
-                private: CPtr::NONE,
-                retrieve: Retrieve::NotTried,
+                _owner,
+                state: FileState {
+                    data: entry.data,
+                    ..Default::default()
+                },
                 token: entry.token,
             },
             GFP_KERNEL,
@@ -541,10 +512,11 @@ mod tests {
                 LuoFile {
                     fh,
                     _owner: fh.get_owner().ok_or(ENODEV)?,
-                    file: Some(file),
-                    data,
-                    private: CPtr::NONE,
-                    retrieve: Retrieve::NotTried,
+                    state: FileState {
+                        file: Some(file),
+                        data,
+                        ..Default::default()
+                    },
                     token: i as u64,
                 },
                 GFP_KERNEL,
@@ -577,10 +549,10 @@ mod tests {
         // The second file fails: the first is unfrozen, entries are zeroed.
         UNFROZEN.store(0, Relaxed);
         let mut set = fake_set(fh, FAIL_DATA)?;
-        let mut ser = bindings::luo_file_set_ser { files: 0, count: 0 };
+        let mut ser = abi::SessionSer::default();
         assert_eq!(set.freeze(&mut ser), Err(EIO));
         assert_eq!(UNFROZEN.load(Relaxed), 1);
-        assert_eq!((ser.files, ser.count), (0, 0));
+        assert_eq!((ser.file_set_ser.files, ser.file_set_ser.count), (0, 0));
         let mut cursor = set.blocks.cursor();
         let first = cursor.reserve().map(|e| (e.data, e.token));
         assert_eq!(first, Some((0, 0)));
@@ -591,8 +563,8 @@ mod tests {
         UNFROZEN.store(0, Relaxed);
         let mut set = fake_set(fh, 2)?;
         assert_eq!(set.freeze(&mut ser), Ok(()));
-        assert_eq!(ser.count, 3);
-        assert_eq!(ser.files, set.blocks.head_pa());
+        assert_eq!(ser.file_set_ser.count, 3);
+        assert_eq!(ser.file_set_ser.files, set.blocks.head_pa());
         let mut cursor = set.blocks.cursor();
         for (token, data) in [(0u64, 101u64), (1, 102), (2, 103)] {
             let e = cursor.reserve().map(|e| (e.token, e.data));
@@ -600,7 +572,7 @@ mod tests {
         }
         set.unfreeze(&mut ser);
         assert_eq!(UNFROZEN.load(Relaxed), 3);
-        assert_eq!((ser.files, ser.count), (0, 0));
+        assert_eq!((ser.file_set_ser.files, ser.file_set_ser.count), (0, 0));
         Ok(())
     }
 
@@ -610,9 +582,9 @@ mod tests {
         let mut set = FileSet::new()?;
         assert_eq!(set.retrieve(&luo, 1).err(), Some(ENOENT));
         assert_eq!(set.finish(&luo), Ok(()));
-        let mut ser = bindings::luo_file_set_ser { files: 0, count: 0 };
+        let mut ser = abi::SessionSer::default();
         assert_eq!(set.freeze(&mut ser), Ok(()));
-        assert_eq!((ser.files, ser.count), (0, 0));
+        assert_eq!((ser.file_set_ser.files, ser.file_set_ser.count), (0, 0));
         Ok(())
     }
 }

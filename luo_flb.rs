@@ -15,7 +15,6 @@ use crate::{
             CPtr,
             FileHandler,
             Flb,
-            FlbIncoming,
             FlbSide,
             FlbState,
             Retrieve, //
@@ -64,6 +63,7 @@ impl FlbState {
                 data,
                 obj,
                 owner,
+                ..Default::default()
             };
         } else {
             out.count = out.count.saturating_add(1);
@@ -88,7 +88,7 @@ impl FlbState {
 
     /// Retrieves the FLB from the previous kernel's array, once; the
     /// outcome, good or bad, is remembered (`luo_flb_retrieve_one()`).
-    fn retrieve_one(&self, luo: &Luo, inc: &mut FlbIncoming) -> Result {
+    fn retrieve_one(&self, luo: &Luo, inc: &mut FlbSide) -> Result {
         if inc.finished {
             return Err(ENODATA);
         }
@@ -104,12 +104,12 @@ impl FlbState {
                 .iter()
                 .find(|e| abi::c_str_bytes(&e.name) == compatible)
                 .ok_or(ENOENT)?;
-            inc.side.data = found.data;
-            inc.side.count = found.count;
+            inc.data = found.data;
+            inc.count = found.count;
         }
         let owner = self.flb.get_owner().ok_or(ENODEV)?;
-        inc.side.obj = inc.retrieve.record(self.flb.retrieve(inc.side.data))?;
-        inc.side.owner = Some(owner);
+        inc.obj = inc.retrieve.record(self.flb.retrieve(inc.data))?;
+        inc.owner = Some(owner);
         Ok(())
     }
 
@@ -117,12 +117,12 @@ impl FlbState {
     /// (`liveupdate_flb_put_incoming()`).
     pub(crate) fn put_incoming(&self, luo: &Luo) {
         let mut inc = self.incoming.lock();
-        if inc.side.count == 0 {
+        if inc.count == 0 {
             pr_warn!("FLB incoming reference count underflow\n");
             return;
         }
-        inc.side.count -= 1;
-        if inc.side.count != 0 {
+        inc.count -= 1;
+        if inc.count != 0 {
             return;
         }
         if inc.retrieve != Retrieve::Done {
@@ -131,20 +131,23 @@ impl FlbState {
                 return;
             }
         }
-        self.flb.finish(inc.side.obj);
-        inc.side = FlbSide::default();
-        inc.finished = true;
+        self.flb.finish(inc.obj);
+        *inc = FlbSide {
+            finished: true,
+            retrieve: inc.retrieve,
+            ..Default::default()
+        };
     }
 
     /// `liveupdate_flb_get_incoming()`: the incoming object, retrieved on
     /// first use, with a reference the caller puts back.
     pub(crate) fn get_incoming(&self, luo: &Luo) -> Result<CPtr> {
         let mut inc = self.incoming.lock();
-        if inc.side.obj.is_none() {
+        if inc.obj.is_none() {
             self.retrieve_one(luo, &mut inc)?;
         }
-        inc.side.count = inc.side.count.saturating_add(1);
-        Ok(inc.side.obj)
+        inc.count = inc.count.saturating_add(1);
+        Ok(inc.obj)
     }
 
     /// `liveupdate_flb_get_outgoing()`: the outgoing object, ENOENT while
@@ -188,21 +191,6 @@ pub(crate) fn unregister(luo: &Luo, fh: FileHandler, flb: Flb) {
         return;
     }
     luo.registry.write().unregister_flb(fh, flb);
-}
-
-/// `liveupdate_flb_get_{incoming,outgoing}()`: `get` on the FLB's state.
-pub(crate) fn get(flb: Flb, get: impl FnOnce(&FlbState) -> Result<CPtr>) -> Result<CPtr> {
-    if !crate::enabled() {
-        return Err(EOPNOTSUPP);
-    }
-    get(&*flb.state()?)
-}
-
-/// `liveupdate_flb_put_{incoming,outgoing}()`: `put` on the FLB's state.
-pub(crate) fn put(flb: Flb, put: impl FnOnce(&FlbState)) {
-    if let Ok(s) = flb.state() {
-        put(&s);
-    }
 }
 
 /// A file of handler `fh` is being preserved: preserve its FLBs, in

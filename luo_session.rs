@@ -26,9 +26,7 @@ use crate::{
             AnonFileOps,
             IoctlContext, //
         },
-        kho,
-        rwsem::ReadGuard,
-        uaccess::UserCmd, //
+        kho, //
     },
     IoctlOp,
     Luo, //
@@ -101,15 +99,6 @@ impl SessionName {
     }
 }
 
-/// Which list a session belongs to.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Direction {
-    /// Created in this kernel, to be preserved.
-    Outgoing,
-    /// Handed over by the previous kernel.
-    Incoming,
-}
-
 /// What a session mutex protects.
 struct SessionInner {
     /// An incoming session was given to userspace (it is, at most once).
@@ -122,19 +111,21 @@ struct SessionInner {
 pub(crate) struct Session {
     luo: &'static Luo,
     name: SessionName,
-    direction: Direction,
+    /// Handed over by the previous kernel, else created in this kernel to
+    /// be preserved: which list the session belongs to.
+    incoming: bool,
     #[pin]
     inner: Mutex<SessionInner>,
 }
 
 impl Session {
-    fn new(luo: &'static Luo, name: SessionName, direction: Direction) -> Result<Arc<Self>> {
+    fn new(luo: &'static Luo, name: SessionName, incoming: bool) -> Result<Arc<Self>> {
         let files = FileSet::new()?;
         Arc::pin_init(
             pin_init!(Session {
                 luo,
                 name,
-                direction,
+                incoming,
                 inner <- new_mutex!(SessionInner { retrieved: false, files }),
             }),
             GFP_KERNEL,
@@ -158,11 +149,6 @@ impl Session {
 fn find<'a>(sessions: &'a [Arc<Session>], name: &[u8]) -> Option<&'a Arc<Session>> {
     let name = abi::c_str_bytes(name);
     sessions.iter().find(|s| s.name.as_bytes() == name)
-}
-
-/// Removes `session` from `sessions`.
-fn remove(sessions: &mut KVec<Arc<Session>>, session: &Arc<Session>) {
-    sessions.retain(|s| !Arc::ptr_eq(s, session));
 }
 
 /// The outgoing sessions and the blocks their entries are written into,
@@ -191,7 +177,7 @@ impl OutgoingList {
 
     /// Removes `session` (`luo_session_remove()`).
     fn remove(&mut self, session: &Arc<Session>) {
-        remove(&mut self.sessions, session);
+        self.sessions.retain(|s| !Arc::ptr_eq(s, session));
         let count = self.sessions.len() as u64;
         if let Some(b) = self.blocks.as_mut() {
             b.shrink(count);
@@ -205,7 +191,7 @@ impl OutgoingList {
 pub(crate) struct IncomingList {
     sessions: KVec<Arc<Session>>,
     /// The previous kernel's entries, until deserialized.
-    blocks: Option<kho::IncomingBlocks<abi::SessionSer>>,
+    blocks: Option<kho::BlockSet<abi::SessionSer>>,
     /// Turning the entries into sessions, tried on the first open of
     /// `/dev/liveupdate`; a failure makes every later open fail too.
     deserialize: Retrieve,
@@ -230,14 +216,10 @@ impl Sessions {
     }
 }
 
-/// The serialization lock held for read: what every session operation
-/// runs under.
-pub(crate) type Serialization<'a> = ReadGuard<'a, Sessions>;
-
 /// `CREATE_SESSION`: a new outgoing session and its file.
 pub(crate) fn create(luo: &'static Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
     let name = SessionName::new(raw_name)?;
-    let session = Session::new(luo, name, Direction::Outgoing)?;
+    let session = Session::new(luo, name, false)?;
     let ser = luo.sessions.read();
     ser.outgoing.lock().insert(session.clone())?;
     let file = {
@@ -277,7 +259,7 @@ pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
     if head.is_null() {
         return Ok(());
     }
-    let blocks = kho::IncomingBlocks::restore(head)?;
+    let blocks = kho::BlockSet::restore(head)?;
     let ser = luo.sessions.read();
     ser.incoming.lock().blocks = Some(blocks);
     Ok(())
@@ -306,11 +288,11 @@ pub(crate) fn deserialize(luo: &'static Luo) -> Result {
 fn deserialize_all(
     luo: &'static Luo,
     sessions: &mut KVec<Arc<Session>>,
-    blocks: &mut kho::IncomingBlocks<abi::SessionSer>,
+    blocks: &mut kho::BlockSet<abi::SessionSer>,
 ) -> Result {
-    for ser in blocks.entries() {
+    for ser in blocks.cursor() {
         let name = SessionName::from_ser(&ser.name);
-        let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
+        let session = Session::new(luo, name, true).inspect_err(|e| {
             pr_warn!(
                 "Failed to allocate session [{}] during deserialization {:?}\n",
                 name.display(),
@@ -356,10 +338,7 @@ pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
             failed = Some((i, ENOSPC));
             break;
         };
-        let mut file_set_ser = entry.file_set_ser;
-        let res = session.inner.lock().files.freeze(&mut file_set_ser);
-        entry.file_set_ser = file_set_ser;
-        if let Err(e) = res {
+        if let Err(e) = session.inner.lock().files.freeze(entry) {
             cursor.prev();
             failed = Some((i, e));
             break;
@@ -369,9 +348,7 @@ pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
     if let Some((i, e)) = failed {
         for session in sessions[..i].iter().rev() {
             if let Some(entry) = cursor.prev() {
-                let mut file_set_ser = entry.file_set_ser;
-                session.inner.lock().files.unfreeze(&mut file_set_ser);
-                entry.file_set_ser = file_set_ser;
+                session.inner.lock().files.unfreeze(entry);
                 entry.name = [0; 64];
             }
         }
@@ -388,46 +365,59 @@ pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
 }
 
 /// The session-fd ioctls, indexed from `LIVEUPDATE_CMD_SESSION_BASE`.
-const SESSION_OPS: [IoctlOp; 4] = [
-    IoctlOp::new::<bindings::liveupdate_session_preserve_fd>(
-        crate::io(bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD),
-        abi::offset_of_end!(bindings::liveupdate_session_preserve_fd, token),
-    ),
-    IoctlOp::new::<bindings::liveupdate_session_retrieve_fd>(
-        crate::io(bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD),
-        abi::offset_of_end!(bindings::liveupdate_session_retrieve_fd, token),
-    ),
-    IoctlOp::new::<bindings::liveupdate_session_finish>(
-        crate::io(bindings::LIVEUPDATE_CMD_SESSION_FINISH),
-        abi::offset_of_end!(bindings::liveupdate_session_finish, reserved),
-    ),
-    IoctlOp::new::<bindings::liveupdate_session_get_name>(
-        crate::io(bindings::LIVEUPDATE_CMD_SESSION_GET_NAME),
-        abi::offset_of_end!(bindings::liveupdate_session_get_name, name),
-    ),
-];
+const SESSION_OPS: [IoctlOp; 4] = crate::ioctl_ops! {
+    LIVEUPDATE_CMD_SESSION_PRESERVE_FD => liveupdate_session_preserve_fd.token,
+    LIVEUPDATE_CMD_SESSION_RETRIEVE_FD => liveupdate_session_retrieve_fd.token,
+    LIVEUPDATE_CMD_SESSION_FINISH => liveupdate_session_finish.reserved,
+    LIVEUPDATE_CMD_SESSION_GET_NAME => liveupdate_session_get_name.name,
+};
 
 impl AnonFileOps for Session {
     fn ioctl(this: ArcBorrow<'_, Self>, cx: &IoctlContext, cmd: u32, arg: usize) -> Result<isize> {
         let base = bindings::LIVEUPDATE_CMD_SESSION_BASE;
         let (index, ucmd) = crate::ioctl_decode(&SESSION_OPS, base, cmd, arg)?;
-        let incoming = this.direction == Direction::Incoming;
-        let (ucmd, sessions) = (&ucmd, &this.luo.sessions);
+        let sessions = &this.luo.sessions;
         // Commands of the other direction get EINVAL before the argument is
         // read; as in `luo_session_ioctl()`, the argument is read before the
-        // serialization lock is taken (arguments are evaluated in order).
+        // serialization lock is taken, which is held to the end of the arm.
         match base + index as u32 {
-            bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD if !incoming => {
-                this.preserve_fd(&mut ucmd.read()?, &sessions.read(), cx, ucmd)
+            bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD if !this.incoming => {
+                let a = ucmd.read::<Abi<bindings::liveupdate_session_preserve_fd>>()?;
+                let _ser = sessions.read();
+                let fd = a.fd;
+                this.inner
+                    .lock()
+                    .files
+                    .preserve(this.luo, a.token, || cx.fget(fd))?;
+                ucmd.respond(&a).inspect_err(|_| {
+                    pr_warn!("The file was successfully preserved, but response to user failed\n")
+                })
             }
-            bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD if incoming => {
-                this.retrieve_fd(&mut ucmd.read()?, &sessions.read(), ucmd)
+            bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD if this.incoming => {
+                let mut a = ucmd.read::<Abi<bindings::liveupdate_session_retrieve_fd>>()?;
+                let _ser = sessions.read();
+                crate::reply_with_file(&ucmd, &mut a, |a, fd| {
+                    a.fd = fd;
+                    this.inner.lock().files.retrieve(this.luo, a.token)
+                })
             }
-            bindings::LIVEUPDATE_CMD_SESSION_FINISH if incoming => {
-                this.finish(&mut ucmd.read()?, &sessions.read(), ucmd)
+            bindings::LIVEUPDATE_CMD_SESSION_FINISH if this.incoming => {
+                let a = ucmd.read::<Abi<bindings::liveupdate_session_finish>>()?;
+                let _ser = sessions.read();
+                if a.reserved != 0 {
+                    return Err(EINVAL);
+                }
+                this.inner.lock().files.finish(this.luo)?;
+                ucmd.respond(&a)
             }
             bindings::LIVEUPDATE_CMD_SESSION_GET_NAME => {
-                this.get_name(&mut ucmd.read()?, &sessions.read(), ucmd)
+                let mut a = ucmd.read::<Abi<bindings::liveupdate_session_get_name>>()?;
+                let _ser = sessions.read();
+                if a.reserved != 0 {
+                    return Err(EINVAL);
+                }
+                this.name.copy_out(&mut a.name);
+                ucmd.respond(&a)
             }
             _ => Err(EINVAL),
         }?;
@@ -436,81 +426,23 @@ impl AnonFileOps for Session {
 
     fn release(this: Arc<Self>) -> Result {
         let ser = this.luo.sessions.read();
-        match this.direction {
-            Direction::Incoming => {
-                // A retrieved session is finished on close; if it cannot be,
-                // it stays listed (as in C) and the close reports why.
-                if let Err(e) = this.inner.lock().files.finish(this.luo) {
-                    pr_warn!(
-                        "Unable to finish session [{}] on release\n",
-                        this.name.display()
-                    );
-                    return Err(e);
-                }
-                remove(&mut ser.incoming.lock().sessions, &this);
-            }
-            Direction::Outgoing => {
-                this.inner.lock().files.unpreserve_all(this.luo);
-                ser.outgoing.lock().remove(&this);
-            }
+        if !this.incoming {
+            this.inner.lock().files.unpreserve_all(this.luo);
+            ser.outgoing.lock().remove(&this);
+            return Ok(());
         }
-        Ok(())
-    }
-}
-
-impl Session {
-    fn finish(
-        &self,
-        argp: &mut Abi<bindings::liveupdate_session_finish>,
-        _ser: &Serialization<'_>,
-        ucmd: &UserCmd,
-    ) -> Result {
-        if argp.reserved != 0 {
-            return Err(EINVAL);
-        }
-        self.inner.lock().files.finish(self.luo)?;
-        ucmd.respond(argp)
-    }
-
-    fn preserve_fd(
-        &self,
-        argp: &mut Abi<bindings::liveupdate_session_preserve_fd>,
-        _ser: &Serialization<'_>,
-        cx: &IoctlContext,
-        ucmd: &UserCmd,
-    ) -> Result {
-        let fd = argp.fd;
-        self.inner
+        // A retrieved session is finished on close; if it cannot be, it
+        // stays listed (as in C) and the close reports why.
+        this.inner.lock().files.finish(this.luo).inspect_err(|_| {
+            pr_warn!(
+                "Unable to finish session [{}] on release\n",
+                this.name.display()
+            )
+        })?;
+        ser.incoming
             .lock()
-            .files
-            .preserve(self.luo, argp.token, || cx.fget(fd))?;
-        ucmd.respond(argp).inspect_err(|_| {
-            pr_warn!("The file was successfully preserved, but response to user failed\n")
-        })
-    }
-
-    fn retrieve_fd(
-        &self,
-        argp: &mut Abi<bindings::liveupdate_session_retrieve_fd>,
-        _ser: &Serialization<'_>,
-        ucmd: &UserCmd,
-    ) -> Result {
-        crate::reply_with_file(ucmd, argp, |a, fd| {
-            a.fd = fd;
-            self.inner.lock().files.retrieve(self.luo, a.token)
-        })
-    }
-
-    fn get_name(
-        &self,
-        argp: &mut Abi<bindings::liveupdate_session_get_name>,
-        _ser: &Serialization<'_>,
-        ucmd: &UserCmd,
-    ) -> Result {
-        if argp.reserved != 0 {
-            return Err(EINVAL);
-        }
-        self.name.copy_out(&mut argp.name);
-        ucmd.respond(argp)
+            .sessions
+            .retain(|s| !Arc::ptr_eq(s, &this));
+        Ok(())
     }
 }

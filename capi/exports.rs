@@ -133,7 +133,10 @@ unsafe fn flb_get(
     let Some(flb) = (unsafe { Flb::from_raw(flb) }) else {
         return EINVAL.to_errno();
     };
-    match luo_flb::get(flb, get) {
+    if !crate::enabled() {
+        return EOPNOTSUPP.to_errno();
+    }
+    match flb.state().and_then(|s| get(&s)) {
         Ok(obj) => {
             // SAFETY: `objp` is writable (caller).
             unsafe { *objp = obj.0 };
@@ -150,8 +153,8 @@ unsafe fn flb_get(
 /// `flb` NULL or an FLB that lives for the rest of the boot.
 unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: impl FnOnce(&FlbState)) {
     // SAFETY: as required of the caller.
-    if let Some(flb) = unsafe { Flb::from_raw(flb) } {
-        luo_flb::put(flb, put);
+    if let Some(Ok(s)) = unsafe { Flb::from_raw(flb) }.map(|flb| flb.state()) {
+        put(&s);
     }
 }
 

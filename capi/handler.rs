@@ -100,12 +100,12 @@ impl Default for CPtr {
     }
 }
 
-/// The state of one preserved file passed to handler callbacks
+/// The state of one preserved file that its handler's callbacks see
 /// (`struct liveupdate_file_op_args` without the handler).
 #[derive(Default)]
-pub(crate) struct FileArgs<'a> {
-    /// The file, when there is one.
-    pub(crate) file: Option<&'a File>,
+pub(crate) struct FileState {
+    /// The file; `None` for an incoming file not retrieved yet.
+    pub(crate) file: Option<ARef<File>>,
     /// The handler's 64-bit handle to its serialized state.
     pub(crate) data: u64,
     /// The handler's private data.
@@ -179,70 +179,76 @@ impl FileHandler {
     }
 
     /// Calls the handler's callback `f`, if set, with an argument block
-    /// made of `args`, and takes back the handle and private data it set;
-    /// also returns the block's `file` (what `retrieve` made).
-    fn call<R>(&self, args: &mut FileArgs<'_>, f: FileOp<R>) -> Option<(R, *mut bindings::file)> {
+    /// made of `st`; returns what it returned and the block as it left it.
+    fn call<R>(
+        &self,
+        st: &FileState,
+        f: FileOp<R>,
+    ) -> Option<(R, bindings::liveupdate_file_op_args)> {
         let mut raw = bindings::liveupdate_file_op_args {
             handler: self.as_ptr(),
-            retrieve_status: args.retrieve.to_c(),
-            file: args.file.map_or(core::ptr::null_mut(), |f| f.as_ptr()),
-            serialized_data: args.data,
-            private_data: args.private.0,
+            retrieve_status: st.retrieve.to_c(),
+            file: st
+                .file
+                .as_deref()
+                .map_or(core::ptr::null_mut(), |f| f.as_ptr()),
+            serialized_data: st.data,
+            private_data: st.private.0,
         };
-        // `args.file`, when there is one, is borrowed across the call.
+        // `st.file`, when there is one, is borrowed across the call.
         // SAFETY: `f` is a callback of this valid handler (type invariant),
         // called with the fully initialized argument block it expects.
         let r = unsafe { f?(&mut raw) };
-        args.data = raw.serialized_data;
-        args.private = CPtr(raw.private_data);
-        Some((r, raw.file))
+        Some((r, raw))
     }
 
     /// `can_preserve`: whether this handler takes `file`.
     pub(crate) fn can_preserve(&self, file: &File) -> bool {
-        match self.ops().can_preserve {
-            // SAFETY: valid handler and a live file.
-            Some(f) => unsafe { f(self.as_ptr(), file.as_ptr()) },
-            None => false,
-        }
+        let can_preserve = self.ops().can_preserve;
+        // SAFETY: valid handler and a live file.
+        can_preserve.is_some_and(|f| unsafe { f(self.as_ptr(), file.as_ptr()) })
     }
 
     /// `get_id`: the key that identifies `file` among preserved files (the
     /// file pointer when the handler has none).
     pub(crate) fn id_of(&self, file: &File) -> usize {
-        match self.ops().get_id {
-            // SAFETY: valid handler and a live file.
-            Some(f) => unsafe { f(file.as_ptr()) },
-            None => file.as_ptr() as usize,
-        }
+        let get_id = self.ops().get_id;
+        // SAFETY: valid handler and a live file.
+        get_id.map_or(file.as_ptr() as usize, |f| unsafe { f(file.as_ptr()) })
     }
 
-    /// `preserve`: fills `args.data` and `args.private`.
-    pub(crate) fn preserve(&self, args: &mut FileArgs<'_>) -> Result {
-        to_result(self.call(args, self.ops().preserve).ok_or(EINVAL)?.0)
+    /// `preserve`: fills `st.data` and `st.private`.
+    pub(crate) fn preserve(&self, st: &mut FileState) -> Result {
+        let (err, raw) = self.call(st, self.ops().preserve).ok_or(EINVAL)?;
+        (st.data, st.private) = (raw.serialized_data, CPtr(raw.private_data));
+        to_result(err)
     }
 
     /// `unpreserve`.
-    pub(crate) fn unpreserve(&self, args: &mut FileArgs<'_>) {
-        self.call(args, self.ops().unpreserve);
+    pub(crate) fn unpreserve(&self, st: &FileState) {
+        self.call(st, self.ops().unpreserve);
     }
 
-    /// `freeze`, if the handler has it; may update `args.data`.
-    pub(crate) fn freeze(&self, args: &mut FileArgs<'_>) -> Result {
-        self.call(args, self.ops().freeze)
-            .map_or(Ok(()), |(err, _)| to_result(err))
+    /// `freeze`, if the handler has it; on success `st.data` is the handle
+    /// it leaves.
+    pub(crate) fn freeze(&self, st: &mut FileState) -> Result {
+        if let Some((err, raw)) = self.call(st, self.ops().freeze) {
+            to_result(err)?;
+            st.data = raw.serialized_data;
+        }
+        Ok(())
     }
 
     /// `unfreeze`, if the handler has it.
-    pub(crate) fn unfreeze(&self, args: &mut FileArgs<'_>) {
-        self.call(args, self.ops().unfreeze);
+    pub(crate) fn unfreeze(&self, st: &FileState) {
+        self.call(st, self.ops().unfreeze);
     }
 
-    /// `retrieve`: recreates the file from `args.data`.
-    pub(crate) fn retrieve(&self, args: &mut FileArgs<'_>) -> Result<ARef<File>> {
-        let (err, file) = self.call(args, self.ops().retrieve).ok_or(EINVAL)?;
+    /// `retrieve`: recreates the file from `st.data`.
+    pub(crate) fn retrieve(&self, st: &FileState) -> Result<ARef<File>> {
+        let (err, raw) = self.call(st, self.ops().retrieve).ok_or(EINVAL)?;
         to_result(err)?;
-        let file = NonNull::new(file.cast::<File>()).ok_or(EINVAL)?;
+        let file = NonNull::new(raw.file.cast::<File>()).ok_or(EINVAL)?;
         // SAFETY: a successful `retrieve` leaves in the argument block a new
         // file with one reference, which is now ours; `File` is a
         // transparent wrapper of `struct file`.
@@ -250,14 +256,14 @@ impl FileHandler {
     }
 
     /// `can_finish`, true when the handler has none.
-    pub(crate) fn can_finish(&self, args: &mut FileArgs<'_>) -> bool {
-        self.call(args, self.ops().can_finish)
+    pub(crate) fn can_finish(&self, st: &FileState) -> bool {
+        self.call(st, self.ops().can_finish)
             .is_none_or(|(ok, _)| ok)
     }
 
     /// `finish`.
-    pub(crate) fn finish(&self, args: &mut FileArgs<'_>) {
-        self.call(args, self.ops().finish);
+    pub(crate) fn finish(&self, st: &FileState) {
+        self.call(st, self.ops().finish);
     }
 }
 
@@ -315,13 +321,9 @@ pub(crate) struct FlbSide {
     pub(crate) obj: CPtr,
     /// Reference on the FLB's module while it is preserved or retrieved.
     pub(crate) owner: Option<ModuleRef>,
-}
-
-/// The incoming side of an FLB: [`FlbSide`] plus the outcome of retrieval.
-#[derive(Default)]
-pub(crate) struct FlbIncoming {
-    pub(crate) side: FlbSide,
+    /// Incoming only: the FLB was finished.
     pub(crate) finished: bool,
+    /// Incoming only: the outcome of retrieval.
     pub(crate) retrieve: Retrieve,
 }
 
@@ -333,17 +335,7 @@ pub(crate) struct FlbState {
     #[pin]
     pub(crate) outgoing: Mutex<FlbSide>,
     #[pin]
-    pub(crate) incoming: Mutex<FlbIncoming>,
-}
-
-impl FlbState {
-    /// Whether the state holds a reference on the FLB's module: something
-    /// is preserved, or something retrieved is still in use.
-    fn holds_module(&self) -> bool {
-        let out = self.outgoing.lock();
-        let inc = self.incoming.lock();
-        out.count != 0 || out.owner.is_some() || inc.side.owner.is_some()
-    }
+    pub(crate) incoming: Mutex<FlbSide>,
 }
 
 /// A `struct liveupdate_flb` of a C subsystem.
@@ -436,7 +428,7 @@ impl Flb {
             pin_init!(FlbState {
                 flb: *self,
                 outgoing <- new_mutex!(FlbSide::default()),
-                incoming <- new_mutex!(FlbIncoming::default()),
+                incoming <- new_mutex!(FlbSide::default()),
             }),
             GFP_KERNEL,
         )?;
@@ -461,13 +453,17 @@ impl Flb {
         let Some(state) = self.slot_state(&flb_slots().lock()) else {
             return;
         };
-        // Checked outside `FLB_SLOTS`, which is never held while an FLB
-        // lock is taken.  Nothing can take a module reference meanwhile:
+        // Whether the state holds a reference on the FLB's module (something
+        // is preserved, or something retrieved is still in use), checked
+        // outside `FLB_SLOTS`, which is never held while an FLB lock is
+        // taken.  Nothing can take a module reference meanwhile:
         // preservation runs under the registration lock, which the caller
         // holds for write.
-        if state.holds_module() {
+        let (out, inc) = (state.outgoing.lock(), state.incoming.lock());
+        if out.count != 0 || out.owner.is_some() || inc.owner.is_some() {
             return;
         }
+        drop((inc, out));
         let slots = flb_slots().lock();
         if !self
             .slot_state(&slots)

@@ -9,7 +9,7 @@
 //! for the next one.  Incoming: the previous kernel's memory, reached only
 //! through a [`HandoverAddr`] (which carries KHO's trust in the previous
 //! kernel, see Documentation/luo-rs.rst): [`Incoming`] allocations and
-//! [`IncomingBlocks`], whose entries are read as copies ([`Handed`]).
+//! restored [`BlockSet`]s, whose entries are read as copies ([`Handed`]).
 
 use core::{
     marker::PhantomData,
@@ -241,110 +241,115 @@ impl<T: FromBytes> Deref for Incoming<T> {
     }
 }
 
-/// The C `struct kho_block_set`, pinned in its own allocation (it holds a
-/// `list_head`), so the Rust handles can move.
+/// A set of KHO blocks holding an array of `T` entries (`struct
+/// kho_block_set`): outgoing, grown and filled for the next kernel, or the
+/// previous kernel's, restored from KHO.
 ///
 /// # Invariants
 ///
-/// Initialized with `kho_block_set_init()` for entries of `entry_size`
-/// bytes; only accessed through `&mut self`.
-struct RawBlockSet(Pin<KBox<Opaque<bindings::kho_block_set>>>);
-
-// SAFETY: the block set owns its blocks and is only accessed through
-// `&mut self` (type invariant), from any thread.
-unsafe impl Send for RawBlockSet {}
-// SAFETY: `&RawBlockSet` gives no access at all.
-unsafe impl Sync for RawBlockSet {}
-
-impl RawBlockSet {
-    fn new(entry_size: usize) -> Result<Self> {
-        let inner = KBox::pin_init(
-            // SAFETY: `kho_block_set_init` fully initializes the slot.
-            Opaque::ffi_init(|slot| unsafe { bindings::kho_block_set_init(slot, entry_size) }),
-            GFP_KERNEL,
-        )?;
-        // INVARIANT: initialized just above.
-        Ok(Self(inner))
-    }
-
-    fn raw(&mut self) -> *mut bindings::kho_block_set {
-        self.0.get()
-    }
-
-    fn iter(&mut self) -> bindings::kho_block_set_it {
-        let mut it = pin_init::zeroed();
-        // SAFETY: a valid block set; `it` is a valid out pointer.
-        unsafe { bindings::kho_block_set_it_init(&mut it, self.raw()) };
-        it
-    }
-}
-
-impl Drop for RawBlockSet {
-    fn drop(&mut self) {
-        // SAFETY: a valid block set (type invariant); frees every block
-        // (unpreserving outgoing ones, restoring and freeing incoming ones).
-        unsafe { bindings::kho_block_set_destroy(self.raw()) }
-    }
-}
-
-/// An outgoing set of KHO blocks holding a growable array of `T` entries
-/// for the next kernel.
+/// `raw` was initialized with `kho_block_set_init()` for entries of
+/// `size_of::<T>()` bytes; it is pinned in its own allocation (it holds a
+/// `list_head`), so the handle can move, and only accessed through
+/// `&mut self`.
 pub(crate) struct BlockSet<T: FromBytes + AsBytes> {
-    raw: RawBlockSet,
+    raw: Pin<KBox<Opaque<bindings::kho_block_set>>>,
     _t: PhantomData<T>,
 }
 
+// SAFETY: the block set owns its blocks and is only accessed through
+// `&mut self` (type invariant), from any thread.
+unsafe impl<T: FromBytes + AsBytes> Send for BlockSet<T> {}
+// SAFETY: `&BlockSet` gives no access at all.
+unsafe impl<T: FromBytes + AsBytes> Sync for BlockSet<T> {}
+
 impl<T: FromBytes + AsBytes> BlockSet<T> {
-    /// An empty set.
+    /// An empty outgoing set.
     pub(crate) fn new() -> Result<Self> {
+        let raw = KBox::pin_init(
+            // SAFETY: `kho_block_set_init` fully initializes the slot.
+            Opaque::ffi_init(|slot| unsafe { bindings::kho_block_set_init(slot, size_of::<T>()) }),
+            GFP_KERNEL,
+        )?;
+        // INVARIANT: initialized just above.
         Ok(Self {
-            raw: RawBlockSet::new(size_of::<T>())?,
+            raw,
             _t: PhantomData,
         })
     }
 
-    /// Makes room for `count` entries, preserving new blocks.
+    /// Adopts the previous kernel's chain of blocks at `head` (none for a
+    /// null address).
+    ///
+    /// The chain is checked (no cycle, sane per-block counts); on error it
+    /// is freed.  `head` must be a block chain the ABI says holds `T`s.
+    pub(crate) fn restore(head: HandoverAddr) -> Result<Self> {
+        let mut set = Self::new()?;
+        // Entries are `FromBytes`: a chain of another entry type reads as
+        // garbage, never out of its blocks.
+        // SAFETY: a valid, empty block set; `head` is 0 or a block chain the
+        // previous kernel preserved, adopted once (`HandoverAddr` invariant).
+        to_result(unsafe { bindings::kho_block_set_restore(set.raw(), head.0) })?;
+        Ok(set)
+    }
+
+    fn raw(&mut self) -> *mut bindings::kho_block_set {
+        self.raw.get()
+    }
+
+    /// Makes room for `count` entries, preserving new blocks (EINVAL for a
+    /// restored set).
     pub(crate) fn grow(&mut self, count: u64) -> Result {
-        // SAFETY: a valid outgoing block set (`RawBlockSet` invariant).
-        to_result(unsafe { bindings::kho_block_set_grow(self.raw.raw(), count) })
+        // SAFETY: a valid block set (type invariant).
+        to_result(unsafe { bindings::kho_block_set_grow(self.raw(), count) })
     }
 
     /// Frees blocks not needed for `count` entries.
     pub(crate) fn shrink(&mut self, count: u64) {
-        // SAFETY: a valid outgoing block set (`RawBlockSet` invariant).
-        unsafe { bindings::kho_block_set_shrink(self.raw.raw(), count) }
+        // SAFETY: a valid block set (type invariant).
+        unsafe { bindings::kho_block_set_shrink(self.raw(), count) }
     }
 
-    /// Frees every block.
+    /// Frees every block (unpreserving outgoing ones, restoring and freeing
+    /// incoming ones).
     pub(crate) fn destroy(&mut self) {
-        // SAFETY: a valid block set (`RawBlockSet` invariant); it stays
-        // valid and empty.
-        unsafe { bindings::kho_block_set_destroy(self.raw.raw()) }
+        // SAFETY: a valid block set (type invariant); it stays valid and
+        // empty.
+        unsafe { bindings::kho_block_set_destroy(self.raw()) }
     }
 
     /// Zeroes every entry, keeping the blocks.
     pub(crate) fn clear(&mut self) {
-        // SAFETY: a valid outgoing block set (`RawBlockSet` invariant).
-        unsafe { bindings::kho_block_set_clear(self.raw.raw()) }
+        // SAFETY: a valid block set (type invariant).
+        unsafe { bindings::kho_block_set_clear(self.raw()) }
     }
 
     /// Physical address of the first block (0 if none).
     pub(crate) fn head_pa(&mut self) -> u64 {
-        // SAFETY: a valid block set (`RawBlockSet` invariant); reading a
-        // field.
-        unsafe { (*self.raw.raw()).head_pa }
+        // SAFETY: a valid block set (type invariant); reading a field.
+        unsafe { (*self.raw()).head_pa }
     }
 
     /// A cursor at the first entry.
     pub(crate) fn cursor(&mut self) -> BlockCursor<'_, T> {
+        let mut it = pin_init::zeroed();
+        // SAFETY: a valid block set (type invariant); `it` is a valid out
+        // pointer.
+        unsafe { bindings::kho_block_set_it_init(&mut it, self.raw()) };
         BlockCursor {
-            it: self.raw.iter(),
+            it,
             _set: PhantomData,
         }
     }
 }
 
-/// A position in a [`BlockSet`] (`struct kho_block_set_it`).
+impl<T: FromBytes + AsBytes> Drop for BlockSet<T> {
+    fn drop(&mut self) {
+        self.destroy();
+    }
+}
+
+/// A position in a [`BlockSet`] (`struct kho_block_set_it`); as an
+/// iterator it reads the written entries as copies.
 ///
 /// # Invariants
 ///
@@ -380,50 +385,7 @@ impl<T: FromBytes + AsBytes> BlockCursor<'_, T> {
     }
 }
 
-/// The previous kernel's set of blocks of `T` entries, adopted from KHO.
-pub(crate) struct IncomingBlocks<T: FromBytes> {
-    raw: RawBlockSet,
-    _t: PhantomData<T>,
-}
-
-impl<T: FromBytes> IncomingBlocks<T> {
-    /// Adopts the chain of blocks at `head` (none for a null address).
-    ///
-    /// The chain is checked (no cycle, sane per-block counts); on error it
-    /// is freed.  `head` must be a block chain the ABI says holds `T`s.
-    pub(crate) fn restore(head: HandoverAddr) -> Result<Self> {
-        let mut raw = RawBlockSet::new(size_of::<T>())?;
-        // Entries are `FromBytes`: a chain of another entry type reads as
-        // garbage, never out of its blocks.
-        // SAFETY: a valid, empty block set; `head` is 0 or a block chain the
-        // previous kernel preserved, adopted once (`HandoverAddr` invariant).
-        to_result(unsafe { bindings::kho_block_set_restore(raw.raw(), head.0) })?;
-        Ok(Self {
-            raw,
-            _t: PhantomData,
-        })
-    }
-
-    /// Copies of the entries, in order.
-    pub(crate) fn entries(&mut self) -> IncomingEntries<'_, T> {
-        IncomingEntries {
-            it: self.raw.iter(),
-            _set: PhantomData,
-        }
-    }
-}
-
-/// The entries of [`IncomingBlocks`], read as copies.
-///
-/// # Invariants
-///
-/// `it` iterates the block set this iterator borrows.
-pub(crate) struct IncomingEntries<'a, T: FromBytes> {
-    it: bindings::kho_block_set_it,
-    _set: PhantomData<&'a mut IncomingBlocks<T>>,
-}
-
-impl<T: FromBytes> Iterator for IncomingEntries<'_, T> {
+impl<T: FromBytes + AsBytes> Iterator for BlockCursor<'_, T> {
     type Item = Handed<T>;
 
     fn next(&mut self) -> Option<Handed<T>> {

@@ -64,12 +64,8 @@ impl<T> StaticOnce<T> {
         Some(unsafe { (*self.value.get()).assume_init_ref() })
     }
 
-    /// Moves the slot from `EMPTY` to `BUSY`; true if this task did.
-    fn claim(&self) -> bool {
-        self.state.cmpxchg(EMPTY, BUSY, Acquire).is_ok()
-    }
-
-    /// Runs `init` on the slot, which this task claimed.
+    /// Runs `init` on the slot, which this task claimed (moved from
+    /// `EMPTY` to `BUSY`).
     fn fill<E>(&'static self, init: impl PinInit<T, E>) -> Result<&'static T, E> {
         let slot = self.value.get().cast::<T>();
         // On error the initializer leaves the slot uninitialized.
@@ -93,7 +89,7 @@ impl<T> StaticOnce<T> {
     /// Initializes the value with `init`; EBUSY if it is or is being
     /// initialized.  If `init` fails the slot stays empty.
     pub(crate) fn try_init(&'static self, init: impl PinInit<T, Error>) -> Result<&'static T> {
-        if !self.claim() {
+        if self.state.cmpxchg(EMPTY, BUSY, Acquire).is_err() {
             return Err(EBUSY);
         }
         self.fill(init)
@@ -111,7 +107,7 @@ impl<T> StaticOnce<T> {
             if let Some(value) = self.get() {
                 return value;
             }
-            if self.claim() {
+            if self.state.cmpxchg(EMPTY, BUSY, Acquire).is_ok() {
                 let Ok(value) = self.fill(init());
                 return value;
             }

@@ -22,25 +22,12 @@ use kernel::{
 };
 
 /// How a struct of `user` bytes from userspace maps onto one of `kernel`
-/// bytes: copy `copy` bytes, then either check that the user's bytes
-/// `[kernel, user)` are zero (`tail`), or zero-fill the kernel's bytes
-/// `[user, kernel)`.
-#[derive(Debug, PartialEq, Eq, Clone, Copy)]
-pub(crate) struct StructCopy {
-    /// Bytes copied from the start of the user struct.
-    pub(crate) copy: usize,
-    /// Offset and length of the user tail that must be zero.
-    pub(crate) tail: Option<(usize, usize)>,
-}
-
-impl StructCopy {
-    /// The plan for `kernel` bytes of kernel struct and `user` bytes of
-    /// user struct.
-    pub(crate) fn new(kernel: usize, user: usize) -> Self {
-        let copy = kernel.min(user);
-        let tail = (user > kernel).then(|| (kernel, user - kernel));
-        Self { copy, tail }
-    }
+/// bytes: the number of bytes to copy, then either the offset and length
+/// of the user's bytes `[kernel, user)`, which must be zero, or `None`
+/// (the kernel's bytes `[user, kernel)` are zero-filled).
+pub(crate) fn struct_copy(kernel: usize, user: usize) -> (usize, Option<(usize, usize)>) {
+    let tail = (user > kernel).then(|| (kernel, user - kernel));
+    (kernel.min(user), tail)
 }
 
 /// The extensible argument of one ioctl call.
@@ -90,16 +77,16 @@ impl UserCmd {
     /// Copies the user struct into a `T` with `copy_struct_from_user()`
     /// semantics: E2BIG for a non-zero tail, EFAULT for a bad pointer.
     pub(crate) fn read<T: FromBytes + AsBytes + Default>(&self) -> Result<T> {
-        let plan = StructCopy::new(size_of::<T>(), self.user_size as usize);
-        if let Some((offset, len)) = plan.tail {
+        let (copy, tail) = struct_copy(size_of::<T>(), self.user_size as usize);
+        if let Some((offset, len)) = tail {
             if !self.is_zeroed(offset, len)? {
                 return Err(E2BIG);
             }
         }
         let mut val = T::default();
-        UserSlice::new(self.ptr, plan.copy)
+        UserSlice::new(self.ptr, copy)
             .reader()
-            .read_slice(&mut val.as_bytes_mut()[..plan.copy])?;
+            .read_slice(&mut val.as_bytes_mut()[..copy])?;
         Ok(val)
     }
 
