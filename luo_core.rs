@@ -278,10 +278,17 @@ fn state_setup(luo: &Luo) -> Result {
             luo_ser.flbs_pa = flbs_pa;
             kho::add_subtree(abi::KHO_ENTRY_NAME, &luo_ser)
         });
-    // On error, dropping `luo_ser` unpreserves and frees it.
-    res.inspect_err(|e| pr_err!("failed to prepare LUO state: {}\n", e.to_errno()))?;
-    *luo.ser_out.lock() = Some(luo_ser);
-    Ok(())
+    match res {
+        Ok(()) => {
+            *luo.ser_out.lock() = Some(luo_ser);
+            Ok(())
+        }
+        Err(e) => {
+            // Dropping `luo_ser` unpreserves and frees it.
+            pr_err!("failed to prepare LUO state: {}\n", e.to_errno());
+            Err(e)
+        }
+    }
 }
 
 /// `/dev/liveupdate`, registered for the rest of the boot.

@@ -99,6 +99,15 @@ impl SessionName {
     }
 }
 
+/// Which list a session belongs to.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Direction {
+    /// Created in this kernel, to be preserved.
+    Outgoing,
+    /// Handed over by the previous kernel.
+    Incoming,
+}
+
 /// What a session mutex protects.
 struct SessionInner {
     /// An incoming session was given to userspace (it is, at most once).
@@ -111,21 +120,19 @@ struct SessionInner {
 pub(crate) struct Session {
     luo: &'static Luo,
     name: SessionName,
-    /// Handed over by the previous kernel, else created in this kernel to
-    /// be preserved: which list the session belongs to.
-    incoming: bool,
+    direction: Direction,
     #[pin]
     inner: Mutex<SessionInner>,
 }
 
 impl Session {
-    fn new(luo: &'static Luo, name: SessionName, incoming: bool) -> Result<Arc<Self>> {
+    fn new(luo: &'static Luo, name: SessionName, direction: Direction) -> Result<Arc<Self>> {
         let files = FileSet::new()?;
         Arc::pin_init(
             pin_init!(Session {
                 luo,
                 name,
-                incoming,
+                direction,
                 inner <- new_mutex!(SessionInner { retrieved: false, files }),
             }),
             GFP_KERNEL,
@@ -149,6 +156,11 @@ impl Session {
 fn find<'a>(sessions: &'a [Arc<Session>], name: &[u8]) -> Option<&'a Arc<Session>> {
     let name = abi::c_str_bytes(name);
     sessions.iter().find(|s| s.name.as_bytes() == name)
+}
+
+/// Removes `session` from `sessions`.
+fn remove(sessions: &mut KVec<Arc<Session>>, session: &Arc<Session>) {
+    sessions.retain(|s| !Arc::ptr_eq(s, session));
 }
 
 /// The outgoing sessions and the blocks their entries are written into,
@@ -177,7 +189,7 @@ impl OutgoingList {
 
     /// Removes `session` (`luo_session_remove()`).
     fn remove(&mut self, session: &Arc<Session>) {
-        self.sessions.retain(|s| !Arc::ptr_eq(s, session));
+        remove(&mut self.sessions, session);
         let count = self.sessions.len() as u64;
         if let Some(b) = self.blocks.as_mut() {
             b.shrink(count);
@@ -219,7 +231,7 @@ impl Sessions {
 /// `CREATE_SESSION`: a new outgoing session and its file.
 pub(crate) fn create(luo: &'static Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
     let name = SessionName::new(raw_name)?;
-    let session = Session::new(luo, name, false)?;
+    let session = Session::new(luo, name, Direction::Outgoing)?;
     let ser = luo.sessions.read();
     ser.outgoing.lock().insert(session.clone())?;
     let file = {
@@ -292,7 +304,7 @@ fn deserialize_all(
 ) -> Result {
     for ser in blocks.cursor() {
         let name = SessionName::from_ser(&ser.name);
-        let session = Session::new(luo, name, true).inspect_err(|e| {
+        let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
             pr_warn!(
                 "Failed to allocate session [{}] during deserialization {:?}\n",
                 name.display(),
@@ -376,12 +388,13 @@ impl AnonFileOps for Session {
     fn ioctl(this: ArcBorrow<'_, Self>, cx: &IoctlContext, cmd: u32, arg: usize) -> Result<isize> {
         let base = bindings::LIVEUPDATE_CMD_SESSION_BASE;
         let (index, ucmd) = crate::ioctl_decode(&SESSION_OPS, base, cmd, arg)?;
+        let incoming = this.direction == Direction::Incoming;
         let sessions = &this.luo.sessions;
         // Commands of the other direction get EINVAL before the argument is
         // read; as in `luo_session_ioctl()`, the argument is read before the
         // serialization lock is taken, which is held to the end of the arm.
         match base + index as u32 {
-            bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD if !this.incoming => {
+            bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD if !incoming => {
                 let a = ucmd.read::<Abi<bindings::liveupdate_session_preserve_fd>>()?;
                 let _ser = sessions.read();
                 let fd = a.fd;
@@ -393,7 +406,7 @@ impl AnonFileOps for Session {
                     pr_warn!("The file was successfully preserved, but response to user failed\n")
                 })
             }
-            bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD if this.incoming => {
+            bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD if incoming => {
                 let mut a = ucmd.read::<Abi<bindings::liveupdate_session_retrieve_fd>>()?;
                 let _ser = sessions.read();
                 crate::reply_with_file(&ucmd, &mut a, |a, fd| {
@@ -401,7 +414,7 @@ impl AnonFileOps for Session {
                     this.inner.lock().files.retrieve(this.luo, a.token)
                 })
             }
-            bindings::LIVEUPDATE_CMD_SESSION_FINISH if this.incoming => {
+            bindings::LIVEUPDATE_CMD_SESSION_FINISH if incoming => {
                 let a = ucmd.read::<Abi<bindings::liveupdate_session_finish>>()?;
                 let _ser = sessions.read();
                 if a.reserved != 0 {
@@ -426,23 +439,24 @@ impl AnonFileOps for Session {
 
     fn release(this: Arc<Self>) -> Result {
         let ser = this.luo.sessions.read();
-        if !this.incoming {
-            this.inner.lock().files.unpreserve_all(this.luo);
-            ser.outgoing.lock().remove(&this);
-            return Ok(());
+        match this.direction {
+            Direction::Incoming => {
+                // A retrieved session is finished on close; if it cannot be,
+                // it stays listed (as in C) and the close reports why.
+                if let Err(e) = this.inner.lock().files.finish(this.luo) {
+                    pr_warn!(
+                        "Unable to finish session [{}] on release\n",
+                        this.name.display()
+                    );
+                    return Err(e);
+                }
+                remove(&mut ser.incoming.lock().sessions, &this);
+            }
+            Direction::Outgoing => {
+                this.inner.lock().files.unpreserve_all(this.luo);
+                ser.outgoing.lock().remove(&this);
+            }
         }
-        // A retrieved session is finished on close; if it cannot be, it
-        // stays listed (as in C) and the close reports why.
-        this.inner.lock().files.finish(this.luo).inspect_err(|_| {
-            pr_warn!(
-                "Unable to finish session [{}] on release\n",
-                this.name.display()
-            )
-        })?;
-        ser.incoming
-            .lock()
-            .sessions
-            .retain(|s| !Arc::ptr_eq(s, &this));
         Ok(())
     }
 }
