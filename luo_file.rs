@@ -553,8 +553,9 @@ mod tests {
         assert_eq!(set.freeze(&mut ser), Err(EIO));
         assert_eq!(UNFROZEN.load(Relaxed), 1);
         assert_eq!((ser.file_set_ser.files, ser.file_set_ser.count), (0, 0));
+        // Read back without reserving: reading stops at the block's count.
         let mut cursor = set.blocks.cursor();
-        let first = cursor.reserve().map(|e| (e.data, e.token));
+        let first = cursor.next().map(|e| (e.data, e.token));
         assert_eq!(first, Some((0, 0)));
         drop(set);
 
@@ -567,9 +568,10 @@ mod tests {
         assert_eq!(ser.file_set_ser.files, set.blocks.head_pa());
         let mut cursor = set.blocks.cursor();
         for (token, data) in [(0u64, 101u64), (1, 102), (2, 103)] {
-            let e = cursor.reserve().map(|e| (e.token, e.data));
+            let e = cursor.next().map(|e| (e.token, e.data));
             assert_eq!(e, Some((token, data)));
         }
+        assert!(cursor.next().is_none());
         set.unfreeze(&mut ser);
         assert_eq!(UNFROZEN.load(Relaxed), 3);
         assert_eq!((ser.file_set_ser.files, ser.file_set_ser.count), (0, 0));

@@ -132,7 +132,9 @@ impl FlbState {
             }
         }
         self.flb.finish(inc.obj);
+        // As C, the count stays what retrieval set it to.
         *inc = FlbSide {
+            count: inc.count,
             finished: true,
             retrieve: inc.retrieve,
             ..Default::default()

@@ -41,8 +41,17 @@ use crate::{
 /// `luo_flb_init_lock`).
 static FLB_SLOTS: StaticOnce<Mutex<()>> = StaticOnce::new();
 
-fn flb_slots() -> &'static Mutex<()> {
-    FLB_SLOTS.get_or_init(|| new_mutex!((), "luo_flb_slots"))
+/// Proof that `FLB_SLOTS` is held: only [`lock_slots`] makes one.
+struct SlotsGuard {
+    _held: kernel::sync::MutexGuard<'static, ()>,
+}
+
+/// Takes `FLB_SLOTS` (made on first use).
+fn lock_slots() -> SlotsGuard {
+    let slots = FLB_SLOTS.get_or_init(|| new_mutex!((), "luo_flb_slots"));
+    SlotsGuard {
+        _held: slots.lock(),
+    }
 }
 
 /// A reference on the module owning a handler or FLB (`try_module_get()`).
@@ -408,20 +417,20 @@ impl Flb {
         unsafe { &raw mut (*self.0.as_ptr()).private.outgoing.obj }
     }
 
-    /// LUO's state of this FLB, if it has one; `FLB_SLOTS` must be held.
-    fn slot_state(&self, _slots: &kernel::sync::MutexGuard<'_, ()>) -> Option<Arc<FlbState>> {
+    /// LUO's state of this FLB, if it has one; `_slots` shows `FLB_SLOTS` is held.
+    fn slot_state(&self, _slots: &SlotsGuard) -> Option<Arc<FlbState>> {
         // SAFETY: `slot` is a field of a valid FLB (type invariant), only
-        // accessed under `FLB_SLOTS`, which the caller holds.
+        // accessed under `FLB_SLOTS`, which `_slots` shows is held.
         let raw = unsafe { self.slot().read() };
         // SAFETY: a non-NULL slot holds an `Arc<FlbState>` stored by `state`
         // with `into_foreign`, which only `release_state` takes back, under
-        // the lock the caller holds; the borrow ends before it is dropped.
+        // the lock `_slots` shows is held; the borrow ends before it is dropped.
         (!raw.is_null()).then(|| unsafe { <Arc<FlbState> as ForeignOwnable>::borrow(raw) }.into())
     }
 
     /// LUO's state of this FLB, made on first use.
     pub(crate) fn state(&self) -> Result<Arc<FlbState>> {
-        if let Some(state) = self.slot_state(&flb_slots().lock()) {
+        if let Some(state) = self.slot_state(&lock_slots()) {
             return Ok(state);
         }
         let state = Arc::pin_init(
@@ -432,7 +441,7 @@ impl Flb {
             }),
             GFP_KERNEL,
         )?;
-        let slots = flb_slots().lock();
+        let slots = lock_slots();
         if let Some(state) = self.slot_state(&slots) {
             // Another task made one meanwhile: use it.
             return Ok(state);
@@ -450,7 +459,7 @@ impl Flb {
         if self.ops().owner.is_null() {
             return;
         }
-        let Some(state) = self.slot_state(&flb_slots().lock()) else {
+        let Some(state) = self.slot_state(&lock_slots()) else {
             return;
         };
         // Whether the state holds a reference on the FLB's module (something
@@ -464,7 +473,7 @@ impl Flb {
             return;
         }
         drop((inc, out));
-        let slots = flb_slots().lock();
+        let slots = lock_slots();
         if !self
             .slot_state(&slots)
             .is_some_and(|s| Arc::ptr_eq(&s, &state))
