@@ -26,7 +26,9 @@ use crate::{
             AnonFileOps,
             IoctlContext, //
         },
-        kho, //
+        kho,
+        rwsem::ReadGuard,
+        uaccess::UserCmd, //
     },
     IoctlOp,
     Luo, //
@@ -228,6 +230,10 @@ impl Sessions {
     }
 }
 
+/// The serialization lock held for read: what every session operation
+/// runs under.
+pub(crate) type Serialization<'a> = ReadGuard<'a, Sessions>;
+
 /// `CREATE_SESSION`: a new outgoing session and its file.
 pub(crate) fn create(luo: &'static Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
     let name = SessionName::new(raw_name)?;
@@ -389,48 +395,22 @@ impl AnonFileOps for Session {
         let base = bindings::LIVEUPDATE_CMD_SESSION_BASE;
         let (index, ucmd) = crate::ioctl_decode(&SESSION_OPS, base, cmd, arg)?;
         let incoming = this.direction == Direction::Incoming;
-        let sessions = &this.luo.sessions;
+        let (ucmd, sessions) = (&ucmd, &this.luo.sessions);
         // Commands of the other direction get EINVAL before the argument is
         // read; as in `luo_session_ioctl()`, the argument is read before the
-        // serialization lock is taken, which is held to the end of the arm.
+        // serialization lock is taken (arguments are evaluated in order).
         match base + index as u32 {
             bindings::LIVEUPDATE_CMD_SESSION_PRESERVE_FD if !incoming => {
-                let a = ucmd.read::<Abi<bindings::liveupdate_session_preserve_fd>>()?;
-                let _ser = sessions.read();
-                let fd = a.fd;
-                this.inner
-                    .lock()
-                    .files
-                    .preserve(this.luo, a.token, || cx.fget(fd))?;
-                ucmd.respond(&a).inspect_err(|_| {
-                    pr_warn!("The file was successfully preserved, but response to user failed\n")
-                })
+                this.preserve_fd(&mut ucmd.read()?, &sessions.read(), cx, ucmd)
             }
             bindings::LIVEUPDATE_CMD_SESSION_RETRIEVE_FD if incoming => {
-                let mut a = ucmd.read::<Abi<bindings::liveupdate_session_retrieve_fd>>()?;
-                let _ser = sessions.read();
-                crate::reply_with_file(&ucmd, &mut a, |a, fd| {
-                    a.fd = fd;
-                    this.inner.lock().files.retrieve(this.luo, a.token)
-                })
+                this.retrieve_fd(&mut ucmd.read()?, &sessions.read(), ucmd)
             }
             bindings::LIVEUPDATE_CMD_SESSION_FINISH if incoming => {
-                let a = ucmd.read::<Abi<bindings::liveupdate_session_finish>>()?;
-                let _ser = sessions.read();
-                if a.reserved != 0 {
-                    return Err(EINVAL);
-                }
-                this.inner.lock().files.finish(this.luo)?;
-                ucmd.respond(&a)
+                this.finish(&mut ucmd.read()?, &sessions.read(), ucmd)
             }
             bindings::LIVEUPDATE_CMD_SESSION_GET_NAME => {
-                let mut a = ucmd.read::<Abi<bindings::liveupdate_session_get_name>>()?;
-                let _ser = sessions.read();
-                if a.reserved != 0 {
-                    return Err(EINVAL);
-                }
-                this.name.copy_out(&mut a.name);
-                ucmd.respond(&a)
+                this.get_name(&mut ucmd.read()?, &sessions.read(), ucmd)
             }
             _ => Err(EINVAL),
         }?;
@@ -458,5 +438,62 @@ impl AnonFileOps for Session {
             }
         }
         Ok(())
+    }
+}
+
+impl Session {
+    fn finish(
+        &self,
+        argp: &mut Abi<bindings::liveupdate_session_finish>,
+        _ser: &Serialization<'_>,
+        ucmd: &UserCmd,
+    ) -> Result {
+        if argp.reserved != 0 {
+            return Err(EINVAL);
+        }
+        self.inner.lock().files.finish(self.luo)?;
+        ucmd.respond(argp)
+    }
+
+    fn preserve_fd(
+        &self,
+        argp: &mut Abi<bindings::liveupdate_session_preserve_fd>,
+        _ser: &Serialization<'_>,
+        cx: &IoctlContext,
+        ucmd: &UserCmd,
+    ) -> Result {
+        let fd = argp.fd;
+        self.inner
+            .lock()
+            .files
+            .preserve(self.luo, argp.token, || cx.fget(fd))?;
+        ucmd.respond(argp).inspect_err(|_| {
+            pr_warn!("The file was successfully preserved, but response to user failed\n")
+        })
+    }
+
+    fn retrieve_fd(
+        &self,
+        argp: &mut Abi<bindings::liveupdate_session_retrieve_fd>,
+        _ser: &Serialization<'_>,
+        ucmd: &UserCmd,
+    ) -> Result {
+        crate::reply_with_file(ucmd, argp, |a, fd| {
+            a.fd = fd;
+            self.inner.lock().files.retrieve(self.luo, a.token)
+        })
+    }
+
+    fn get_name(
+        &self,
+        argp: &mut Abi<bindings::liveupdate_session_get_name>,
+        _ser: &Serialization<'_>,
+        ucmd: &UserCmd,
+    ) -> Result {
+        if argp.reserved != 0 {
+            return Err(EINVAL);
+        }
+        self.name.copy_out(&mut argp.name);
+        ucmd.respond(argp)
     }
 }
