@@ -415,7 +415,7 @@ fn read_entries(
 #[kunit_tests(luo_rs_file)]
 mod tests {
     use super::*;
-    use crate::capi::handler::{
+    use crate::staging::liveupdate::{
         FileOps,
         OpArgs,
         RustFileHandler, //
@@ -478,28 +478,30 @@ mod tests {
     static FAKE: RustFileHandler<Fake> = RustFileHandler::new(c"luo-kunit-fake");
 
     impl FileOps for Fake {
+        type Private = ();
+
         fn can_preserve(_: &File) -> bool {
             false
         }
-        fn preserve(_: &mut OpArgs<'_>) -> Result {
+        fn preserve(_: &mut OpArgs<'_, ()>) -> Result {
             Err(EOPNOTSUPP)
         }
-        fn unpreserve(_: &mut OpArgs<'_>) {}
+        fn unpreserve(_: &mut OpArgs<'_, ()>) {}
         /// Fails for `FAIL_DATA`, else adds 100 to the handle.
-        fn freeze(args: &mut OpArgs<'_>) -> Result {
+        fn freeze(args: &mut OpArgs<'_, ()>) -> Result {
             if args.data() == FAIL_DATA {
                 return Err(EIO);
             }
             args.set_data(args.data() + 100);
             Ok(())
         }
-        fn unfreeze(_: &mut OpArgs<'_>) {
+        fn unfreeze(_: &mut OpArgs<'_, ()>) {
             UNFROZEN.add(1, Relaxed);
         }
-        fn retrieve(_: &mut OpArgs<'_>) -> Result<ARef<File>> {
+        fn retrieve(_: &mut OpArgs<'_, ()>) -> Result<ARef<File>> {
             Err(EOPNOTSUPP)
         }
-        fn finish(_: &mut OpArgs<'_>) {}
+        fn finish(_: &mut OpArgs<'_, ()>) {}
     }
 
     /// A set of three files of the fake handler, with handles 1, `second`, 3.

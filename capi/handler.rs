@@ -9,12 +9,9 @@
 //! [`FileHandler`] and [`Flb`] are copyable handles to them whose methods
 //! call the C callbacks; the structs are only accessed field by field
 //! through raw pointers (see Documentation/luo-rs.rst).
-//! [`RustFileHandler`] is a handler whose callbacks are Rust [`FileOps`].
+//! [`RustFileHandler::handle`] makes the handle of a handler written in Rust.
 
-use core::{
-    marker::PhantomData,
-    ptr::NonNull, //
-};
+use core::ptr::NonNull;
 use kernel::{
     bindings,
     error::to_result,
@@ -30,11 +27,14 @@ use kernel::{
 };
 
 use crate::{
-    capi::{
-        abi::c_str_bytes,
-        errno, //
+    capi::abi::c_str_bytes,
+    staging::{
+        liveupdate::{
+            FileOps,
+            RustFileHandler, //
+        },
+        static_once::StaticOnce, //
     },
-    staging::static_once::StaticOnce, //
 };
 
 /// Serializes access to the state slots of all FLBs (C's
@@ -552,156 +552,11 @@ pub(crate) fn test_register(_fh: FileHandler) {
     };
 }
 
-/// The arguments of a callback of a file handler written in Rust.
-pub(crate) struct OpArgs<'a> {
-    raw: &'a mut bindings::liveupdate_file_op_args,
-}
-
-impl OpArgs<'_> {
-    /// The handler's 64-bit handle to its serialized state.
-    pub(crate) fn data(&self) -> u64 {
-        self.raw.serialized_data
-    }
-
-    /// Sets the handle (in `preserve` and `freeze`).
-    pub(crate) fn set_data(&mut self, data: u64) {
-        self.raw.serialized_data = data;
-    }
-}
-
-/// A file handler written in Rust: what its callbacks do.
-pub(crate) trait FileOps: 'static {
-    /// Whether the handler takes `file`.
-    fn can_preserve(file: &File) -> bool;
-    /// Preserves the file; sets the handle.
-    fn preserve(args: &mut OpArgs<'_>) -> Result;
-    /// Undoes `preserve`.
-    fn unpreserve(args: &mut OpArgs<'_>);
-    /// Last step before the kexec; may change the handle.
-    fn freeze(_args: &mut OpArgs<'_>) -> Result {
-        Ok(())
-    }
-    /// Undoes `freeze` when a later one failed.
-    fn unfreeze(_args: &mut OpArgs<'_>) {}
-    /// Recreates the file from the handle, in the next kernel.
-    fn retrieve(args: &mut OpArgs<'_>) -> Result<ARef<File>>;
-    /// Whether the file may be finished now.
-    fn can_finish(_args: &mut OpArgs<'_>) -> bool {
-        true
-    }
-    /// Hands the file over for good.
-    fn finish(args: &mut OpArgs<'_>);
-}
-
-/// Defines C callbacks that take an argument block: each one passes the
-/// block, as [`OpArgs`], to a closure that calls the method of `T`.
-macro_rules! op_callbacks {
-    ($($name:ident $(-> $ret:ty)? = $body:expr;)*) => {$(
-        /// The callback of the same name of `T`.
-        ///
-        /// # Safety
-        ///
-        /// `args` is a valid argument block (LUO passes one).
-        unsafe extern "C" fn $name(args: *mut bindings::liveupdate_file_op_args) $(-> $ret)? {
-            // SAFETY: valid and exclusively ours for the call (safety
-            // requirement).
-            let raw = unsafe { &mut *args };
-            ($body)(&mut OpArgs { raw })
-        }
-    )*};
-}
-
-/// The C callbacks of a [`FileOps`] implementation.
-struct Vtable<T>(PhantomData<T>);
-
-impl<T: FileOps> Vtable<T> {
-    const OPS: bindings::liveupdate_file_ops = bindings::liveupdate_file_ops {
-        can_preserve: Some(Self::can_preserve),
-        preserve: Some(Self::preserve),
-        unpreserve: Some(Self::unpreserve),
-        freeze: Some(Self::freeze),
-        unfreeze: Some(Self::unfreeze),
-        retrieve: Some(Self::retrieve),
-        can_finish: Some(Self::can_finish),
-        finish: Some(Self::finish),
-        get_id: None,
-        // Built in: no module owns it.
-        owner: core::ptr::null_mut(),
-    };
-
-    /// `can_preserve` of `T`.
-    ///
-    /// # Safety
-    ///
-    /// `file` is a live file (LUO passes one).
-    unsafe extern "C" fn can_preserve(
-        _handler: *mut bindings::liveupdate_file_handler,
-        file: *mut bindings::file,
-    ) -> bool {
-        // SAFETY: a live file, borrowed for the call; `File` is a
-        // transparent wrapper of `struct file`.
-        T::can_preserve(unsafe { File::from_raw_file(file) })
-    }
-
-    op_callbacks! {
-        preserve -> c_int = |a| errno(T::preserve(a));
-        unpreserve = T::unpreserve;
-        freeze -> c_int = |a| errno(T::freeze(a));
-        unfreeze = T::unfreeze;
-        // LUO takes over the file's reference (see `FileHandler::retrieve`).
-        retrieve -> c_int = |a: &mut OpArgs<'_>| match T::retrieve(a) {
-            Ok(file) => {
-                a.raw.file = ARef::into_raw(file).as_ptr().cast();
-                0
-            }
-            Err(e) => e.to_errno(),
-        };
-        can_finish -> bool = T::can_finish;
-        finish = T::finish;
-    }
-}
-
-/// A `struct liveupdate_file_handler` whose callbacks are a [`FileOps`]
-/// implementation, for a `static`.
-///
-/// # Invariants
-///
-/// `ops` points to `Vtable::<T>::OPS`; nothing writes the struct after
-/// it is made (this LUO keeps no state in the handler's private area).
-#[repr(transparent)]
-pub(crate) struct RustFileHandler<T: FileOps> {
-    raw: bindings::liveupdate_file_handler,
-    _ops: PhantomData<T>,
-}
-
-// SAFETY: never written after it is made (type invariant); the callbacks
-// may run on any thread.
-unsafe impl<T: FileOps> Sync for RustFileHandler<T> {}
-
 impl<T: FileOps> RustFileHandler<T> {
-    /// A handler named `compatible` (at most 47 bytes).
-    pub(crate) const fn new(compatible: &CStr) -> Self {
-        let name = compatible.to_bytes();
-        let mut raw = bindings::liveupdate_file_handler {
-            ops: &Vtable::<T>::OPS,
-            ..pin_init::zeroed()
-        };
-        assert!(name.len() < raw.compatible.len());
-        let mut i = 0;
-        while i < name.len() {
-            raw.compatible[i] = name[i];
-            i += 1;
-        }
-        Self {
-            raw,
-            _ops: PhantomData,
-        }
-    }
-
     /// The handle LUO uses.
     pub(crate) fn handle(&'static self) -> FileHandler {
         // INVARIANT: a static handler with valid ops lives forever.
-        FileHandler(NonNull::from(&self.raw))
+        FileHandler(NonNull::from(self).cast())
     }
 }
 
@@ -711,6 +566,7 @@ mod tests {
     use crate::{
         luo_file,
         luo_flb,
+        staging::liveupdate::OpArgs,
         Luo, //
     };
 
@@ -718,17 +574,19 @@ mod tests {
     struct NoFiles;
 
     impl FileOps for NoFiles {
+        type Private = ();
+
         fn can_preserve(_: &File) -> bool {
             false
         }
-        fn preserve(_: &mut OpArgs<'_>) -> Result {
+        fn preserve(_: &mut OpArgs<'_, ()>) -> Result {
             Err(EOPNOTSUPP)
         }
-        fn unpreserve(_: &mut OpArgs<'_>) {}
-        fn retrieve(_: &mut OpArgs<'_>) -> Result<ARef<File>> {
+        fn unpreserve(_: &mut OpArgs<'_, ()>) {}
+        fn retrieve(_: &mut OpArgs<'_, ()>) -> Result<ARef<File>> {
             Err(EOPNOTSUPP)
         }
-        fn finish(_: &mut OpArgs<'_>) {}
+        fn finish(_: &mut OpArgs<'_, ()>) {}
     }
 
     static NO_FILES: RustFileHandler<NoFiles> = RustFileHandler::new(c"luo-kunit-no-files");

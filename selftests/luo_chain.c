@@ -3,7 +3,12 @@
  * luo_chain: memfds of known contents carried through a chain of live
  * updates (kernel A -> B -> C ...), every byte checked at every stage.
  *
- *   luo_chain -s STAGE -n NSTAGES
+ *   luo_chain -s STAGE -n NSTAGES [-b] [-m sparse|full]
+ *
+ * -b adds the big memfds (256 MiB, and 1 GiB with 4 MiB written); -m says
+ * what preserving that sparse 1 GiB memfd must cost at stage 1 (Shmem in
+ * /proc/meminfo and the file's blocks): about the 4 MiB written (sparse, the
+ * Rust handler) or the whole size (full, the C one, which fills holes).
  *
  * Stage 1 creates the sessions and memfds below and preserves them.  Every
  * later stage retrieves each session and memfd and checks size, every byte,
@@ -36,21 +41,36 @@ struct spec {
 	size_t size;
 	off_t pos;
 	unsigned int seals;	/* F_SEAL_SEAL alone: made without MFD_ALLOW_SEALING */
-	int sparse;		/* only pages 10 and 40 are ever written */
+	unsigned int sparse;	/* if not 0, only pages p with p % sparse == 10 are written */
+	unsigned int late;	/* if not 0, a page (a hole) written after PRESERVE_FD */
+	int big;		/* only with -b */
 	const char *what;
 };
 
+#ifndef F_SEAL_EXEC
+#define F_SEAL_EXEC	0x0020
+#endif
+#define ALL_SEALS	(F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE | \
+			 F_SEAL_FUTURE_WRITE | F_SEAL_EXEC)
+
 static const struct spec specs[] = {
-	{ 0, 0x100, (1UL << 20) + 123, 0, F_SEAL_SEAL, 0,
+	{ 0, 0x100, (1UL << 20) + 123, 0, F_SEAL_SEAL, 0, 0, 0,
 	  "1 MiB + 123 bytes, no MFD_ALLOW_SEALING" },
-	{ 0, 0x101, 0, 0, 0, 0, "empty" },
-	{ 0, 0x102, 3 * PAGE, PAGE + 1, 0, 0, "3 pages, position 4097" },
+	{ 0, 0x101, 0, 0, 0, 0, 0, 0, "empty" },
+	{ 0, 0x102, 3 * PAGE, PAGE + 1, 0, 0, 0, 0, "3 pages, position 4097" },
+	{ 0, 0x103, 1, 1, 0, 0, 0, 0, "1 byte, position 1" },
 	{ 1, 0x200, 64 * 1024, 0,
-	  F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE, 0,
+	  F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE, 0, 0, 0,
 	  "64 KiB sealed (seal, shrink, grow, write)" },
-	{ 1, 0x201, 256 * 1024, 100, 0, 1, "256 KiB sparse, position 100" },
-	{ 2, 0x300, 4UL << 20, 12345, 0, 0, "4 MiB, position 12345" },
+	{ 1, 0x201, 256 * 1024, 100, 0, 30, 50, 0,
+	  "256 KiB sparse, position 100, page 50 written after PRESERVE_FD" },
+	{ 1, 0x202, 5 * PAGE + 7, 3, ALL_SEALS, 0, 0, 0, "5 pages + 7 bytes, every seal" },
+	{ 2, 0x300, 4UL << 20, 12345, 0, 0, 0, 0, "4 MiB, position 12345" },
+	{ 2, 0x301, 256UL << 20, 0, 0, 0, 0, 1, "256 MiB" },
+	{ 2, 0x302, 1UL << 30, 1UL << 29, 0, 256, 0, 1,
+	  "1 GiB sparse (4 MiB written), position 512 MiB" },
 };
+#define SPARSE_BIG	10	/* the index of the sparse 1 GiB memfd */
 #define NFILES ARRAY_SIZE(specs)
 
 static int stage, nstages;
@@ -96,34 +116,54 @@ static int check(int ret, const char *what)
 	return ret;
 }
 
-/* The byte at offset @off of the file @s: a function of token and offset. */
-static uint8_t expected(const struct spec *s, size_t off)
-{
-	uint64_t x;
+#define CHUNK (1UL << 20)
 
-	if (s->sparse && off / PAGE != 10 && off / PAGE != 40)
-		return 0;
-	x = (off + 1) * 0x9E3779B97F4A7C15ULL ^ (s->token * 0xBF58476D1CE4E5B9ULL);
-	x ^= x >> 29;
-	return (uint8_t)(x ^ (x >> 8));
+/* Whether the page at offset @off of the file @s is ever written. */
+static int written(const struct spec *s, size_t off)
+{
+	return !s->sparse || off / PAGE % s->sparse == 10 || (s->late && off / PAGE == s->late);
 }
 
-static void fill(int fd, const struct spec *s)
+/* Writes the page of @s at offset @off (after PRESERVE_FD for its late page). */
+static void write_page(int fd, const struct spec *s, size_t off)
 {
 	static uint8_t buf[PAGE];
-	size_t off, n, i;
+	size_t n = s->size - off < PAGE ? s->size - off : PAGE;
+
+	expected(s, off, buf, n);
+	if (pwrite(fd, buf, n, off) != (ssize_t)n)
+		fail("pwrite at %zu", off);
+}
+
+/*
+ * The @n bytes at offset @off (page-aligned) of the file @s: zero in pages
+ * never written, else 64-bit words that are a function of token and offset.
+ */
+static void expected(const struct spec *s, size_t off, uint8_t *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i += 8) {
+		uint64_t x = ((off + i) / 8 + 1) * 0x9E3779B97F4A7C15ULL ^
+			     s->token * 0xBF58476D1CE4E5B9ULL;
+
+		x ^= x >> 29;
+		if (!written(s, off + i))
+			x = 0;
+		memcpy(buf + i, &x, n - i < 8 ? n - i : 8);
+	}
+}
+
+/* Everything but the late page. */
+static void fill(int fd, const struct spec *s)
+{
+	size_t off;
 
 	if (ftruncate(fd, s->size))
 		fail("ftruncate");
-	for (off = 0; off < s->size; off += n) {
-		n = s->size - off < PAGE ? s->size - off : PAGE;
-		if (s->sparse && off / PAGE != 10 && off / PAGE != 40)
-			continue;
-		for (i = 0; i < n; i++)
-			buf[i] = expected(s, off + i);
-		if (pwrite(fd, buf, n, off) != (ssize_t)n)
-			fail("pwrite");
-	}
+	for (off = 0; off < s->size; off += PAGE)
+		if (written(s, off) && !(s->late && off / PAGE == s->late))
+			write_page(fd, s, off);
 	if (lseek(fd, s->pos, SEEK_SET) != s->pos)
 		fail("lseek");
 	if (s->seals != F_SEAL_SEAL && s->seals && fcntl(fd, F_ADD_SEALS, s->seals))
@@ -132,7 +172,7 @@ static void fill(int fd, const struct spec *s)
 
 static void verify(int fd, const struct spec *s)
 {
-	static uint8_t buf[PAGE];
+	static uint8_t buf[CHUNK], want[CHUNK];
 	struct stat st;
 	size_t off, i;
 	ssize_t n;
@@ -151,12 +191,14 @@ static void verify(int fd, const struct spec *s)
 		fail("seals %#x, expected %#x", seals, s->seals);
 	for (off = 0; off < s->size; off += n) {
 		n = pread(fd, buf, sizeof(buf), off);
-		if (n <= 0)
-			fail("pread at %zu", off);
-		for (i = 0; i < (size_t)n; i++)
-			if (buf[i] != expected(s, off + i))
-				fail("byte %zu is %#x, expected %#x", off + i, buf[i],
-				     expected(s, off + i));
+		if (n <= 0 || (n < (ssize_t)sizeof(buf) && off + n < s->size))
+			fail("pread at %zu returned %zd", off, n);
+		expected(s, off, want, n);
+		if (!memcmp(buf, want, n))
+			continue;
+		for (i = 0; buf[i] == want[i]; i++)
+			;
+		fail("byte %zu is %#x, expected %#x", off + i, buf[i], want[i]);
 	}
 	if (pread(fd, buf, 1, s->size) != 0)
 		fail("data past the end");
@@ -209,26 +251,83 @@ static void hold_and_exit(void)
 	daemonize_and_wait();
 }
 
+/* Shmem in /proc/meminfo, in KiB. */
+static long shmem_kib(void)
+{
+	char line[128];
+	long kib = -1;
+	FILE *f = fopen("/proc/meminfo", "r");
+
+	if (!f)
+		fail("open /proc/meminfo");
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Shmem: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	if (kib < 0)
+		fail("no Shmem in /proc/meminfo");
+	return kib;
+}
+
+/*
+ * Preserves the sparse 1 GiB memfd @fd and checks what that cost: with
+ * @mem "sparse", Shmem grows by less than 1 MiB and the file keeps the
+ * blocks of the 4 MiB written; with "full", Shmem grows by the holes (at
+ * least 90% of them), as C fills them.
+ */
+static void preserve_measured(int sess, int fd, const struct spec *s, const char *mem)
+{
+	long before, after, written_kib = 0;
+	struct stat st;
+	size_t off;
+
+	for (off = 0; off < s->size; off += PAGE)
+		written_kib += written(s, off) ? PAGE / 1024 : 0;
+	before = shmem_kib();
+	check(luo_session_preserve_fd(sess, fd, s->token), "PRESERVE_FD");
+	after = shmem_kib();
+	if (fstat(fd, &st))
+		fail("fstat");
+	ksft_print_msg("preserving %s (%ld KiB written): Shmem %+ld KiB, file %lld KiB\n",
+		       s->what, written_kib, after - before, (long long)st.st_blocks / 2);
+	if (!strcmp(mem, "sparse")) {
+		if (after - before >= 1024 || st.st_blocks / 2 > written_kib + 64)
+			fail("preserving cost more than the data written");
+	} else if (after - before < (long)(s->size / 1024 - written_kib) * 9 / 10) {
+		fail("Shmem grew by less than the holes");
+	}
+}
+
 int main(int argc, char **argv)
 {
-	int sess[NSESSIONS], fds[NFILES], luo, opt;
+	int sess[NSESSIONS], fds[NFILES], luo, opt, big = 0;
+	size_t i, nfiles = 0, files[NFILES];
 	unsigned long long bytes = 0;
-	size_t i;
+	const char *mem = NULL;
 
-	while ((opt = getopt(argc, argv, "s:n:")) != -1) {
+	while ((opt = getopt(argc, argv, "s:n:bm:")) != -1) {
 		if (opt == 's')
 			stage = atoi(optarg);
 		else if (opt == 'n')
 			nstages = atoi(optarg);
+		else if (opt == 'b')
+			big = 1;
+		else if (opt == 'm')
+			mem = optarg;
 	}
-	if (stage < 1 || nstages < 2 || stage > nstages) {
-		fprintf(stderr, "usage: %s -s STAGE -n NSTAGES (NSTAGES >= 2)\n", argv[0]);
+	if (stage < 1 || nstages < 2 || stage > nstages ||
+	    (mem && strcmp(mem, "sparse") && strcmp(mem, "full")) || (mem && !big)) {
+		fprintf(stderr, "usage: %s -s STAGE -n NSTAGES [-b [-m sparse|full]] (NSTAGES >= 2)\n",
+			argv[0]);
 		return 2;
 	}
+	for (i = 0; i < NFILES; i++)
+		if (big || !specs[i].big)
+			files[nfiles++] = i;
 	ksft_print_header();
 	/* Stage 1: create, preserve; later: retrieve, verify, finish (and again). */
-	ksft_set_plan(stage == 1 ? NSESSIONS + NFILES :
-		      2 * NSESSIONS + NFILES + (stage < nstages) * (NSESSIONS + NFILES));
+	ksft_set_plan(stage == 1 ? NSESSIONS + nfiles :
+		      2 * NSESSIONS + nfiles + (stage < nstages) * (NSESSIONS + nfiles));
 	begin("open %s", LUO_DEVICE);
 	luo = luo_open_device();
 	if (luo < 0)
@@ -239,8 +338,8 @@ int main(int argc, char **argv)
 			sess[i] = create_session(luo, session_names[i]);
 			pass();
 		}
-		for (i = 0; i < NFILES; i++) {
-			const struct spec *s = &specs[i];
+		for (i = 0; i < nfiles; i++) {
+			const struct spec *s = &specs[files[i]];
 			int fd;
 
 			begin("preserve %s/%#llx (%s)", session_names[s->session],
@@ -250,9 +349,15 @@ int main(int argc, char **argv)
 			if (fd < 0)
 				fail("memfd_create");
 			fill(fd, s);
+			if (files[i] == SPARSE_BIG && mem)
+				preserve_measured(sess[s->session], fd, s, mem);
+			else
+				check(luo_session_preserve_fd(sess[s->session], fd, s->token),
+				      "PRESERVE_FD");
+			/* A hole written now must reach the next kernel too. */
+			if (s->late)
+				write_page(fd, s, s->late * PAGE);
 			verify(fd, s);
-			check(luo_session_preserve_fd(sess[s->session], fd, s->token),
-			      "PRESERVE_FD");
 			close(fd);
 			pass();
 		}
@@ -264,8 +369,8 @@ int main(int argc, char **argv)
 		sess[i] = retrieve_session(luo, session_names[i]);
 		pass();
 	}
-	for (i = 0; i < NFILES; i++) {
-		const struct spec *s = &specs[i];
+	for (i = 0; i < nfiles; i++) {
+		const struct spec *s = &specs[files[i]];
 
 		begin("verify %s/%#llx (%s)", session_names[s->session],
 		      (unsigned long long)s->token, s->what);
@@ -281,7 +386,7 @@ int main(int argc, char **argv)
 		pass();
 	}
 	ksft_print_msg("stage %d/%d: verified %zu memfds (%llu bytes) in %zu sessions\n",
-		       stage, nstages, NFILES, bytes, NSESSIONS);
+		       stage, nstages, nfiles, bytes, NSESSIONS);
 	if (stage == nstages)
 		ksft_finished();
 
@@ -290,11 +395,12 @@ int main(int argc, char **argv)
 		sess[i] = create_session(luo, session_names[i]);
 		pass();
 	}
-	for (i = 0; i < NFILES; i++) {
-		begin("re-preserve %s/%#llx for stage %d", session_names[specs[i].session],
-		      (unsigned long long)specs[i].token, stage + 1);
-		check(luo_session_preserve_fd(sess[specs[i].session], fds[i], specs[i].token),
-		      "PRESERVE_FD");
+	for (i = 0; i < nfiles; i++) {
+		const struct spec *s = &specs[files[i]];
+
+		begin("re-preserve %s/%#llx for stage %d", session_names[s->session],
+		      (unsigned long long)s->token, stage + 1);
+		check(luo_session_preserve_fd(sess[s->session], fds[i], s->token), "PRESERVE_FD");
 		close(fds[i]);
 		pass();
 	}

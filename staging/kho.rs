@@ -42,7 +42,7 @@ pub(crate) fn is_enabled() -> bool {
 /// field that its ABI declares to hold a KHO-preserved allocation of the
 /// kind the address is used for.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct HandoverAddr(u64);
+pub(crate) struct HandoverAddr(pub(super) u64);
 
 impl HandoverAddr {
     /// The address `pa`, read from handed-over data.
@@ -61,10 +61,11 @@ impl HandoverAddr {
     }
 }
 
-/// A copy of data the previous kernel handed over; only this module makes
-/// one, so code that knows the ABI may read addresses out of it.
+/// A copy of data the previous kernel handed over; only the KHO modules
+/// (this one and [`super::kho_folio`]) make one, so code that knows the
+/// ABI may read addresses out of it.
 #[derive(Clone, Copy)]
-pub(crate) struct Handed<T>(T);
+pub(crate) struct Handed<T>(pub(super) T);
 
 impl<T> Deref for Handed<T> {
     type Target = T;

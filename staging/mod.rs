@@ -11,6 +11,7 @@
 //! - [`anon_inode`]: anonymous-inode files backed by a Rust object;
 //! - [`initcall`]: built-in initcalls of any level and `early_param`;
 //! - [`kho`]: Kexec HandOver memory, outgoing and incoming, and block sets;
+//! - [`liveupdate`]: Live Update file handlers written in Rust;
 //! - [`rwsem`]: read-write semaphores, made with `new_rwsem!`;
 //! - [`static_once`]: statics initialized in place once, at first use;
 //! - [`uaccess`]: extensible-struct ioctl arguments.
@@ -18,6 +19,9 @@
 pub(crate) mod anon_inode;
 pub(crate) mod initcall;
 pub(crate) mod kho;
+// LUO's KUnit fakes use a part of it; mm/memfd_luo.rs uses all of it.
+#[allow(dead_code)]
+pub(crate) mod liveupdate;
 pub(crate) mod rwsem;
 pub(crate) mod static_once;
 pub(crate) mod uaccess;

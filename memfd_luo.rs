@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: GPL-2.0
+
+//! Memfd preservation via LUO, in Rust.
+//!
+//! A drop-in replacement for mm/memfd_luo.c of Linux 7.3: the file handler
+//! `memfd-v2`, with the same ABI (`struct memfd_luo_ser` and its folio
+//! array) and the same preserved properties (contents, size, position,
+//! seals, `O_RDWR | O_LARGEFILE`); see Documentation/mm/memfd_preservation.rst.
+//!
+//! Unlike the C handler it preserves only the folios the file has: holes
+//! stay holes (indices absent from the folio array, which a C kernel
+//! restores as holes too), swapped-out pages are read back in, and a write
+//! into a hole after preservation is picked up at freeze.  The `unsafe`
+//! code is in [`staging`] (folios, shmem, KHO) and [`abi`].
+
+use kernel::{
+    alloc::{
+        flags::__GFP_ZERO,
+        KVVec, //
+    },
+    bindings,
+    fs::File,
+    page::{
+        PAGE_SHIFT,
+        PAGE_SIZE, //
+    },
+    prelude::*,
+    sync::aref::ARef, //
+};
+
+#[path = "memfd_luo/abi.rs"]
+mod abi;
+// Shared with the LUO crate, of which this crate uses a part.
+#[allow(unused)]
+#[path = "memfd_luo/staging.rs"]
+mod staging;
+
+use abi::{
+    FolioSer,
+    MemfdSer, //
+};
+use staging::{
+    folio::PinnedFolio,
+    initcall::builtin_init,
+    kho,
+    kho_folio::{
+        IncomingVmalloc,
+        PreservedFolio,
+        PreservedVmalloc, //
+    },
+    liveupdate::{
+        FileOps,
+        OpArgs,
+        RustFileHandler, //
+    },
+    shmem::{
+        self,
+        InodeGuard,
+        NewMemfd,
+        ShmemFile, //
+    },
+};
+
+/// Messages read `memfd_luo: ...`, as C's `pr_fmt` makes them.
+const __LOG_PREFIX: &[u8] = b"memfd_luo\0";
+
+/// Folios pinned, or restored, per step.
+const BATCH: usize = 32;
+
+/// The flags of every folio this handler preserves: it keeps them all
+/// (see [`Preserved::scan`]).
+const FOLIO_FLAGS: u64 = abi::FOLIO_DIRTY | abi::FOLIO_UPTODATE;
+
+/// What a preserved memfd holds on to, until it is unpreserved or the
+/// kexec happens.
+///
+/// Fields drop in order: the array, the folios, then the serialized
+/// memfd, as C's unpreserve releases them.
+struct Preserved {
+    /// The folio array (`ser.folios`); `None` while the file has no folio.
+    array: Option<PreservedVmalloc<FolioSer>>,
+    /// The folios, pinned and preserved.
+    folios: KVVec<PreservedFolio>,
+    /// The serialized memfd, at the handle LUO hands over.
+    ser: kho::Preserved<MemfdSer>,
+    /// `shmem_nr_alloced_pages()` before the folios were last looked up.
+    seen: usize,
+}
+
+impl Preserved {
+    /// Pins and preserves the folios of the file that are not preserved
+    /// yet, and (re)builds the folio array if there were any.
+    ///
+    /// Every folio is marked dirty, so that the next kernel never reclaims
+    /// it, and one that was fallocated but never written is zeroed and
+    /// marked up to date, as C does; so all entries carry
+    /// [`FOLIO_FLAGS`].  On error nothing changes.
+    fn scan(&mut self, inode: &InodeGuard<'_>) -> Result {
+        let size = inode.size();
+        if size <= 0 {
+            return Ok(());
+        }
+        let end = (size as u64 - 1) >> PAGE_SHIFT;
+        // Read before the walk: a page that appears during it makes the
+        // count differ at freeze, which looks again.
+        let seen = inode.nr_alloced_pages();
+        let old = self.array.as_ref().map_or(&[][..], |a| a.as_slice());
+        let mut entries = PreservedVmalloc::<FolioSer>::vec(seen.max(old.len()))?;
+        let mut added = KVVec::new();
+        let mut pinned = KVec::with_capacity(BATCH, GFP_KERNEL)?;
+        let (mut start, mut k) = (0, 0);
+        while inode.pin_present(&mut start, end, &mut pinned)? > 0 {
+            for folio in pinned.drain_all() {
+                let index = folio.index();
+                // The old array is sorted by index, as the walk goes.
+                while k < old.len() && old[k].index() < index {
+                    entries.push(old[k], GFP_KERNEL | __GFP_ZERO)?;
+                    k += 1;
+                }
+                if k < old.len() && old[k].index() == index {
+                    // Already preserved: drop the second pin.
+                    entries.push(old[k], GFP_KERNEL | __GFP_ZERO)?;
+                    k += 1;
+                    continue;
+                }
+                let folio = prepare(folio)?;
+                entries.push(
+                    FolioSer::new(folio.pfn(), FOLIO_FLAGS, index),
+                    GFP_KERNEL | __GFP_ZERO,
+                )?;
+                added.push(folio, GFP_KERNEL)?;
+            }
+        }
+        if added.is_empty() {
+            self.seen = seen;
+            return Ok(());
+        }
+        for e in &old[k..] {
+            entries.push(*e, GFP_KERNEL | __GFP_ZERO)?;
+        }
+        let array = PreservedVmalloc::new(entries)?;
+        self.folios.reserve(added.len(), GFP_KERNEL)?;
+        self.ser.nr_folios = array.as_slice().len() as u64;
+        self.ser.folios = array.descriptor();
+        // The old array, if any, is unpreserved and freed here.
+        self.array = Some(array);
+        for folio in added.drain_all() {
+            // Room was reserved above.
+            let _ = self.folios.push_within_capacity(folio);
+        }
+        self.seen = seen;
+        Ok(())
+    }
+}
+
+/// Readies a pinned folio for the next kernel (up to date, dirty) and
+/// preserves it.
+fn prepare(folio: PinnedFolio) -> Result<PreservedFolio> {
+    {
+        let mut locked = folio.lock();
+        if !folio.is_uptodate() {
+            locked.zero_and_mark_uptodate();
+        }
+        locked.mark_dirty();
+    }
+    PreservedFolio::new(folio)
+}
+
+/// The memfd file handler.
+struct MemfdLuo;
+
+impl MemfdLuo {
+    /// The part of `preserve` done under the inode lock, with the file
+    /// frozen: the checks, in C's order, then the folios.
+    fn preserve_locked(file: &ShmemFile, inode: &InodeGuard<'_>) -> Result<KBox<Preserved>> {
+        let mut ser = kho::Preserved::<MemfdSer>::alloc(0)?;
+        let seals = file.seals()?;
+        if seals & !abi::ALL_SEALS != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        ser.pos = file.pos() as u64;
+        let size = inode.size();
+        // C pins with memfd_pin_folios(), which takes at most UINT_MAX
+        // folios, and refuses larger files.
+        if (size as u64).div_ceil(PAGE_SIZE as u64) > u64::from(u32::MAX) {
+            return Err(EFBIG);
+        }
+        ser.size = size as u64;
+        ser.seals = seals;
+        let mut p = KBox::new(
+            Preserved {
+                array: None,
+                folios: KVVec::new(),
+                ser,
+                seen: 0,
+            },
+            GFP_KERNEL,
+        )?;
+        p.scan(inode)?;
+        Ok(p)
+    }
+
+    /// Inserts the handed-over folios into `memfd`; on error the folios
+    /// not inserted yet are restored and freed, as C does.
+    fn restore_folios(memfd: &NewMemfd, array: &IncomingVmalloc<FolioSer>) -> Result {
+        let mut entries = array.iter();
+        let (mut folios, mut indices) = match (
+            KVec::with_capacity(BATCH, GFP_KERNEL),
+            KVec::with_capacity(BATCH, GFP_KERNEL),
+        ) {
+            (Ok(f), Ok(i)) => (f, i),
+            _ => {
+                discard(entries);
+                return Err(ENOMEM);
+            }
+        };
+        let mut res = Ok(());
+        for e in entries.by_ref() {
+            let mut folio = match e.restore() {
+                Ok(Some(folio)) => folio,
+                Ok(None) => continue,
+                Err(phys) => {
+                    pr_err!("Unable to restore folio at physical address: {:x}\n", phys);
+                    res = Err(EIO);
+                    break;
+                }
+            };
+            let flags = e.flags();
+            folio.set_flags(
+                flags & abi::FOLIO_UPTODATE != 0,
+                flags & abi::FOLIO_DIRTY != 0,
+            );
+            // Both have room: they are flushed when full.
+            let _ = indices.push_within_capacity(e.index());
+            let _ = folios.push_within_capacity(folio).map_err(drop);
+            if folios.len() == BATCH {
+                res = memfd.add_folios(&mut folios, &indices);
+                indices.clear();
+                if res.is_err() {
+                    break;
+                }
+            }
+        }
+        if res.is_ok() && !folios.is_empty() {
+            res = memfd.add_folios(&mut folios, &indices);
+        }
+        if res.is_err() {
+            // The folios not inserted yet are freed, as C does.
+            drop(folios);
+            discard(entries);
+        }
+        res
+    }
+
+    /// A memfd with the handed-over seals, position and size, still
+    /// without folios.
+    fn restore(ser: &MemfdSer) -> Result<NewMemfd> {
+        if ser.seals & !abi::ALL_SEALS != 0 {
+            return Err(EOPNOTSUPP);
+        }
+        // The seals are preserved: allow sealing so they can be added.
+        let memfd = NewMemfd::create(c"", bindings::MFD_ALLOW_SEALING).inspect_err(|e| {
+            pr_err!("failed to setup file: {:?}\n", e);
+        })?;
+        memfd.add_seals(ser.seals).inspect_err(|e| {
+            pr_err!("failed to add seals: {:?}\n", e);
+        })?;
+        memfd.set_pos(ser.pos as i64);
+        memfd.set_size(ser.size as i64);
+        Ok(memfd)
+    }
+}
+
+/// Restores and frees the folios of `entries`.
+fn discard(entries: impl Iterator<Item = kho::Handed<FolioSer>>) {
+    for e in entries {
+        if let Err(phys) = e.restore() {
+            pr_warn!("Unable to restore folio at physical address: {:x}\n", phys);
+        }
+    }
+}
+
+impl FileOps for MemfdLuo {
+    type Private = KBox<Preserved>;
+
+    fn can_preserve(file: &File) -> bool {
+        ShmemFile::from_file(file).is_some_and(|f| f.nlink() == 0)
+    }
+
+    fn get_id(file: &File) -> usize {
+        shmem::inode_id(file)
+    }
+
+    fn preserve(args: &mut OpArgs<'_, KBox<Preserved>>) -> Result {
+        let file = args.file().and_then(ShmemFile::from_file).ok_or(EINVAL)?;
+        let mut inode = file.lock();
+        inode.set_frozen(true);
+        match Self::preserve_locked(file, &inode) {
+            Ok(p) => {
+                args.set_data(p.ser.phys());
+                args.set_private(p);
+                Ok(())
+            }
+            Err(e) => {
+                inode.set_frozen(false);
+                Err(e)
+            }
+        }
+    }
+
+    fn freeze(args: &mut OpArgs<'_, KBox<Preserved>>) -> Result {
+        let file = args.file().and_then(ShmemFile::from_file).ok_or(EINVAL)?;
+        let Some(p) = args.private_mut() else {
+            kernel::warn_on!(true);
+            return Err(EINVAL);
+        };
+        // The position may have changed since preserve.
+        p.ser.pos = file.pos() as u64;
+        let inode = file.lock();
+        // Pages written into holes since preserve are preserved now.
+        if inode.nr_alloced_pages() != p.seen {
+            p.scan(&inode)?;
+        }
+        Ok(())
+    }
+
+    fn unpreserve(args: &mut OpArgs<'_, KBox<Preserved>>) {
+        let Some(file) = args.file().and_then(ShmemFile::from_file) else {
+            kernel::warn_on!(true);
+            return;
+        };
+        let mut inode = file.lock();
+        inode.set_frozen(false);
+        drop(args.take_private());
+    }
+
+    fn retrieve(args: &mut OpArgs<'_, KBox<Preserved>>) -> Result<ARef<File>> {
+        let ser = abi::incoming(args.data())?;
+        let res = Self::restore(&ser).and_then(|memfd| {
+            if ser.nr_folios != 0 {
+                let array = ser.folio_array().ok_or(EINVAL)?;
+                Self::restore_folios(&memfd, &array)?;
+            }
+            Ok(memfd.into_file())
+        });
+        ser.free();
+        res
+    }
+
+    fn finish(args: &mut OpArgs<'_, KBox<Preserved>>) {
+        // A retrieved file owns its folios, and a failed retrieve freed
+        // what it could: only a file nobody retrieved is left to free.
+        if args.retrieve_status().is_some() {
+            return;
+        }
+        let Ok(ser) = abi::incoming(args.data()) else {
+            return;
+        };
+        if ser.nr_folios != 0 {
+            if let Some(array) = ser.folio_array() {
+                discard(array.iter());
+            }
+        }
+        ser.free();
+    }
+}
+
+/// The handler LUO calls.
+static HANDLER: RustFileHandler<MemfdLuo> = RustFileHandler::new(abi::COMPATIBLE);
+
+/// Registers the handler; without live update there is nothing to do.
+fn init() -> Result {
+    match HANDLER.register() {
+        Err(e) if e != EOPNOTSUPP => {
+            pr_err!("Could not register luo filesystem handler: {:?}\n", e);
+            Err(e)
+        }
+        _ => Ok(()),
+    }
+}
+
+builtin_init!(late_initcall, memfd_luo_init_rs, init);
