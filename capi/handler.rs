@@ -9,7 +9,8 @@
 //! [`FileHandler`] and [`Flb`] are copyable handles to them whose methods
 //! call the C callbacks; the structs are only accessed field by field
 //! through raw pointers (see Documentation/luo-rs.rst).
-//! [`RustFileHandler::handle`] makes the handle of a handler written in Rust.
+//! (LUO's KUnit fakes are handlers written in Rust, whose handles the test
+//! module makes.)
 
 use core::ptr::NonNull;
 use kernel::{
@@ -28,13 +29,7 @@ use kernel::{
 
 use crate::{
     capi::abi::c_str_bytes,
-    staging::{
-        liveupdate::{
-            FileOps,
-            RustFileHandler, //
-        },
-        static_once::StaticOnce, //
-    },
+    staging::static_once::StaticOnce, //
 };
 
 /// Serializes access to the state slots of all FLBs (C's
@@ -552,23 +547,27 @@ pub(crate) fn test_register(_fh: FileHandler) {
     };
 }
 
-impl<T: FileOps> RustFileHandler<T> {
-    /// The handle LUO uses.
-    pub(crate) fn handle(&'static self) -> FileHandler {
-        // INVARIANT: a static handler with valid ops lives forever.
-        FileHandler(NonNull::from(self).cast())
-    }
-}
-
 #[kunit_tests(luo_rs_handler)]
 mod tests {
     use super::*;
     use crate::{
         luo_file,
         luo_flb,
-        staging::liveupdate::OpArgs,
+        staging::liveupdate::{
+            FileOps,
+            OpArgs,
+            RustFileHandler, //
+        },
         Luo, //
     };
+
+    impl<T: FileOps> RustFileHandler<T> {
+        /// The handle LUO uses.
+        pub(crate) fn handle(&'static self) -> FileHandler {
+            // INVARIANT: a static handler with valid ops lives forever.
+            FileHandler(NonNull::from(self).cast())
+        }
+    }
 
     /// A handler that takes no file.
     struct NoFiles;

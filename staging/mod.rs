@@ -19,7 +19,9 @@
 pub(crate) mod anon_inode;
 pub(crate) mod initcall;
 pub(crate) mod kho;
-// LUO's KUnit fakes use a part of it; mm/memfd_luo.rs uses all of it.
+// Only LUO's KUnit fakes, handlers written in Rust, need it here (using a
+// part of it); mm/memfd_luo.rs includes it too.
+#[cfg(CONFIG_KUNIT = "y")]
 #[allow(dead_code)]
 pub(crate) mod liveupdate;
 pub(crate) mod rwsem;
