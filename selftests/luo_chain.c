@@ -70,7 +70,7 @@ static const struct spec specs[] = {
 	{ 2, 0x302, 1UL << 30, 1UL << 29, 0, 256, 0, 1,
 	  "1 GiB sparse (4 MiB written), position 512 MiB" },
 };
-#define SPARSE_BIG	10	/* the index of the sparse 1 GiB memfd */
+#define SPARSE_BIG	0x302	/* the token of the sparse 1 GiB memfd */
 #define NFILES ARRAY_SIZE(specs)
 
 static int stage, nstages;
@@ -124,6 +124,31 @@ static int written(const struct spec *s, size_t off)
 	return !s->sparse || off / PAGE % s->sparse == 10 || (s->late && off / PAGE == s->late);
 }
 
+/*
+ * The @n bytes at offset @off (page-aligned) of the file @s: zero in pages
+ * never written, else 64-bit words that are a function of token and offset.
+ */
+static void expected(const struct spec *s, size_t off, uint8_t *buf, size_t n)
+{
+	size_t i, j;
+
+	for (i = 0; i < n; i += PAGE) {
+		size_t len = n - i < PAGE ? n - i : PAGE;
+
+		if (!written(s, off + i)) {
+			memset(buf + i, 0, len);
+			continue;
+		}
+		for (j = 0; j < len; j += 8) {
+			uint64_t x = ((off + i + j) / 8 + 1) * 0x9E3779B97F4A7C15ULL ^
+				     s->token * 0xBF58476D1CE4E5B9ULL;
+
+			x ^= x >> 29;
+			memcpy(buf + i + j, &x, len - j < 8 ? len - j : 8);
+		}
+	}
+}
+
 /* Writes the page of @s at offset @off (after PRESERVE_FD for its late page). */
 static void write_page(int fd, const struct spec *s, size_t off)
 {
@@ -133,25 +158,6 @@ static void write_page(int fd, const struct spec *s, size_t off)
 	expected(s, off, buf, n);
 	if (pwrite(fd, buf, n, off) != (ssize_t)n)
 		fail("pwrite at %zu", off);
-}
-
-/*
- * The @n bytes at offset @off (page-aligned) of the file @s: zero in pages
- * never written, else 64-bit words that are a function of token and offset.
- */
-static void expected(const struct spec *s, size_t off, uint8_t *buf, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i += 8) {
-		uint64_t x = ((off + i) / 8 + 1) * 0x9E3779B97F4A7C15ULL ^
-			     s->token * 0xBF58476D1CE4E5B9ULL;
-
-		x ^= x >> 29;
-		if (!written(s, off + i))
-			x = 0;
-		memcpy(buf + i, &x, n - i < 8 ? n - i : 8);
-	}
 }
 
 /* Everything but the late page. */
@@ -349,7 +355,7 @@ int main(int argc, char **argv)
 			if (fd < 0)
 				fail("memfd_create");
 			fill(fd, s);
-			if (files[i] == SPARSE_BIG && mem)
+			if (s->token == SPARSE_BIG && mem)
 				preserve_measured(sess[s->session], fd, s, mem);
 			else
 				check(luo_session_preserve_fd(sess[s->session], fd, s->token),

@@ -132,6 +132,9 @@ impl InodeGuard<'_> {
         end: u64,
         out: &mut KVec<PinnedFolio>,
     ) -> Result<usize> {
+        if *start > end {
+            return Ok(0);
+        }
         let mut raw = [core::ptr::null_mut(); 32];
         let max = (out.capacity() - out.len()).clamp(1, raw.len());
         out.reserve(max, GFP_KERNEL)?;
