@@ -119,10 +119,9 @@ impl Handed<FolioSer> {
             return Ok(None);
         }
         let phys = pfn << PAGE_SHIFT;
-        // SAFETY: `self` is a handed-over entry of a folio array (the
-        // only `Handed<FolioSer>`s are those of `folio_array`), whose
-        // `pfn` memfd.h declares the first page of a folio the previous
-        // kernel preserved with `kho_preserve_folio()`.
+        // Only `folio_array` yields `Handed<FolioSer>`s.
+        // SAFETY: a handed-over entry, whose `pfn` memfd.h declares the
+        // first page of a folio preserved with `kho_preserve_folio()`.
         let addr = unsafe { HandoverAddr::new(phys) };
         kho_folio::restore_folio(addr).map(Some).ok_or(phys)
     }
@@ -133,10 +132,9 @@ impl Incoming<MemfdSer> {
     /// cannot restore it.
     pub(crate) fn folio_array(&self) -> Option<IncomingVmalloc<FolioSer>> {
         let desc = self.folios;
-        // SAFETY: read from the `memfd_luo_ser` the previous kernel handed
-        // over, whose `folios` memfd.h declares the descriptor of the
-        // vmalloc preservation of its folio array; `self` is adopted once,
-        // so the array is restored once.
+        // `self` is adopted once, so the array is restored once.
+        // SAFETY: `folios` of a handed-over `memfd_luo_ser`, which memfd.h
+        // declares the descriptor of its folio array's preservation.
         unsafe { IncomingVmalloc::<FolioSer>::restore(desc, self.nr_folios) }
     }
 }
