@@ -123,70 +123,83 @@ pub(crate) struct FileState {
     pub(crate) retrieve: Retrieve,
 }
 
-/// A registered `struct liveupdate_file_handler`.
-///
-/// # Invariants
-///
-/// `ptr` points to a handler with valid `ops` that stays valid while LUO
-/// uses it: from registration until unregistration, and while a file
-/// preserved by it holds its owner's [`ModuleRef`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileHandler(NonNull<bindings::liveupdate_file_handler>);
+/// Defines `$name`, a copyable handle to a C object `bindings::$t` whose
+/// callback table is a `bindings::$ops`, with the methods both kinds share.
+macro_rules! c_object {
+    ($(#[$doc:meta])* $name:ident($t:ident, $ops:ident), mandatory: $($cb:ident),*) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        pub(crate) struct $name(NonNull<bindings::$t>);
 
-// SAFETY: LUO never writes a handler, and its callbacks may be called from
-// any thread.
-unsafe impl Send for FileHandler {}
-// SAFETY: shared handles only read the handler and call its callbacks,
-// which C allows from any thread.
-unsafe impl Sync for FileHandler {}
+        // SAFETY: LUO writes no public field of the object (only an FLB's
+        // private area, under `FLB_SLOTS`), and the callbacks may be called
+        // from any thread.
+        unsafe impl Send for $name {}
+        // SAFETY: shared handles only read the public fields and call the
+        // callbacks, which C allows from any thread.
+        unsafe impl Sync for $name {}
+
+        impl $name {
+            /// A handle to the C object at `ptr`; `None` for NULL.
+            ///
+            /// # Safety
+            ///
+            /// `ptr` must be NULL or satisfy the type invariant for as long
+            /// as the handle or a copy of it is used.
+            pub(crate) unsafe fn from_raw(ptr: *mut bindings::$t) -> Option<Self> {
+                NonNull::new(ptr).map(Self)
+            }
+
+            /// The raw pointer, for C callers that want it back.
+            pub(crate) fn as_ptr(self) -> *mut bindings::$t {
+                self.0.as_ptr()
+            }
+
+            fn ops(&self) -> &bindings::$ops {
+                // SAFETY: the object is valid (type invariant) and its owner
+                // never changes `ops`, which points to a valid, immutable
+                // table; the private area, which LUO writes, is not covered.
+                unsafe { &*(*self.as_ptr()).ops }
+            }
+
+            /// The compatible string, without its NUL.
+            pub(crate) fn compatible(&self) -> &[u8] {
+                // SAFETY: the object is valid (type invariant) and its owner
+                // never changes `compatible`; the reference covers that field
+                // only.
+                c_str_bytes(unsafe { &(*self.as_ptr()).compatible })
+            }
+
+            /// Whether every mandatory callback is set.
+            pub(crate) fn is_complete(&self) -> bool {
+                let ops = self.ops();
+                $(ops.$cb.is_some())&&*
+            }
+
+            /// Takes a reference on the owning module.
+            pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
+                ModuleRef::try_get(self.ops().owner)
+            }
+        }
+    };
+}
+
+c_object! {
+    /// A registered `struct liveupdate_file_handler`.
+    ///
+    /// # Invariants
+    ///
+    /// `ptr` points to a handler with valid `ops` that stays valid while LUO
+    /// uses it: from registration until unregistration, and while a file
+    /// preserved by it holds its owner's [`ModuleRef`].
+    FileHandler(liveupdate_file_handler, liveupdate_file_ops),
+    mandatory: preserve, unpreserve, retrieve, finish, can_preserve
+}
 
 /// A callback of a file handler that takes an argument block.
 type FileOp<R> = Option<unsafe extern "C" fn(*mut bindings::liveupdate_file_op_args) -> R>;
 
 impl FileHandler {
-    /// A handle to the C object at `ptr`; `None` for NULL.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be NULL or satisfy the type invariant for as long as the
-    /// handle or a copy of it is used.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::liveupdate_file_handler) -> Option<Self> {
-        NonNull::new(ptr).map(Self)
-    }
-
-    /// The raw pointer, for C callers that want it back.
-    pub(crate) fn as_ptr(self) -> *mut bindings::liveupdate_file_handler {
-        self.0.as_ptr()
-    }
-
-    fn ops(&self) -> &bindings::liveupdate_file_ops {
-        // SAFETY: the handler is valid (type invariant) and its owner never
-        // changes `ops`, which points to a valid, immutable table.
-        unsafe { &*(*self.as_ptr()).ops }
-    }
-
-    /// The compatible string, without its NUL.
-    pub(crate) fn compatible(&self) -> &[u8] {
-        // SAFETY: the handler is valid (type invariant) and its owner never
-        // changes `compatible`; the reference covers that field only.
-        c_str_bytes(unsafe { &(*self.as_ptr()).compatible })
-    }
-
-    /// Whether every mandatory callback is set.
-    pub(crate) fn is_complete(&self) -> bool {
-        let ops = self.ops();
-        ops.preserve.is_some()
-            && ops.unpreserve.is_some()
-            && ops.retrieve.is_some()
-            && ops.finish.is_some()
-            && ops.can_preserve.is_some()
-    }
-
-    /// Takes a reference on the owning module.
-    pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
-        ModuleRef::try_get(self.ops().owner)
-    }
-
     /// Calls the handler's callback `f`, if set, with an argument block
     /// made of `st`; returns what it returned and the block as it left it.
     fn call<R>(
@@ -347,74 +360,30 @@ pub(crate) struct FlbState {
     pub(crate) incoming: Mutex<FlbSide>,
 }
 
-/// A `struct liveupdate_flb` of a C subsystem.
-///
-/// # Invariants
-///
-/// `ptr` points to an FLB with valid `ops` that stays valid while it is
-/// registered, while LUO's state of it holds a reference on its module, and
-/// for the rest of the boot if it has no owner module (built-in FLBs are
-/// static objects).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Flb(NonNull<bindings::liveupdate_flb>);
-
-// SAFETY: LUO never changes an FLB's public fields, its private area is
-// only written under `FLB_SLOTS`, and the callbacks may be called from any
-// thread.
-unsafe impl Send for Flb {}
-// SAFETY: shared handles only read the public fields, reach the private
-// area under `FLB_SLOTS` and call the callbacks, which C allows from any
-// thread.
-unsafe impl Sync for Flb {}
+c_object! {
+    /// A `struct liveupdate_flb` of a C subsystem.
+    ///
+    /// # Invariants
+    ///
+    /// `ptr` points to an FLB with valid `ops` that stays valid while it is
+    /// registered, while LUO's state of it holds a reference on its module,
+    /// and for the rest of the boot if it has no owner module (built-in FLBs
+    /// are static objects).
+    Flb(liveupdate_flb, liveupdate_flb_ops),
+    mandatory: preserve, unpreserve, retrieve, finish
+}
 
 /// A callback of an FLB.
 type FlbOp<R> = Option<unsafe extern "C" fn(*mut bindings::liveupdate_flb_op_args) -> R>;
 
 impl Flb {
-    /// A handle to the C object at `ptr`; `None` for NULL.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be NULL or satisfy the type invariant.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::liveupdate_flb) -> Option<Self> {
-        NonNull::new(ptr).map(Self)
-    }
-
-    fn ops(&self) -> &bindings::liveupdate_flb_ops {
-        // SAFETY: the FLB is valid (type invariant) and its owner never
-        // changes `ops`, which points to a valid, immutable table; the
-        // private area, which LUO writes, is not covered.
-        unsafe { &*(*self.0.as_ptr()).ops }
-    }
-
-    /// The compatible string, without its NUL.
-    pub(crate) fn compatible(&self) -> &[u8] {
-        // SAFETY: the FLB is valid (type invariant) and its owner never
-        // changes `compatible`; the reference covers that field only.
-        c_str_bytes(unsafe { &(*self.0.as_ptr()).compatible })
-    }
-
-    /// Whether every mandatory callback is set.
-    pub(crate) fn is_complete(&self) -> bool {
-        let ops = self.ops();
-        ops.preserve.is_some()
-            && ops.unpreserve.is_some()
-            && ops.retrieve.is_some()
-            && ops.finish.is_some()
-    }
-
-    /// Takes a reference on the owning module.
-    pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
-        ModuleRef::try_get(self.ops().owner)
-    }
-
     /// The pointer slot of the FLB's private area where LUO keeps its
     /// [`FlbState`] (`private.outgoing.obj`, which no C code of this kernel
     /// uses), so a new, zeroed FLB starts without state, as in C.
     fn slot(&self) -> *mut *mut c_void {
         // SAFETY: the FLB is valid (type invariant); the place expression
         // only computes the address of one field of its private area.
-        unsafe { &raw mut (*self.0.as_ptr()).private.outgoing.obj }
+        unsafe { &raw mut (*self.as_ptr()).private.outgoing.obj }
     }
 
     /// LUO's state of this FLB, if it has one; `_slots` shows `FLB_SLOTS` is held.
@@ -492,7 +461,7 @@ impl Flb {
     /// what it returned and the handle and object it left in the block.
     fn call<R>(&self, f: FlbOp<R>, data: u64, obj: CPtr) -> Option<(R, u64, CPtr)> {
         let mut args = bindings::liveupdate_flb_op_args {
-            flb: self.0.as_ptr(),
+            flb: self.as_ptr(),
             data,
             obj: obj.0,
         };
