@@ -42,9 +42,10 @@ pub(crate) struct Handler {
 /// protects in C).
 #[derive(Default)]
 pub(crate) struct Registry {
-    handlers: KVec<Handler>,
-    /// FLBs used by at least one handler, in registration order.
-    pub(crate) flbs: KVec<luo_flb::RegisteredFlb>,
+    pub(crate) handlers: KVec<Handler>,
+    /// FLBs used by at least one handler, in the order of their first
+    /// registration (C's `luo_flb_global.list`).
+    pub(crate) flbs: KVec<Arc<handler::FlbState>>,
 }
 
 impl Registry {

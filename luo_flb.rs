@@ -26,8 +26,7 @@ use crate::{
 };
 use kernel::{
     page::PAGE_SIZE,
-    prelude::*,
-    sync::Arc, //
+    prelude::*, //
 };
 
 /// Pages of the serialized FLB array.
@@ -36,12 +35,6 @@ const FLB_PGCNT: usize = 1;
 /// How many FLBs fit in the serialized array (`LUO_FLB_MAX`).
 pub(crate) const FLB_MAX: usize =
     (FLB_PGCNT * PAGE_SIZE - size_of::<abi::FlbHeaderSer>()) / size_of::<abi::FlbSer>();
-
-/// An FLB in the registry: registered with `users` file handlers.
-pub(crate) struct RegisteredFlb {
-    state: Arc<FlbState>,
-    users: usize,
-}
 
 /// The serialized FLB arrays of both kernels.
 #[derive(Default)]
@@ -181,7 +174,7 @@ pub(crate) fn register(luo: &Luo, fh: FileHandler, flb: Flb) -> Result {
     let res = reg.register_flb(fh, flb);
     // A state made for an FLB that did not get registered must not stay
     // behind in a module's FLB either.
-    if res.is_err() && !reg.flbs.iter().any(|r| r.state.flb == flb) {
+    if res.is_err() && !reg.flbs.iter().any(|s| s.flb == flb) {
         flb.release_state();
     }
     res
@@ -237,27 +230,15 @@ impl Registry {
             return Err(EEXIST);
         }
         handler.flbs.reserve(1, GFP_KERNEL)?;
-        match self.flbs.iter_mut().find(|r| r.state.flb == flb) {
-            Some(r) => r.users += 1,
-            None => {
-                if self.flbs.len() == FLB_MAX {
-                    return Err(ENOSPC);
-                }
-                if self
-                    .flbs
-                    .iter()
-                    .any(|r| r.state.flb.compatible() == flb.compatible())
-                {
-                    return Err(EEXIST);
-                }
-                self.flbs.push(
-                    RegisteredFlb {
-                        state: state.clone(),
-                        users: 1,
-                    },
-                    GFP_KERNEL,
-                )?;
+        if !self.flbs.iter().any(|s| s.flb == flb) {
+            if self.flbs.len() == FLB_MAX {
+                return Err(ENOSPC);
             }
+            let compatible = flb.compatible();
+            if self.flbs.iter().any(|s| s.flb.compatible() == compatible) {
+                return Err(EEXIST);
+            }
+            self.flbs.push(state.clone(), GFP_KERNEL)?;
         }
         let handler = self.handler_mut(fh).ok_or(EINVAL)?;
         handler.flbs.push(state, GFP_KERNEL)?;
@@ -278,12 +259,13 @@ impl Registry {
             );
             return;
         }
-        if let Some(i) = self.flbs.iter().position(|r| r.state.flb == flb) {
-            self.flbs[i].users -= 1;
-            if self.flbs[i].users == 0 {
-                self.flbs.remove(i).ok();
-                flb.release_state();
-            }
+        if !self
+            .handlers
+            .iter()
+            .any(|h| h.flbs.iter().any(|s| s.flb == flb))
+        {
+            self.flbs.retain(|s| s.flb != flb);
+            flb.release_state();
         }
     }
 }
@@ -318,9 +300,9 @@ pub(crate) fn setup_outgoing(luo: &Luo) -> Result<u64> {
 pub(crate) fn serialize(luo: &Luo) {
     let reg = luo.registry.read();
     let mut n = 0;
-    for r in reg.flbs.iter() {
+    for s in reg.flbs.iter() {
         let (count, data) = {
-            let side = r.state.outgoing.lock();
+            let side = s.outgoing.lock();
             (side.count, side.data)
         };
         if count == 0 {
@@ -332,7 +314,7 @@ pub(crate) fn serialize(luo: &Luo) {
         };
         let entries = out.trailing_mut::<abi::FlbSer>();
         let Some(e) = entries.get_mut(n) else { break };
-        abi::copy_c_str(&mut e.name, r.state.flb.compatible());
+        abi::copy_c_str(&mut e.name, s.flb.compatible());
         e.data = data;
         e.count = count;
         n += 1;
