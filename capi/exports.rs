@@ -23,6 +23,7 @@ use crate::{
 };
 use kernel::{
     bindings,
+    error::from_result,
     prelude::*, //
 };
 
@@ -55,16 +56,14 @@ pub(crate) unsafe extern "C" fn liveupdate_reboot() -> c_int {
 pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
     fh: *mut bindings::liveupdate_file_handler,
 ) -> c_int {
-    // SAFETY: the caller keeps the handler valid while registered.
-    let Some(fh) = (unsafe { FileHandler::from_raw(fh) }) else {
-        return EINVAL.to_errno();
-    };
-    let res = luo_file::register_handler(luo(), fh);
-    if res.is_ok() {
+    from_result(|| {
+        // SAFETY: the caller keeps the handler valid while registered.
+        let fh = unsafe { FileHandler::from_raw(fh) }.ok_or(EINVAL)?;
+        luo_file::register_handler(luo(), fh)?;
         // As C does: the in-kernel test module attaches its FLBs.
         handler::test_register(fh);
-    }
-    errno(res)
+        Ok(0)
+    })
 }
 
 /// `liveupdate_unregister_file_handler()`.
@@ -129,21 +128,17 @@ unsafe fn flb_get(
     objp: *mut *mut c_void,
     get: impl FnOnce(&FlbState) -> Result<CPtr>,
 ) -> c_int {
-    // SAFETY: as required of the caller.
-    let Some(flb) = (unsafe { Flb::from_raw(flb) }) else {
-        return EINVAL.to_errno();
-    };
-    if !crate::enabled() {
-        return EOPNOTSUPP.to_errno();
-    }
-    match flb.state().and_then(|s| get(&s)) {
-        Ok(obj) => {
-            // SAFETY: `objp` is writable (caller).
-            unsafe { *objp = obj.0 };
-            0
+    from_result(|| {
+        // SAFETY: as required of the caller.
+        let flb = unsafe { Flb::from_raw(flb) }.ok_or(EINVAL)?;
+        if !crate::enabled() {
+            return Err(EOPNOTSUPP);
         }
-        Err(e) => e.to_errno(),
-    }
+        let obj = flb.state().and_then(|s| get(&s))?;
+        // SAFETY: `objp` is writable when `get` succeeds (caller).
+        unsafe { *objp = obj.0 };
+        Ok(0)
+    })
 }
 
 /// Calls `put` on the state of the FLB behind `flb`, if not NULL.

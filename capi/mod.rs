@@ -31,8 +31,5 @@ pub(crate) fn panic(msg: core::fmt::Arguments<'_>) -> ! {
 
 /// The C return value of `r`: 0 or a negative errno.
 pub(crate) fn errno(r: Result) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    kernel::error::from_result(|| r.map(|()| 0))
 }

@@ -14,6 +14,7 @@ use core::{
 };
 use kernel::{
     bindings,
+    error::from_result,
     fs::{
         File,
         LocalFile, //
@@ -80,10 +81,7 @@ unsafe extern "C" fn release_callback<T: AnonFileOps>(
     // SAFETY: `private_data` holds the `Arc<T>` that `new_file` converted with
     // `into_foreign`; this is the last use of the file, so we take it back.
     let this = unsafe { Arc::<T>::from_foreign((*file).private_data) };
-    match T::release(this) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| T::release(this).map(|()| 0))
 }
 
 /// The `unlocked_ioctl` of the table: calls `T::ioctl`.
@@ -103,10 +101,7 @@ unsafe extern "C" fn ioctl_callback<T: AnonFileOps>(
     let cx = IoctlContext {
         _not_send: PhantomData,
     };
-    match T::ioctl(this, &cx, cmd, arg) {
-        Ok(ret) => ret as c_long,
-        Err(e) => e.to_errno() as c_long,
-    }
+    from_result(|| T::ioctl(this, &cx, cmd, arg).map(|ret| ret as c_long))
 }
 
 /// Creates an anonymous-inode file named `name` (`anon_inode_getfile()`,

@@ -41,10 +41,7 @@ macro_rules! builtin_init {
         #[no_mangle]
         #[link_section = ".init.text"]
         extern "C" fn $sym() -> ::kernel::ffi::c_int {
-            match $f() {
-                Ok(()) => 0,
-                Err(e) => e.to_errno(),
-            }
+            ::kernel::error::from_result(|| $f().map(|()| 0))
         }
 
         #[cfg(CONFIG_HAVE_ARCH_PREL32_RELOCATIONS)]
@@ -84,10 +81,7 @@ macro_rules! builtin_init {
                 // outlives this call.
                 Some(unsafe { ::kernel::str::CStr::from_char_ptr(val) })
             };
-            match $f(val) {
-                Ok(()) => 0,
-                Err(e) => e.to_errno(),
-            }
+            ::kernel::error::from_result(|| $f(val).map(|()| 0))
         }
 
         const _: () = {
