@@ -120,20 +120,12 @@ pub(crate) const fn io(nr: u32) -> u32 {
 
 /// One entry of an ioctl table: the exact command and the minimum size of
 /// its argument (`offsetofend` of the last mandatory field).
-#[derive(Clone, Copy)]
 pub(crate) struct IoctlOp {
     cmd: u32,
     min_size: usize,
 }
 
 impl IoctlOp {
-    /// The entry for `cmd`, whose argument is a `T` of at least `min_size`
-    /// bytes.
-    pub(crate) const fn new<T>(cmd: u32, min_size: usize) -> Self {
-        assert!(min_size <= size_of::<T>());
-        Self { cmd, min_size }
-    }
-
     /// ENOIOCTLCMD (ENOTTY for userspace) when `cmd` only shares the
     /// number, EINVAL when userspace's struct is shorter than the minimum.
     pub(crate) fn check(&self, cmd: u32, user_size: u32) -> Result {
@@ -152,10 +144,10 @@ impl IoctlOp {
 /// field `$last`.
 macro_rules! ioctl_ops {
     ($($nr:ident => $t:ident.$last:ident),* $(,)?) => {
-        [$($crate::IoctlOp::new::<::kernel::bindings::$t>(
-            $crate::io(::kernel::bindings::$nr),
-            $crate::capi::abi::offset_of_end!(::kernel::bindings::$t, $last),
-        )),*]
+        [$($crate::IoctlOp {
+            cmd: $crate::io(::kernel::bindings::$nr),
+            min_size: $crate::capi::abi::offset_of_end!(::kernel::bindings::$t, $last),
+        }),*]
     };
 }
 pub(crate) use ioctl_ops;
