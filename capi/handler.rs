@@ -94,9 +94,6 @@ unsafe impl Send for CPtr {}
 unsafe impl Sync for CPtr {}
 
 impl CPtr {
-    /// No pointer.
-    pub(crate) const NONE: Self = Self(core::ptr::null_mut());
-
     /// Whether there is no pointer.
     pub(crate) fn is_none(self) -> bool {
         self.0.is_null()
@@ -105,7 +102,7 @@ impl CPtr {
 
 impl Default for CPtr {
     fn default() -> Self {
-        Self::NONE
+        Self(core::ptr::null_mut())
     }
 }
 
@@ -475,7 +472,7 @@ impl Flb {
     /// `preserve`: the FLB's handle and object for the outgoing kernel.
     pub(crate) fn preserve(&self) -> Result<(u64, CPtr)> {
         let (err, data, obj) = self
-            .call(self.ops().preserve, 0, CPtr::NONE)
+            .call(self.ops().preserve, 0, CPtr::default())
             .ok_or(EINVAL)?;
         to_result(err)?;
         Ok((data, obj))
@@ -489,7 +486,7 @@ impl Flb {
     /// `retrieve`: the object rebuilt from the previous kernel's `data`.
     pub(crate) fn retrieve(&self, data: u64) -> Result<CPtr> {
         let (err, _, obj) = self
-            .call(self.ops().retrieve, data, CPtr::NONE)
+            .call(self.ops().retrieve, data, CPtr::default())
             .ok_or(EINVAL)?;
         to_result(err)?;
         Ok(obj)
