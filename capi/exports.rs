@@ -9,7 +9,6 @@
 use super::{
     errno,
     handler::{
-        self,
         CPtr,
         FileHandler,
         Flb,
@@ -26,6 +25,15 @@ use kernel::{
     error::from_result,
     prelude::*, //
 };
+
+// The handler struct has a zero-sized private member bindgen cannot
+// describe; C only ever sees the pointer.
+#[cfg(CONFIG_LIVEUPDATE_TEST)]
+#[allow(improper_ctypes)]
+extern "C" {
+    /// lib/tests/liveupdate.c: registers the test FLBs with `fh`.
+    fn liveupdate_test_register(fh: *mut bindings::liveupdate_file_handler);
+}
 
 /// `liveupdate_enabled()`: whether live update is on.
 ///
@@ -61,7 +69,12 @@ pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
         let fh = unsafe { FileHandler::from_raw(fh) }.ok_or(EINVAL)?;
         luo_file::register_handler(luo(), fh)?;
         // As C does: the in-kernel test module attaches its FLBs.
-        handler::test_register(fh);
+        #[cfg(CONFIG_LIVEUPDATE_TEST)]
+        // SAFETY: `fh` is a registered handler; the test module only
+        // registers FLBs with it and reads its compatible string.
+        unsafe {
+            liveupdate_test_register(fh.as_ptr())
+        };
         Ok(0)
     })
 }

@@ -498,26 +498,6 @@ impl Flb {
     }
 }
 
-// The handler struct has a zero-sized private member bindgen cannot
-// describe; C only ever sees the pointer.
-#[cfg(CONFIG_LIVEUPDATE_TEST)]
-#[allow(improper_ctypes)]
-extern "C" {
-    /// lib/tests/liveupdate.c: registers the test FLBs with `fh`.
-    fn liveupdate_test_register(fh: *mut bindings::liveupdate_file_handler);
-}
-
-/// Lets the in-kernel test module attach its FLBs to a new handler, as C's
-/// registration does.
-pub(crate) fn test_register(_fh: FileHandler) {
-    #[cfg(CONFIG_LIVEUPDATE_TEST)]
-    // SAFETY: `_fh` is a registered handler; the test module only registers
-    // FLBs with it and reads its compatible string.
-    unsafe {
-        liveupdate_test_register(_fh.as_ptr())
-    };
-}
-
 /// The arguments of a callback of a file handler written in Rust.
 pub(crate) struct OpArgs<'a> {
     raw: &'a mut bindings::liveupdate_file_op_args,
