@@ -3,11 +3,8 @@
 //! Live Update Orchestrator (LUO), in Rust.
 //!
 //! A drop-in replacement for kernel/liveupdate/luo_{core,session,file,flb}.c
-//! of Linux 7.3, with the same uAPI, KHO ABI `luo-v5` and in-kernel API.
-//! Layers, bottom up: [`staging`] (abstractions staged for the kernel
-//! crate), [`capi`] (LUO's C interface), then the LUO logic in safe Rust:
-//! this file (boot, reboot, `/dev/liveupdate`, [`Luo`]), [`luo_session`],
-//! [`luo_file`] and [`luo_flb`].  See Documentation/luo-rs.rst.
+//! (same uAPI, KHO ABI and in-kernel API): this file has boot, reboot,
+//! `/dev/liveupdate` and [`Luo`].  See Documentation/luo-rs.rst.
 
 use kernel::{
     bindings,
@@ -104,12 +101,10 @@ impl Luo {
     }
 }
 
-/// The kernel's [`Luo`].
-static LUO: StaticOnce<Luo> = StaticOnce::new();
-
 /// The kernel's LUO state, made on first use, so that it works from any
 /// initcall, as C's static locks do.
 pub(crate) fn luo() -> &'static Luo {
+    static LUO: StaticOnce<Luo> = StaticOnce::new();
     LUO.get_or_init(Luo::new)
 }
 
@@ -283,12 +278,10 @@ fn state_setup(luo: &Luo) -> Result {
     }
 }
 
-/// `/dev/liveupdate`, registered for the rest of the boot.
-static DEVICE: StaticOnce<MiscDeviceRegistration<LuoDevice>> = StaticOnce::new();
-
 /// Late initcall: the outgoing state (`luo_late_startup()`), then
-/// `/dev/liveupdate` (`liveupdate_ioctl_init()`).
+/// `/dev/liveupdate` (`liveupdate_ioctl_init()`), registered for the boot.
 fn late_init() -> Result {
+    static DEVICE: StaticOnce<MiscDeviceRegistration<LuoDevice>> = StaticOnce::new();
     if !enabled() {
         return Ok(());
     }

@@ -37,17 +37,15 @@ use crate::{
     staging::static_once::StaticOnce, //
 };
 
-/// Serializes access to the state slots of all FLBs (C's
-/// `luo_flb_init_lock`).
-static FLB_SLOTS: StaticOnce<Mutex<()>> = StaticOnce::new();
-
 /// Proof that `FLB_SLOTS` is held: only [`lock_slots`] makes one.
 struct SlotsGuard {
     _held: kernel::sync::MutexGuard<'static, ()>,
 }
 
-/// Takes `FLB_SLOTS` (made on first use).
+/// Takes `FLB_SLOTS`, made on first use, which serializes access to the
+/// state slots of all FLBs (C's `luo_flb_init_lock`).
 fn lock_slots() -> SlotsGuard {
+    static FLB_SLOTS: StaticOnce<Mutex<()>> = StaticOnce::new();
     let slots = FLB_SLOTS.get_or_init(|| new_mutex!((), "luo_flb_slots"));
     SlotsGuard {
         _held: slots.lock(),
