@@ -5,11 +5,8 @@
 //! C headers: [`include/linux/kexec_handover.h`](srctree/include/linux/kexec_handover.h),
 //! [`include/linux/kho_block.h`](srctree/include/linux/kho_block.h).
 //!
-//! Outgoing: [`Preserved`] memory and [`BlockSet`]s that this kernel fills
-//! for the next one.  Incoming: the previous kernel's memory, reached only
-//! through a [`HandoverAddr`] (which carries KHO's trust in the previous
-//! kernel, see Documentation/luo-rs.rst): [`Incoming`] allocations and
-//! restored [`BlockSet`]s, whose entries are read as copies ([`Handed`]).
+//! The previous kernel's memory is reached only through a [`HandoverAddr`],
+//! which carries KHO's trust in that kernel (see Documentation/luo-rs.rst).
 
 use core::{
     marker::PhantomData,
@@ -115,10 +112,9 @@ impl<T: FromBytes + AsBytes> Preserved<T> {
     pub(crate) fn trailing_mut<U: FromBytes + AsBytes>(&mut self) -> &mut [U] {
         let n = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
-        // The allocation is page-aligned and the entries follow the header,
-        // so the assertion above makes them aligned.
-        // SAFETY: room for `n` `U`s after the `T` (type invariant), aligned,
-        // only reachable through `&mut self`; any bytes are a valid `U`.
+        // SAFETY: room for `n` `U`s after the `T` (type invariant), aligned
+        // (the allocation is page-aligned, and the assertion above), only
+        // reachable through `&mut self`; any bytes are a valid `U`.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(1).cast::<U>(), n) }
     }
 }
@@ -217,9 +213,8 @@ impl<T: FromBytes> Incoming<T> {
         let room = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         let n = room.min(usize::try_from(count).unwrap_or(usize::MAX));
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
-        // The assertion above makes the entries aligned, as in `trailing_mut`.
-        // SAFETY: `n` aligned `U`s fit after the header (type invariant), and
-        // any bytes are a valid `U` (`FromBytes`).
+        // SAFETY: `n` `U`s fit after the header (type invariant), aligned as
+        // in `trailing_mut`; any bytes are a valid `U` (`FromBytes`).
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr().add(1).cast::<U>(), n) }
     }
 
@@ -242,8 +237,7 @@ impl<T: FromBytes> Deref for Incoming<T> {
 }
 
 /// A set of KHO blocks holding an array of `T` entries (`struct
-/// kho_block_set`): outgoing, grown and filled for the next kernel, or the
-/// previous kernel's, restored from KHO.
+/// kho_block_set`): outgoing, or the previous kernel's, restored.
 ///
 /// # Invariants
 ///
@@ -277,17 +271,14 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
         })
     }
 
-    /// Adopts the previous kernel's chain of blocks at `head` (none for a
-    /// null address).
-    ///
-    /// The chain is checked (no cycle, sane per-block counts); on error it
-    /// is freed.  `head` must be a block chain the ABI says holds `T`s.
+    /// Adopts the previous kernel's chain of blocks at `head` (0: none),
+    /// which the ABI says holds `T`s; C checks it (no cycle, sane counts) and
+    /// frees it on error.
     pub(crate) fn restore(head: HandoverAddr) -> Result<Self> {
         let mut set = Self::new()?;
-        // Entries are `FromBytes`: a chain of another entry type reads as
-        // garbage, never out of its blocks.
         // SAFETY: a valid, empty block set; `head` is 0 or a block chain the
-        // previous kernel preserved, adopted once (`HandoverAddr` invariant).
+        // previous kernel preserved, adopted once (`HandoverAddr` invariant);
+        // entries of another type would read as garbage, never out of bounds.
         to_result(unsafe { bindings::kho_block_set_restore(set.raw(), head.0) })?;
         Ok(set)
     }
@@ -349,7 +340,7 @@ impl<T: FromBytes + AsBytes> Drop for BlockSet<T> {
 }
 
 /// A position in a [`BlockSet`] (`struct kho_block_set_it`); as an
-/// iterator it reads the written entries as copies.
+/// iterator it reads the written entries as copies ([`Handed`]).
 ///
 /// # Invariants
 ///
@@ -361,10 +352,10 @@ pub(crate) struct BlockCursor<'a, T: FromBytes + AsBytes> {
 }
 
 impl<T: FromBytes + AsBytes> BlockCursor<'_, T> {
-    /// The entry at `p`, borrowed from this cursor.
+    /// The entry at `p`, borrowed from this cursor, so that one entry at most
+    /// is reachable at a time.
     fn entry(&mut self, p: *mut c_void) -> Option<&mut T> {
         let p = NonNull::new(p.cast::<T>())?;
-        // The reference borrows `self`: one entry at most is reachable at a time.
         // SAFETY: `p` is `size_of::<T>()` bytes in a block that lives while the
         // set is borrowed (type invariant); any bytes are a valid `T`.
         Some(unsafe { &mut *p.as_ptr() })
