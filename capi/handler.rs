@@ -63,8 +63,6 @@ pub(crate) struct ModuleRef {
 
 // SAFETY: a module reference may be dropped from any thread.
 unsafe impl Send for ModuleRef {}
-// SAFETY: no shared-access methods.
-unsafe impl Sync for ModuleRef {}
 
 impl ModuleRef {
     fn try_get(module: *mut bindings::module) -> Option<Self> {
@@ -88,8 +86,6 @@ pub(crate) struct CPtr(pub(crate) *mut c_void);
 
 // SAFETY: LUO only stores the pointer and hands it back, on any thread.
 unsafe impl Send for CPtr {}
-// SAFETY: LUO never dereferences the pointer, so sharing it is harmless.
-unsafe impl Sync for CPtr {}
 
 impl CPtr {
     /// Whether there is no pointer.

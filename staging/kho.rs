@@ -86,8 +86,6 @@ pub(crate) struct Preserved<T: FromBytes + AsBytes> {
 // SAFETY: the allocation is plain memory owned by this object, and `T` is
 // plain bytes.
 unsafe impl<T: FromBytes + AsBytes> Send for Preserved<T> {}
-// SAFETY: shared access only reads.
-unsafe impl<T: FromBytes + AsBytes> Sync for Preserved<T> {}
 
 impl<T: FromBytes + AsBytes> Preserved<T> {
     /// Allocates and preserves `size` zeroed bytes (at least one `T`).
@@ -183,8 +181,6 @@ pub(crate) struct Incoming<T: FromBytes> {
 // SAFETY: plain memory handed over to this kernel, only read, from any
 // thread.
 unsafe impl<T: FromBytes> Send for Incoming<T> {}
-// SAFETY: shared access only reads plain bytes.
-unsafe impl<T: FromBytes> Sync for Incoming<T> {}
 
 impl<T: FromBytes> Incoming<T> {
     /// The allocation of `size` bytes at `addr`: EINVAL for no address or
@@ -253,8 +249,6 @@ pub(crate) struct BlockSet<T: FromBytes + AsBytes> {
 // SAFETY: the block set owns its blocks and is only accessed through
 // `&mut self` (type invariant), from any thread.
 unsafe impl<T: FromBytes + AsBytes> Send for BlockSet<T> {}
-// SAFETY: `&BlockSet` gives no access at all.
-unsafe impl<T: FromBytes + AsBytes> Sync for BlockSet<T> {}
 
 impl<T: FromBytes + AsBytes> BlockSet<T> {
     /// An empty outgoing set.
