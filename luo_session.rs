@@ -2,14 +2,10 @@
 
 //! Sessions: named groups of preserved files.
 //!
-//! Userspace creates an outgoing session with `CREATE_SESSION`, gets an fd
-//! for it and preserves files into it.  At reboot every outgoing session is
-//! frozen and written into KHO blocks as a `struct luo_session_ser`.  In the
-//! next kernel the entries become incoming sessions, which userspace takes
-//! with `RETRIEVE_SESSION` (once), then `RETRIEVE_FD` and `FINISH`.
-//! Closing an outgoing session fd unpreserves its files; closing a
-//! retrieved session fd finishes it.  Names are unique within each list.
-//! For the locking see Documentation/luo-rs.rst.
+//! An outgoing session (`CREATE_SESSION`) is written as a `struct
+//! luo_session_ser` at reboot; the next kernel makes an incoming session of
+//! each entry, which userspace takes once (`RETRIEVE_SESSION`).  Closing a
+//! session fd unpreserves (outgoing) or finishes (incoming) its files.
 
 use crate::{
     capi::{
@@ -73,12 +69,9 @@ impl SessionName {
 
     /// `name` has at most 63 bytes and no NUL.
     fn from_bytes(name: &[u8]) -> Self {
-        let mut raw = [0u8; 64];
-        raw[..name.len()].copy_from_slice(name);
-        Self {
-            raw,
-            len: name.len(),
-        }
+        let (mut raw, len) = ([0u8; 64], name.len());
+        raw[..len].copy_from_slice(name);
+        Self { raw, len }
     }
 
     /// The name without NUL.
@@ -160,11 +153,6 @@ fn find<'a>(sessions: &'a [Arc<Session>], name: &[u8]) -> Option<&'a Arc<Session
     sessions.iter().find(|s| s.name.as_bytes() == name)
 }
 
-/// Removes `session` from `sessions`.
-fn remove(sessions: &mut KVec<Arc<Session>>, session: &Arc<Session>) {
-    sessions.retain(|s| !Arc::ptr_eq(s, session));
-}
-
 /// The outgoing sessions and the blocks their entries are written into,
 /// grown as sessions are created (`luo_session_global.outgoing`).
 #[derive(Default)]
@@ -191,7 +179,7 @@ impl OutgoingList {
 
     /// Removes `session` (`luo_session_remove()`).
     fn remove(&mut self, session: &Arc<Session>) {
-        remove(&mut self.sessions, session);
+        self.sessions.retain(|s| !Arc::ptr_eq(s, session));
         let count = self.sessions.len() as u64;
         if let Some(b) = self.blocks.as_mut() {
             b.shrink(count);
@@ -311,11 +299,8 @@ fn deserialize_all(
     for ser in blocks.cursor() {
         let name = SessionName::from_ser(&ser.name);
         let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
-            pr_warn!(
-                "Failed to allocate session [{}] during deserialization {:?}\n",
-                name.display(),
-                e
-            )
+            let name = name.display();
+            pr_warn!("Failed to allocate session [{name}] during deserialization {e:?}\n")
         })?;
         if find(sessions, session.name.as_bytes()).is_some() {
             pr_warn!("Failed to insert session [{}] EEXIST\n", name.display());
@@ -323,18 +308,12 @@ fn deserialize_all(
         }
         sessions.push(session.clone(), GFP_KERNEL)?;
         let count = ser.file_set_ser.count;
-        session
-            .inner
-            .lock()
-            .files
-            .deserialize(luo, ser.files(), count)
-            .inspect_err(|e| {
-                pr_warn!(
-                    "Failed to deserialize files for session [{}] {:?}\n",
-                    name.display(),
-                    e
-                )
-            })?;
+        let mut inner = session.inner.lock();
+        if let Err(e) = inner.files.deserialize(luo, ser.files(), count) {
+            let name = name.display();
+            pr_warn!("Failed to deserialize files for session [{name}] {e:?}\n");
+            return Err(e);
+        }
     }
     Ok(())
 }
@@ -424,13 +403,12 @@ impl AnonFileOps for Session {
                 // A retrieved session is finished on close; if it cannot be,
                 // it stays listed (as in C) and the close reports why.
                 if let Err(e) = this.inner.lock().files.finish(this.luo) {
-                    pr_warn!(
-                        "Unable to finish session [{}] on release\n",
-                        this.name.display()
-                    );
+                    let name = this.name.display();
+                    pr_warn!("Unable to finish session [{name}] on release\n");
                     return Err(e);
                 }
-                remove(&mut ser.incoming.lock().sessions, &this);
+                let mut list = ser.incoming.lock();
+                list.sessions.retain(|s| !Arc::ptr_eq(s, &this));
             }
             Direction::Outgoing => {
                 this.inner.lock().files.unpreserve_all(this.luo);
