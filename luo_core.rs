@@ -219,10 +219,7 @@ fn early_startup(luo: &Luo) -> Result {
     let luo_ser = kho::Incoming::<LuoSer>::adopt(addr, len)?;
     // strncmp(compatible, LUO_ABI_COMPATIBLE, LUO_ABI_COMPAT_LEN).
     if abi::c_str_bytes(&luo_ser.compatible) != abi::COMPATIBLE.to_bytes() {
-        pr_err!(
-            "LUO state is incompatible with '{}'\n",
-            kernel::str::BStr::from_bytes(abi::COMPATIBLE.to_bytes())
-        );
+        pr_err!("LUO state is incompatible with '{}'\n", abi::COMPATIBLE);
         return Err(EINVAL);
     }
 
@@ -245,8 +242,7 @@ fn early_init() -> Result {
         // Continuing with half-restored devices and memory could leak
         // private data (`luo_restore_fail()`).
         capi::panic(fmt!(
-            "The incoming tree failed to initialize properly [-{:?}], disabling live update\n",
-            e
+            "The incoming tree failed to initialize properly [-{e:?}], disabling live update\n"
         ));
     }
     Ok(())

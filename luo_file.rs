@@ -26,6 +26,7 @@ use crate::{
 use kernel::{
     fs::File,
     prelude::*,
+    str::BStr,
     sync::{
         aref::ARef,
         Arc, //
@@ -106,7 +107,7 @@ pub(crate) fn register_handler(luo: &Luo, fh: FileHandler) -> Result {
     {
         pr_err!(
             "File handler registration failed: Compatible string '{}' already registered.\n",
-            kernel::str::BStr::from_bytes(fh.compatible())
+            BStr::from_bytes(fh.compatible())
         );
         return Err(EEXIST);
     }
@@ -270,12 +271,8 @@ impl FileSet {
                 break;
             };
             if let Err(e) = f.fh.freeze(&mut f.state) {
-                pr_warn!(
-                    "Freeze failed for token[{:#x}] handler[{}] err[{:?}]\n",
-                    f.token,
-                    kernel::str::BStr::from_bytes(f.fh.compatible()),
-                    e
-                );
+                let (token, name) = (f.token, BStr::from_bytes(f.fh.compatible()));
+                pr_warn!("Freeze failed for token[{token:#x}] handler[{name}] err[{e:?}]\n");
                 failed = Some((i, e));
                 break;
             }
@@ -383,10 +380,8 @@ fn read_entries(
             .find(|h| h.fh.compatible() == compatible)
             .and_then(|h| h.fh.get_owner().map(|o| (h.fh, o)));
         let Some((fh, _owner)) = found else {
-            pr_warn!(
-                "No registered handler for compatible '{}'\n",
-                kernel::str::BStr::from_bytes(compatible)
-            );
+            let compatible = BStr::from_bytes(compatible);
+            pr_warn!("No registered handler for compatible '{compatible}'\n");
             return Err(ENOENT);
         };
         files.push(
@@ -402,12 +397,9 @@ fn read_entries(
             GFP_KERNEL,
         )?;
     }
-    if files.len() as u64 != expected {
-        pr_warn!(
-            "File count mismatch: expected {}, found {}\n",
-            expected,
-            files.len()
-        );
+    let found = files.len();
+    if found as u64 != expected {
+        pr_warn!("File count mismatch: expected {expected}, found {found}\n");
         return Err(EINVAL);
     }
     Ok(())

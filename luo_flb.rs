@@ -26,7 +26,8 @@ use crate::{
 };
 use kernel::{
     page::PAGE_SIZE,
-    prelude::*, //
+    prelude::*,
+    str::BStr, //
 };
 
 /// Pages of the serialized FLB array.
@@ -252,11 +253,9 @@ impl Registry {
             h.flbs.remove(i).ok()
         });
         if found.is_none() {
-            pr_warn!(
-                "Failed to unregister FLB '{}': not found in file handler '{}'\n",
-                kernel::str::BStr::from_bytes(flb.compatible()),
-                kernel::str::BStr::from_bytes(fh.compatible())
-            );
+            let f = BStr::from_bytes(flb.compatible());
+            let h = BStr::from_bytes(fh.compatible());
+            pr_warn!("Failed to unregister FLB '{f}': not found in file handler '{h}'\n");
             return;
         }
         if !self
