@@ -1,10 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The functions of `include/linux/liveupdate.h` that the rest of the
-//! kernel calls.
-//!
-//! Each turns its raw pointers into the handles of [`super::handler`] and
-//! calls the safe implementation on LUO's global state.
+//! kernel calls: each turns its raw pointers into the handles of
+//! [`super::handler`] and calls the safe code on LUO's global state.
 
 use super::{
     errno,
@@ -154,18 +152,6 @@ unsafe fn flb_get(
     })
 }
 
-/// Calls `put` on the state of the FLB behind `flb`, if not NULL.
-///
-/// # Safety
-///
-/// `flb` NULL or an FLB that lives for the rest of the boot.
-unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: impl FnOnce(&FlbState)) {
-    // SAFETY: as required of the caller.
-    if let Some(Ok(s)) = unsafe { Flb::from_raw(flb) }.map(|flb| flb.state()) {
-        put(&s);
-    }
-}
-
 /// `liveupdate_flb_get_incoming()`: the FLB's object from the previous kernel.
 ///
 /// # Safety
@@ -187,8 +173,10 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
 /// As for `liveupdate_flb_get_incoming()`.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_incoming(flb: *mut bindings::liveupdate_flb) {
-    // SAFETY: forwarded to the caller.
-    unsafe { flb_put(flb, |s| s.put_incoming(luo())) }
+    // SAFETY: as required of the caller.
+    if let Some(Ok(s)) = unsafe { Flb::from_raw(flb) }.map(|flb| flb.state()) {
+        s.put_incoming(luo());
+    }
 }
 
 /// `liveupdate_flb_get_outgoing()`: the FLB's preserved object.
@@ -212,6 +200,8 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_outgoing(
 /// As for `liveupdate_flb_get_incoming()`.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_outgoing(flb: *mut bindings::liveupdate_flb) {
-    // SAFETY: forwarded to the caller.
-    unsafe { flb_put(flb, |s| s.put_outgoing()) }
+    // SAFETY: as required of the caller.
+    if let Some(Ok(s)) = unsafe { Flb::from_raw(flb) }.map(|flb| flb.state()) {
+        s.put_outgoing();
+    }
 }
