@@ -4,9 +4,8 @@
 //!
 //! C header: [`include/linux/anon_inodes.h`](srctree/include/linux/anon_inodes.h).
 //!
-//! [`new_file`] makes a file of the shared anonymous inode whose
-//! `private_data` is an `Arc<T>`; its `unlocked_ioctl` and `release` call
-//! [`AnonFileOps`] on `T`.
+//! [`new_file`] makes a file whose `private_data` is an `Arc<T>` and whose
+//! `unlocked_ioctl` and `release` call [`AnonFileOps`] on `T`.
 
 use core::{
     marker::PhantomData,

@@ -4,10 +4,8 @@
 //!
 //! C header: [`include/linux/rwsem.h`](srctree/include/linux/rwsem.h).
 //!
-//! A [`RwSem`] protects a `T` that any number of readers may share or one
-//! writer may change; both sides may sleep.  It is made like
-//! [`kernel::sync::Mutex`], with [`new_rwsem!`], which gives each call
-//! site its own lockdep class.
+//! A [`RwSem`] protects a `T` that readers share and a writer changes; it is
+//! made like [`kernel::sync::Mutex`], with [`new_rwsem!`].
 
 use core::{
     cell::UnsafeCell,
@@ -29,12 +27,7 @@ use kernel::{
 use pin_init::Wrapper;
 
 /// Creates a [`RwSem`] initializer with the given data and a lockdep class
-/// of its own.
-///
-/// ```ignore
-/// #[pin]
-/// registry: RwSem<Registry> <- new_rwsem!(Registry::default(), "luo_register_rwlock"),
-/// ```
+/// of its own, as `new_mutex!` does.
 macro_rules! new_rwsem {
     ($inner:expr $(, $name:literal)? $(,)?) => {
         $crate::staging::rwsem::RwSem::new(
@@ -111,8 +104,7 @@ impl<T> RwSem<T> {
     }
 }
 
-/// Access to the data of a [`RwSem`]: shared if not `WRITE`, exclusive if
-/// `WRITE`.
+/// Access to the data of a [`RwSem`], exclusive if `WRITE`.
 ///
 /// # Invariants
 ///

@@ -4,9 +4,7 @@
 //!
 //! C's static locks work from the first instruction; Rust locks are pinned
 //! objects made by an initializer at run time.  A [`StaticOnce`] holds one
-//! in static memory, initialized on first use
-//! ([`StaticOnce::get_or_init`]) or at a chosen point
-//! ([`StaticOnce::try_init`]), and never dropped.
+//! in static memory, made on first use or at a chosen point, never dropped.
 
 use core::{
     cell::UnsafeCell,

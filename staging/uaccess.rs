@@ -6,10 +6,9 @@
 //! (`copy_struct_from_user()`).
 //!
 //! An extensible argument is a struct whose first `u32` is the size
-//! userspace knows.  The kernel copies `min(user, kernel)` bytes, zero-fills
-//! a shorter struct, refuses a longer one whose extra bytes are not all zero
-//! (E2BIG), and answers with `min(user, kernel)` bytes, so old and new
-//! binaries and kernels work together.
+//! userspace knows: a shorter struct is zero-filled, a longer one must have
+//! zeroes in its extra bytes (E2BIG), and the answer has `min(user, kernel)`
+//! bytes.
 
 use kernel::{
     page::PAGE_SIZE,
