@@ -2,12 +2,9 @@
 
 //! Preserved files and the file handlers that know how to preserve them.
 //!
-//! `PRESERVE_FD` gives a file to the first registered handler that can
-//! preserve it, and the file joins its session's [`FileSet`] under the
-//! caller's token.  At reboot every file is frozen and its handler's handle
-//! written as a `struct luo_file_ser`; in the next kernel `RETRIEVE_FD`
-//! recreates the file once, and `FINISH` hands it over for good.  A file
-//! may be preserved once only (EBUSY), by the ids of [`PreservedIds`].
+//! A file is preserved by the first registered handler that can, at most
+//! once ([`PreservedIds`]), frozen and written as a `struct luo_file_ser` at
+//! reboot, then retrieved once and finished in the next kernel.
 
 use crate::{
     capi::{
@@ -142,8 +139,8 @@ struct LuoFile {
 }
 
 /// The files of one session, in preservation order (`struct luo_file_set`),
-/// and the KHO blocks of their entries: outgoing ones this kernel fills, or
-/// the previous kernel's, freed as the files finish.
+/// and the KHO blocks of their entries (the previous kernel's, for an
+/// incoming session).
 pub(crate) struct FileSet {
     files: KVec<LuoFile>,
     blocks: kho::BlockSet<abi::FileSer>,
@@ -241,9 +238,8 @@ impl FileSet {
         });
     }
 
-    /// Lets go of every file, last first: `done` tells its handler and FLBs,
-    /// then the file leaves the preserved set, its entry's room is given
-    /// back, and the file and module references are dropped.
+    /// Lets go of every file, last first, after `done` tells its handler and
+    /// FLBs; its id, entry and references go with it.
     fn release_all(&mut self, luo: &Luo, done: impl Fn(&LuoFile)) {
         while let Some(f) = self.files.pop() {
             done(&f);
@@ -255,9 +251,8 @@ impl FileSet {
         self.blocks.destroy();
     }
 
-    /// Freezes every file and writes its entry, then the set's part of the
-    /// session's `entry`; on failure unfreezes the ones frozen, in order
-    /// (`luo_file_freeze()`).
+    /// Freezes every file and writes its entry, then the session's `entry`;
+    /// on failure unfreezes the ones frozen (`luo_file_freeze()`).
     pub(crate) fn freeze(&mut self, entry: &mut abi::SessionSer) -> Result {
         if self.files.is_empty() {
             return Ok(());
@@ -344,8 +339,7 @@ impl FileSet {
     }
 
     /// Rebuilds the set from the previous kernel's `count` entries at
-    /// `head` (`luo_file_deserialize()`); ENOENT when no handler of this
-    /// kernel has an entry's compatible string.
+    /// `head` (`luo_file_deserialize()`); ENOENT for an unknown handler.
     pub(crate) fn deserialize(&mut self, luo: &Luo, head: kho::HandoverAddr, count: u64) -> Result {
         if head.is_null() {
             if count != 0 {

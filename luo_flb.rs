@@ -3,10 +3,9 @@
 //! File-Lifecycle-Bound (FLB) objects.
 //!
 //! An FLB is state shared by the files of a file handler (a hugetlb pool
-//! behind memfds, say).  LUO preserves it with the first preserved file of
-//! such a handler, unpreserves it with the last, and serializes it into one
-//! KHO page at reboot; the next kernel retrieves it on demand and finishes
-//! it with the last file that used it.  LUO's state of it is a [`FlbState`].
+//! behind memfds, say), preserved with the first of them and unpreserved
+//! with the last; the next kernel retrieves it on demand and finishes it
+//! with the last file that used it.
 
 use crate::{
     capi::{
