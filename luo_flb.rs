@@ -49,18 +49,11 @@ impl FlbState {
     fn preserve_one(&self) -> Result {
         let mut out = self.outgoing.lock();
         if out.count == 0 {
-            let owner = Some(self.flb.get_owner().ok_or(ENODEV)?);
-            let (data, obj) = self.flb.preserve()?;
-            *out = FlbSide {
-                count: 1,
-                data,
-                obj,
-                owner,
-                ..Default::default()
-            };
-        } else {
-            out.count = out.count.saturating_add(1);
+            let owner = self.flb.get_owner().ok_or(ENODEV)?;
+            (out.data, out.obj) = self.flb.preserve()?;
+            out.owner = Some(owner);
         }
+        out.count = out.count.saturating_add(1);
         Ok(())
     }
 
@@ -92,13 +85,10 @@ impl FlbState {
             let headers = luo.flb_headers.lock();
             let header = headers.incoming.as_ref().ok_or(ENODATA)?;
             let entries = header.trailing::<abi::FlbSer>(header.count);
-            let compatible = self.flb.compatible();
-            let found = entries
-                .iter()
-                .find(|e| abi::c_str_bytes(&e.name) == compatible)
-                .ok_or(ENOENT)?;
-            inc.data = found.data;
-            inc.count = found.count;
+            let name = self.flb.compatible();
+            let found = entries.iter().find(|e| abi::c_str_bytes(&e.name) == name);
+            let found = found.ok_or(ENOENT)?;
+            (inc.data, inc.count) = (found.data, found.count);
         }
         let owner = self.flb.get_owner().ok_or(ENODEV)?;
         inc.obj = inc.retrieve.record(self.flb.retrieve(inc.data))?;
@@ -126,12 +116,7 @@ impl FlbState {
         }
         self.flb.finish(inc.obj);
         // As C, the count stays what retrieval set it to.
-        *inc = FlbSide {
-            count: inc.count,
-            finished: true,
-            retrieve: inc.retrieve,
-            ..Default::default()
-        };
+        (inc.data, inc.obj, inc.owner, inc.finished) = (0, CPtr::default(), None, true);
     }
 
     /// `liveupdate_flb_get_incoming()`: the incoming object, retrieved on
