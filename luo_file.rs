@@ -97,14 +97,11 @@ pub(crate) fn register_handler(luo: &Luo, fh: FileHandler) -> Result {
         return Err(EINVAL);
     }
     let mut reg = luo.registry.write();
-    if reg
-        .handlers
-        .iter()
-        .any(|h| h.fh.compatible() == fh.compatible())
-    {
+    let name = fh.compatible();
+    if reg.handlers.iter().any(|h| h.fh.compatible() == name) {
+        let name = BStr::from_bytes(name);
         pr_err!(
-            "File handler registration failed: Compatible string '{}' already registered.\n",
-            BStr::from_bytes(fh.compatible())
+            "File handler registration failed: Compatible string '{name}' already registered.\n"
         );
         return Err(EEXIST);
     }
@@ -186,20 +183,14 @@ impl FileSet {
         fget: impl FnOnce() -> Result<ARef<File>>,
     ) -> Result {
         let file = fget()?;
-
         // The first handler that can preserve the file, if its module can be
         // pinned; ENOENT otherwise.
         let (fh, owner) = {
             let reg = luo.registry.read();
-            let fh = reg
-                .handlers
-                .iter()
-                .map(|h| h.fh)
-                .find(|fh| fh.can_preserve(&file))
-                .ok_or(ENOENT)?;
+            let found = reg.handlers.iter().find(|h| h.fh.can_preserve(&file));
+            let fh = found.ok_or(ENOENT)?.fh;
             (fh, fh.get_owner().ok_or(ENOENT)?)
         };
-
         let id = fh.id_of(&file);
         luo.preserved.lock().mark(id)?;
         let mut state = FileState {
@@ -367,15 +358,11 @@ fn read_entries(
 ) -> Result {
     let reg = luo.registry.read();
     for entry in blocks.cursor() {
-        let compatible = abi::c_str_bytes(&entry.compatible);
-        let found = reg
-            .handlers
-            .iter()
-            .find(|h| h.fh.compatible() == compatible)
-            .and_then(|h| h.fh.get_owner().map(|o| (h.fh, o)));
-        let Some((fh, _owner)) = found else {
-            let compatible = BStr::from_bytes(compatible);
-            pr_warn!("No registered handler for compatible '{compatible}'\n");
+        let name = abi::c_str_bytes(&entry.compatible);
+        let found = reg.handlers.iter().find(|h| h.fh.compatible() == name);
+        let Some((fh, _owner)) = found.and_then(|h| h.fh.get_owner().map(|o| (h.fh, o))) else {
+            let name = BStr::from_bytes(name);
+            pr_warn!("No registered handler for compatible '{name}'\n");
             return Err(ENOENT);
         };
         files.push(
