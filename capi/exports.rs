@@ -34,22 +34,14 @@ extern "C" {
 }
 
 /// `liveupdate_enabled()`: whether live update is on.
-///
-/// # Safety
-///
-/// Callable from C at any time after boot.
 #[export]
-pub(crate) unsafe extern "C" fn liveupdate_enabled() -> bool {
+pub(crate) extern "C" fn liveupdate_enabled() -> bool {
     crate::enabled()
 }
 
 /// `liveupdate_reboot()`: serializes LUO's state for a kexec reboot.
-///
-/// # Safety
-///
-/// Called by kernel/kexec_core.c on a kexec reboot.
 #[export]
-pub(crate) unsafe extern "C" fn liveupdate_reboot() -> c_int {
+pub(crate) extern "C" fn liveupdate_reboot() -> c_int {
     errno(crate::reboot(luo()))
 }
 
