@@ -422,12 +422,10 @@ impl Flb {
         let Some(state) = self.slot_state(&lock_slots()) else {
             return;
         };
-        // Whether the state holds a reference on the FLB's module (something
-        // is preserved, or something retrieved is still in use), checked
-        // outside `FLB_SLOTS`, which is never held while an FLB lock is
-        // taken.  Nothing can take a module reference meanwhile:
-        // preservation runs under the registration lock, which the caller
-        // holds for write.
+        // Whether it holds a module reference (something is preserved, or in
+        // use since retrieved), checked outside `FLB_SLOTS`, which is never
+        // held while an FLB lock is taken; none can be taken meanwhile, as
+        // preservation runs under the registration lock, held for write.
         let (out, inc) = (state.outgoing.lock(), state.incoming.lock());
         if out.count != 0 || out.owner.is_some() || inc.owner.is_some() {
             return;
@@ -440,12 +438,10 @@ impl Flb {
         {
             return;
         }
-        // SAFETY: the slot holds the reference `state` stored with
-        // `into_foreign` (checked above); it is taken back once, as the
-        // slot is cleared under the same lock.
-        drop(unsafe { <Arc<FlbState> as ForeignOwnable>::from_foreign(self.slot().read()) });
-        // SAFETY: `slot` is a field of a valid FLB and we hold `FLB_SLOTS`.
-        unsafe { self.slot().write(core::ptr::null_mut()) };
+        // SAFETY: `slot` is a field of a valid FLB, and we hold `FLB_SLOTS`;
+        // it holds the reference `state` stored with `into_foreign` (checked
+        // above), taken back once, as the slot is cleared in the same step.
+        drop(unsafe { Arc::<FlbState>::from_foreign(self.slot().replace(core::ptr::null_mut())) });
     }
 
     /// Calls the FLB's callback `f`, if set, with `data` and `obj`; returns
