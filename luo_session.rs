@@ -79,11 +79,6 @@ impl SessionName {
         &self.raw[..self.len]
     }
 
-    /// For messages.
-    pub(crate) fn display(&self) -> &kernel::str::BStr {
-        kernel::str::BStr::from_bytes(self.as_bytes())
-    }
-
     /// Writes the name into a `GET_NAME` reply as C's `strscpy()` does on
     /// x86: the name, its NUL, and zeroes up to the end of the 8-byte word
     /// holding the NUL; bytes past that keep what userspace sent.
@@ -91,6 +86,12 @@ impl SessionName {
         dst[..self.len].copy_from_slice(self.as_bytes());
         let end = ((self.len + 1).div_ceil(8) * 8).min(dst.len());
         dst[self.len..end].fill(0);
+    }
+}
+
+impl kernel::fmt::Display for SessionName {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        kernel::fmt::Display::fmt(kernel::str::BStr::from_bytes(self.as_bytes()), f)
     }
 }
 
@@ -299,18 +300,16 @@ fn deserialize_all(
     for ser in blocks.cursor() {
         let name = SessionName::from_ser(&ser.name);
         let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
-            let name = name.display();
             pr_warn!("Failed to allocate session [{name}] during deserialization {e:?}\n")
         })?;
         if find(sessions, session.name.as_bytes()).is_some() {
-            pr_warn!("Failed to insert session [{}] EEXIST\n", name.display());
+            pr_warn!("Failed to insert session [{name}] EEXIST\n");
             return Err(EEXIST);
         }
         sessions.push(session.clone(), GFP_KERNEL)?;
         let count = ser.file_set_ser.count;
         let mut inner = session.inner.lock();
         if let Err(e) = inner.files.deserialize(luo, ser.files(), count) {
-            let name = name.display();
             pr_warn!("Failed to deserialize files for session [{name}] {e:?}\n");
             return Err(e);
         }
@@ -403,8 +402,7 @@ impl AnonFileOps for Session {
                 // A retrieved session is finished on close; if it cannot be,
                 // it stays listed (as in C) and the close reports why.
                 if let Err(e) = this.inner.lock().files.finish(this.luo) {
-                    let name = this.name.display();
-                    pr_warn!("Unable to finish session [{name}] on release\n");
+                    pr_warn!("Unable to finish session [{}] on release\n", this.name);
                     return Err(e);
                 }
                 let mut list = ser.incoming.lock();
