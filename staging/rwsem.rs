@@ -9,10 +9,7 @@
 
 use core::{
     cell::UnsafeCell,
-    marker::{
-        PhantomData,
-        PhantomPinned, //
-    },
+    marker::PhantomPinned,
     ops::{
         Deref,
         DerefMut, //
@@ -22,7 +19,10 @@ use kernel::{
     bindings,
     prelude::*,
     sync::LockClassKey,
-    types::Opaque, //
+    types::{
+        NotThreadSafe,
+        Opaque, //
+    }, //
 };
 use pin_init::Wrapper;
 
@@ -86,10 +86,7 @@ impl<T> RwSem<T> {
         // SAFETY: `sem` is initialized (type invariant).
         unsafe { bindings::down_read(self.sem.get()) };
         // INVARIANT: the semaphore is now held for read.
-        Guard {
-            lock: self,
-            _not_send: PhantomData,
-        }
+        Guard(self, NotThreadSafe)
     }
 
     /// Takes the semaphore for write, sleeping until nobody holds it.
@@ -97,10 +94,7 @@ impl<T> RwSem<T> {
         // SAFETY: `sem` is initialized (type invariant).
         unsafe { bindings::down_write(self.sem.get()) };
         // INVARIANT: the semaphore is now held for write.
-        Guard {
-            lock: self,
-            _not_send: PhantomData,
-        }
+        Guard(self, NotThreadSafe)
     }
 }
 
@@ -110,10 +104,7 @@ impl<T> RwSem<T> {
 ///
 /// The semaphore is held, for write if `WRITE`, by this task: a guard is
 /// not `Send`.
-pub(crate) struct Guard<'a, T, const WRITE: bool> {
-    lock: &'a RwSem<T>,
-    _not_send: PhantomData<*mut ()>,
-}
+pub(crate) struct Guard<'a, T, const WRITE: bool>(&'a RwSem<T>, NotThreadSafe);
 
 /// Shared access to the data of a [`RwSem`].
 pub(crate) type ReadGuard<'a, T> = Guard<'a, T, false>;
@@ -134,7 +125,7 @@ impl<T, const WRITE: bool> Deref for Guard<'_, T, WRITE> {
     fn deref(&self) -> &T {
         // SAFETY: the semaphore is held (type invariant): for read, so no
         // writer has a `&mut T`; or for write, by this guard, borrowed shared.
-        unsafe { &*self.lock.data.get() }
+        unsafe { &*self.0.data.get() }
     }
 }
 
@@ -142,13 +133,13 @@ impl<T> DerefMut for WriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the semaphore is held for write (type invariant), and
         // `&mut self` makes this the only reference through the guard.
-        unsafe { &mut *self.lock.data.get() }
+        unsafe { &mut *self.0.data.get() }
     }
 }
 
 impl<T, const WRITE: bool> Drop for Guard<'_, T, WRITE> {
     fn drop(&mut self) {
-        let sem = self.lock.sem.get();
+        let sem = self.0.sem.get();
         if WRITE {
             // SAFETY: this task holds the semaphore for write (type
             // invariant).
