@@ -71,13 +71,11 @@ pub(crate) struct PreservedIds(KVec<usize>);
 impl PreservedIds {
     /// Records `id`; EBUSY if it is already there (`xa_insert()`).
     fn mark(&mut self, id: usize) -> Result {
-        match self.0.binary_search(&id) {
-            Ok(_) => Err(EBUSY),
-            Err(pos) => {
-                self.0.reserve(1, GFP_KERNEL)?;
-                self.0.insert_within_capacity(pos, id).map_err(|_| ENOMEM)
-            }
-        }
+        let Err(pos) = self.0.binary_search(&id) else {
+            return Err(EBUSY);
+        };
+        self.0.reserve(1, GFP_KERNEL)?;
+        self.0.insert_within_capacity(pos, id).map_err(|_| ENOMEM)
     }
 
     /// Forgets `id` (`xa_erase()`).

@@ -66,22 +66,18 @@ impl<T> StaticOnce<T> {
     /// `EMPTY` to `BUSY`).
     fn fill<E>(&'static self, init: impl PinInit<T, E>) -> Result<&'static T, E> {
         let slot = self.value.get().cast::<T>();
-        // On error the initializer leaves the slot uninitialized.
         // SAFETY: this task moved `state` to `BUSY`, so only it accesses the
         // slot: static memory, valid for a `T`, never moved (so pinned).
-        match unsafe { pin_init::raw_try_init(slot, init) } {
-            Ok(()) => {
-                // INVARIANT: the value is initialized; publishing it with
-                // release ordering makes it visible to `get`.
-                self.state.store(READY, Release);
-                // SAFETY: just initialized, and never changed again.
-                Ok(unsafe { &*slot })
-            }
-            Err(e) => {
-                self.state.store(EMPTY, Release);
-                Err(e)
-            }
+        if let Err(e) = unsafe { pin_init::raw_try_init(slot, init) } {
+            // The initializer left the slot uninitialized.
+            self.state.store(EMPTY, Release);
+            return Err(e);
         }
+        // INVARIANT: the value is initialized; publishing it with release
+        // ordering makes it visible to `get`.
+        self.state.store(READY, Release);
+        // SAFETY: just initialized, and never changed again.
+        Ok(unsafe { &*slot })
     }
 
     /// Initializes the value with `init`; EBUSY if it is or is being
