@@ -134,9 +134,8 @@ impl IoctlOp {
     }
 }
 
-/// An ioctl table: for each command number `bindings::$nr`, an [`IoctlOp`]
-/// whose argument is a `bindings::$t` that must reach to the end of its
-/// field `$last`.
+/// An ioctl table: for each command number `bindings::$nr`, an [`IoctlOp`] whose argument is a
+/// `bindings::$t` that must reach to the end of its field `$last`.
 macro_rules! ioctl_ops {
     ($($nr:ident => $t:ident.$last:ident),* $(,)?) => {
         [$($crate::IoctlOp {
@@ -170,9 +169,8 @@ pub(crate) fn ioctl_decode(
     Ok((index, ucmd))
 }
 
-/// Reserves an fd, makes the file (`make` also stores the fd in `argp`),
-/// answers userspace and only then installs the fd, so a failed answer
-/// leaves no fd behind.
+/// Reserves an fd, makes the file (`make` also stores the fd in `argp`), answers userspace and only
+/// then installs the fd, so a failed answer leaves no fd behind.
 pub(crate) fn reply_with_file<T: AsBytes>(
     ucmd: &UserCmd,
     argp: &mut T,

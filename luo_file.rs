@@ -36,8 +36,7 @@ pub(crate) struct Handler {
     pub(crate) flbs: KVec<Arc<handler::FlbState>>,
 }
 
-/// The registered file handlers and FLBs (what `luo_register_rwlock`
-/// protects in C).
+/// The registered file handlers and FLBs (what `luo_register_rwlock` protects in C).
 #[derive(Default)]
 pub(crate) struct Registry {
     pub(crate) handlers: KVec<Handler>,
@@ -108,8 +107,7 @@ pub(crate) fn register_handler(luo: &Luo, fh: FileHandler) -> Result {
     Ok(())
 }
 
-/// `liveupdate_unregister_file_handler()`: drops the handler and unlinks
-/// its FLBs.
+/// `liveupdate_unregister_file_handler()`: drops the handler and unlinks its FLBs.
 pub(crate) fn unregister_handler(luo: &Luo, fh: FileHandler) {
     if !crate::enabled() {
         return;
@@ -133,9 +131,8 @@ struct LuoFile {
     token: u64,
 }
 
-/// The files of one session, in preservation order (`struct luo_file_set`),
-/// and the KHO blocks of their entries (the previous kernel's, for an
-/// incoming session).
+/// The files of one session, in preservation order (`struct luo_file_set`), and the KHO blocks of
+/// their entries (the previous kernel's, for an incoming session).
 pub(crate) struct FileSet {
     files: KVec<LuoFile>,
     blocks: kho::BlockSet<abi::FileSer>,
@@ -311,8 +308,7 @@ impl FileSet {
         Ok(file)
     }
 
-    /// `FINISH`: if every handler agrees, finishes every file, last first
-    /// (`luo_file_finish()`).
+    /// `FINISH`: if every handler agrees, finishes every file, last first (`luo_file_finish()`).
     pub(crate) fn finish(&mut self, luo: &Luo) -> Result {
         if self.files.is_empty() {
             return Ok(());
@@ -346,8 +342,7 @@ impl FileSet {
     }
 }
 
-/// Makes an incoming file of each entry, checking that there are
-/// `expected` of them.
+/// Makes an incoming file of each entry, checking that there are `expected` of them.
 fn read_entries(
     luo: &Luo,
     blocks: &mut kho::BlockSet<abi::FileSer>,

@@ -2,10 +2,9 @@
 
 //! File-Lifecycle-Bound (FLB) objects.
 //!
-//! An FLB is state shared by the files of a file handler (a hugetlb pool
-//! behind memfds, say), preserved with the first of them and unpreserved
-//! with the last; the next kernel retrieves it on demand and finishes it
-//! with the last file that used it.
+//! An FLB is state shared by the files of a file handler (a hugetlb pool behind memfds, say),
+//! preserved with the first of them and unpreserved with the last; the next kernel retrieves it on
+//! demand and finishes it with the last file that used it.
 
 use crate::{
     capi::{
@@ -44,8 +43,7 @@ pub(crate) struct Headers {
 }
 
 impl FlbState {
-    /// One more file of a handler using this FLB is preserved: preserve the
-    /// FLB on the first.
+    /// One more file of a handler using this FLB is preserved: preserve the FLB on the first.
     fn preserve_one(&self) -> Result {
         let mut out = self.outgoing.lock();
         if out.count == 0 {
@@ -57,8 +55,7 @@ impl FlbState {
         Ok(())
     }
 
-    /// One file fewer: unpreserve the FLB with the last
-    /// (`liveupdate_flb_put_outgoing()`).
+    /// One file fewer: unpreserve the FLB with the last (`liveupdate_flb_put_outgoing()`).
     pub(crate) fn put_outgoing(&self) {
         let mut out = self.outgoing.lock();
         if out.count == 0 {
@@ -130,8 +127,7 @@ impl FlbState {
         Ok(inc.obj)
     }
 
-    /// `liveupdate_flb_get_outgoing()`: the outgoing object, ENOENT while
-    /// the FLB is not preserved.
+    /// `liveupdate_flb_get_outgoing()`: the outgoing object, ENOENT while the FLB is not preserved.
     pub(crate) fn get_outgoing(&self) -> Result<CPtr> {
         let mut out = self.outgoing.lock();
         if out.obj.is_none() {
@@ -206,8 +202,7 @@ pub(crate) fn file_finish(luo: &Luo, fh: FileHandler) {
 }
 
 impl Registry {
-    /// `liveupdate_register_flb()`, with the registration lock held for
-    /// write.
+    /// `liveupdate_register_flb()`, with the registration lock held for write.
     pub(crate) fn register_flb(&mut self, fh: FileHandler, flb: Flb) -> Result {
         let state = flb.state()?;
         let handler = self.handler_mut(fh).ok_or(EINVAL)?;
@@ -255,8 +250,7 @@ impl Registry {
 
 /// Adopts the previous kernel's FLB array at `addr` (none: nothing to do).
 ///
-/// As in C the page is never freed: FLBs are retrieved on demand, for the
-/// whole boot.
+/// As in C the page is never freed: FLBs are retrieved on demand, for the whole boot.
 pub(crate) fn setup_incoming(luo: &Luo, addr: kho::HandoverAddr) {
     if addr.is_null() {
         return;

@@ -60,8 +60,7 @@ impl SessionName {
         Ok(Self::from_bytes(name))
     }
 
-    /// A name from the previous kernel, truncated to 63 bytes as
-    /// `strscpy()` does.
+    /// A name from the previous kernel, truncated to 63 bytes as `strscpy()` does.
     pub(crate) fn from_ser(raw: &[u8; 64]) -> Self {
         let name = abi::c_str_bytes(raw);
         Self::from_bytes(&name[..name.len().min(63)])
@@ -164,8 +163,7 @@ pub(crate) struct OutgoingList {
 }
 
 impl OutgoingList {
-    /// Adds `session`, making room for its entry first
-    /// (`luo_session_insert()`).
+    /// Adds `session`, making room for its entry first (`luo_session_insert()`).
     fn insert(&mut self, session: Arc<Session>) -> Result {
         let count = self.sessions.len() as u64 + 1;
         self.blocks.as_mut().ok_or(ENOMEM)?.grow(count)?;
@@ -188,8 +186,7 @@ impl OutgoingList {
     }
 }
 
-/// The sessions handed over by the previous kernel
-/// (`luo_session_global.incoming`).
+/// The sessions handed over by the previous kernel (`luo_session_global.incoming`).
 #[derive(Default)]
 pub(crate) struct IncomingList {
     sessions: KVec<Arc<Session>>,
@@ -219,8 +216,7 @@ impl Sessions {
     }
 }
 
-/// The serialization lock held for read: what every session operation
-/// runs under.
+/// The serialization lock held for read: what every session operation runs under.
 pub(crate) type Serialization<'a> = ReadGuard<'a, Sessions>;
 
 /// `CREATE_SESSION`: a new outgoing session and its file.
@@ -260,8 +256,7 @@ pub(crate) fn setup_outgoing(luo: &Luo) -> Result {
     Ok(())
 }
 
-/// Adopts the previous kernel's session entries at `head` (none: nothing
-/// to do).
+/// Adopts the previous kernel's session entries at `head` (none: nothing to do).
 pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
     if head.is_null() {
         return Ok(());
@@ -272,9 +267,8 @@ pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
     Ok(())
 }
 
-/// Turns the incoming entries into sessions, on the first open of
-/// `/dev/liveupdate`; later calls return the first outcome
-/// (`luo_session_deserialize()`).
+/// Turns the incoming entries into sessions, on the first open of `/dev/liveupdate`; later calls
+/// return the first outcome (`luo_session_deserialize()`).
 ///
 /// As in C, a failure leaves what was restored so far in place: the system
 /// is in a broken state that only a reboot resets.
@@ -317,10 +311,9 @@ fn deserialize_all(
     Ok(())
 }
 
-/// Freezes and writes every outgoing session; returns the physical address
-/// of the first block (0 without sessions).  On success every session
-/// operation blocks from now on; on failure everything is unfrozen
-/// (`luo_session_serialize()`).
+/// Freezes and writes every outgoing session; returns the physical address of the first block (0
+/// without sessions).  On success every session operation blocks from now on; on failure everything
+/// is unfrozen (`luo_session_serialize()`).
 pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
     let ser = luo.sessions.write();
     let mut list = ser.outgoing.lock();

@@ -2,9 +2,8 @@
 
 //! LUO's binary interfaces as byte-safe Rust types.
 //!
-//! C headers: [`include/linux/kho/abi/luo.h`](srctree/include/linux/kho/abi/luo.h)
-//! (the handover ABI `luo-v5`) and
-//! [`include/uapi/linux/liveupdate.h`](srctree/include/uapi/linux/liveupdate.h)
+//! C headers: [`include/linux/kho/abi/luo.h`](srctree/include/linux/kho/abi/luo.h) (the handover
+//! ABI `luo-v5`) and [`include/uapi/linux/liveupdate.h`](srctree/include/uapi/linux/liveupdate.h)
 //! (the ioctl arguments).
 //!
 //! The structs are the bindings' own, wrapped in [`Abi`], their layouts
@@ -56,9 +55,8 @@ macro_rules! plain_bytes {
     ($($t:ident: $size:literal),* $(,)?) => {
         $(
             static_assert!(size_of::<bindings::$t>() == $size);
-            // SAFETY: `bindings::$t` is a C struct of integers and byte
-            // arrays whose size, checked above, is the sum of its fields':
-            // any bytes are a valid value.
+            // SAFETY: `bindings::$t` is a C struct of integers and byte arrays whose size, checked
+            // above, is the sum of its fields': any bytes are a valid value.
             unsafe impl FromBytes for Abi<bindings::$t> {}
             // SAFETY: `bindings::$t` is made of integers and byte arrays
             // and its size, checked above, is the sum of its fields': it
@@ -68,8 +66,7 @@ macro_rules! plain_bytes {
     };
 }
 
-// The handover ABI `luo-v5` (what the other kernel reads and writes), then
-// the uAPI.
+// The handover ABI `luo-v5` (what the other kernel reads and writes), then the uAPI.
 plain_bytes!(
     luo_ser: 32,
     luo_session_ser: 80,
@@ -142,28 +139,24 @@ static_assert!(offset_of!(bindings::luo_flb_ser, count) == 56);
 impl Incoming<LuoSer> {
     /// The head of the session entries' block chain (`sessions_pa`).
     pub(crate) fn sessions(&self) -> HandoverAddr {
-        // SAFETY: read from the `luo_ser` the previous kernel handed over,
-        // whose `sessions_pa` luo.h declares the head of a block chain of
-        // `struct luo_session_ser` (or 0).
+        // SAFETY: read from the `luo_ser` the previous kernel handed over, whose `sessions_pa`
+        // luo.h declares the head of a block chain of `struct luo_session_ser` (or 0).
         unsafe { HandoverAddr::new(self.sessions_pa) }
     }
 
     /// The FLB array (`flbs_pa`).
     pub(crate) fn flbs(&self) -> HandoverAddr {
-        // SAFETY: read from the handed-over `luo_ser`, whose `flbs_pa`
-        // luo.h declares an allocation holding a `struct
-        // luo_flb_header_ser` and its entries (or 0).
+        // SAFETY: read from the handed-over `luo_ser`, whose `flbs_pa` luo.h declares an allocation
+        // holding a `struct luo_flb_header_ser` and its entries (or 0).
         unsafe { HandoverAddr::new(self.flbs_pa) }
     }
 }
 
 impl Handed<SessionSer> {
-    /// The head of the session's file entries' block chain
-    /// (`file_set_ser.files`).
+    /// The head of the session's file entries' block chain (`file_set_ser.files`).
     pub(crate) fn files(&self) -> HandoverAddr {
-        // SAFETY: read from a handed-over `luo_session_ser`, whose
-        // `file_set_ser.files` luo.h declares the head of a block chain of
-        // `struct luo_file_ser` (or 0).
+        // SAFETY: read from a handed-over `luo_session_ser`, whose `file_set_ser.files` luo.h
+        // declares the head of a block chain of `struct luo_file_ser` (or 0).
         unsafe { HandoverAddr::new(self.file_set_ser.files) }
     }
 }

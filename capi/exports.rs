@@ -73,8 +73,7 @@ pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
 ///
 /// # Safety
 ///
-/// `fh` must be NULL or a handler passed to
-/// `liveupdate_register_file_handler()`.
+/// `fh` must be NULL or a handler passed to `liveupdate_register_file_handler()`.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_unregister_file_handler(
     fh: *mut bindings::liveupdate_file_handler,
@@ -89,8 +88,7 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_file_handler(
 ///
 /// # Safety
 ///
-/// `fh` a registered handler, `flb` an FLB that lives for the rest of the
-/// boot.
+/// `fh` a registered handler, `flb` an FLB that lives for the rest of the boot.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_register_flb(
     fh: *mut bindings::liveupdate_file_handler,
@@ -119,13 +117,11 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
     }
 }
 
-/// Calls `get` on the state of the FLB behind `flb` and stores the object
-/// in `*objp`.
+/// Calls `get` on the state of the FLB behind `flb` and stores the object in `*objp`.
 ///
 /// # Safety
 ///
-/// `flb` NULL or an FLB that lives for the rest of the boot; `objp`
-/// writable when `get` succeeds.
+/// `flb` NULL or an FLB that lives for the rest of the boot; `objp` writable when `get` succeeds.
 unsafe fn flb_get(
     flb: *mut bindings::liveupdate_flb,
     objp: *mut *mut c_void,

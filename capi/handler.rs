@@ -122,9 +122,8 @@ macro_rules! c_object {
         #[derive(Clone, Copy, PartialEq, Eq)]
         pub(crate) struct $name(NonNull<bindings::$t>);
 
-        // SAFETY: LUO writes no public field of the object (only an FLB's
-        // private area, under `FLB_SLOTS`), and the callbacks may be called
-        // from any thread.
+        // SAFETY: LUO writes no public field of the object (only an FLB's private area, under
+        // `FLB_SLOTS`), and the callbacks may be called from any thread.
         unsafe impl Send for $name {}
         // SAFETY: shared handles only read the public fields and call the
         // callbacks, which C allows from any thread.
@@ -155,9 +154,8 @@ macro_rules! c_object {
 
             /// The compatible string, without its NUL.
             pub(crate) fn compatible(&self) -> &[u8] {
-                // SAFETY: the object is valid (type invariant) and its owner
-                // never changes `compatible`; the reference covers that field
-                // only.
+                // SAFETY: the object is valid (type invariant) and its owner never changes
+                // `compatible`; the reference covers that field only.
                 c_str_bytes(unsafe { &(*self.as_ptr()).compatible })
             }
 
@@ -242,8 +240,7 @@ impl FileHandler {
         self.call(st, self.ops().unpreserve);
     }
 
-    /// `freeze`, if the handler has it; on success `st.data` is the handle
-    /// it leaves.
+    /// `freeze`, if the handler has it; on success `st.data` is the handle it leaves.
     pub(crate) fn freeze(&self, st: &mut FileState) -> Result {
         if let Some((err, raw)) = self.call(st, self.ops().freeze) {
             to_result(err)?;
@@ -262,9 +259,8 @@ impl FileHandler {
         let (err, raw) = self.call(st, self.ops().retrieve).ok_or(EINVAL)?;
         to_result(err)?;
         let file = NonNull::new(raw.file.cast::<File>()).ok_or(EINVAL)?;
-        // SAFETY: a successful `retrieve` leaves in the argument block a new
-        // file with one reference, which is now ours; `File` is a
-        // transparent wrapper of `struct file`.
+        // SAFETY: a successful `retrieve` leaves in the argument block a new file with one
+        // reference, which is now ours; `File` is a transparent wrapper of `struct file`.
         Ok(unsafe { ARef::from_raw(file) })
     }
 
@@ -356,10 +352,9 @@ c_object! {
     ///
     /// # Invariants
     ///
-    /// `ptr` points to an FLB with valid `ops` that stays valid while it is
-    /// registered, while LUO's state of it holds a reference on its module,
-    /// and for the rest of the boot if it has no owner module (built-in FLBs
-    /// are static objects).
+    /// `ptr` points to an FLB with valid `ops` that stays valid while it is registered, while LUO's
+    /// state of it holds a reference on its module, and for the rest of the boot if it has no owner
+    /// module (built-in FLBs are static objects).
     Flb(liveupdate_flb, liveupdate_flb_ops),
     mandatory: preserve, unpreserve, retrieve, finish
 }
@@ -422,10 +417,9 @@ impl Flb {
         let Some(state) = self.slot_state(&lock_slots()) else {
             return;
         };
-        // Whether it holds a module reference (something is preserved, or in
-        // use since retrieved), checked outside `FLB_SLOTS`, which is never
-        // held while an FLB lock is taken; none can be taken meanwhile, as
-        // preservation runs under the registration lock, held for write.
+        // Whether it holds a module reference (something is preserved, or in use since retrieved),
+        // checked outside `FLB_SLOTS`, which is never held while an FLB lock is taken; none can be
+        // taken meanwhile, as preservation runs under the registration lock, held for write.
         let (out, inc) = (state.outgoing.lock(), state.incoming.lock());
         if out.count != 0 || out.owner.is_some() || inc.owner.is_some() {
             return;
@@ -452,9 +446,8 @@ impl Flb {
             data,
             obj: obj.0,
         };
-        // SAFETY: `f` is a callback of this valid FLB (type invariant),
-        // whose contract is a fully initialized argument block naming the
-        // FLB, which `args` is, alive across the call.
+        // SAFETY: `f` is a callback of this valid FLB (type invariant), whose contract is a fully
+        // initialized argument block naming the FLB, which `args` is, alive across the call.
         let r = unsafe { f?(&mut args) };
         Some((r, args.data, CPtr(args.obj)))
     }

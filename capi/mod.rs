@@ -2,9 +2,8 @@
 
 //! LUO's side of the C interface.
 //!
-//! Unlike [`crate::staging`], these modules are LUO's own, and hold the
-//! `unsafe` code that depends on its C contracts; only [`exports`] calls up
-//! into the LUO logic.
+//! Unlike [`crate::staging`], these modules are LUO's own, and hold the `unsafe` code that depends
+//! on its C contracts; only [`exports`] calls up into the LUO logic.
 
 pub(crate) mod abi;
 pub(crate) mod exports;

@@ -31,9 +31,8 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// Exists only during an `unlocked_ioctl` call of a file made by
-/// [`new_file`], on the calling task, which then holds no `fdget_pos()`
-/// reference (the ioctl path uses `fdget()`).
+/// Exists only during an `unlocked_ioctl` call of a file made by [`new_file`], on the calling task,
+/// which then holds no `fdget_pos()` reference (the ioctl path uses `fdget()`).
 pub(crate) struct IoctlContext {
     _not_send: PhantomData<*mut ()>,
 }
@@ -43,8 +42,7 @@ impl IoctlContext {
     pub(crate) fn fget(&self, fd: i32) -> Result<ARef<File>> {
         // A negative fd is a huge unsigned number, which `fget` refuses.
         let file = LocalFile::fget(fd as u32)?;
-        // SAFETY: no `fdget_pos()` is active on this task during the ioctl
-        // (type invariant).
+        // SAFETY: no `fdget_pos()` is active on this task during the ioctl (type invariant).
         Ok(unsafe { LocalFile::assume_no_fdget_pos(file) })
     }
 }
@@ -119,9 +117,8 @@ pub(crate) fn new_file<T: AnonFileOps>(name: &CStr, data: Arc<T>) -> Result<ARef
     };
     let file = kernel::error::from_err_ptr(file);
     match file.and_then(|f| NonNull::new(f.cast::<File>()).ok_or(ENOMEM)) {
-        // SAFETY: a successful `anon_inode_getfile` returns a file with one
-        // reference, which the `ARef` takes over; `File` is a transparent
-        // wrapper of `struct file`.
+        // SAFETY: a successful `anon_inode_getfile` returns a file with one reference, which the
+        // `ARef` takes over; `File` is a transparent wrapper of `struct file`.
         Ok(file) => Ok(unsafe { ARef::from_raw(file) }),
         Err(e) => {
             // SAFETY: the file was not created, so `foreign` is still ours.

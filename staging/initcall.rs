@@ -74,8 +74,7 @@ macro_rules! builtin_init {
             let val = if val.is_null() {
                 None
             } else {
-                // SAFETY: the boot code passes a NUL-terminated string that
-                // outlives this call.
+                // SAFETY: the boot code passes a NUL-terminated string that outlives this call.
                 Some(unsafe { ::kernel::str::CStr::from_char_ptr(val) })
             };
             ::kernel::error::from_result(|| $f(val).map(|()| 0))

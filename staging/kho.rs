@@ -34,10 +34,9 @@ pub(crate) fn is_enabled() -> bool {
 ///
 /// # Invariants
 ///
-/// `0` (none), or an address the previous kernel published through KHO for
-/// this use: the FDT subtree's, or one stored in handed-over memory in a
-/// field that its ABI declares to hold a KHO-preserved allocation of the
-/// kind the address is used for.
+/// `0` (none), or an address the previous kernel published through KHO for this use: the FDT
+/// subtree's, or one stored in handed-over memory in a field that its ABI declares to hold a
+/// KHO-preserved allocation of the kind the address is used for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HandoverAddr(u64);
 
@@ -46,8 +45,7 @@ impl HandoverAddr {
     ///
     /// # Safety
     ///
-    /// `pa` must satisfy the type invariant, for the use the caller makes
-    /// of it.
+    /// `pa` must satisfy the type invariant, for the use the caller makes of it.
     pub(crate) const unsafe fn new(pa: u64) -> Self {
         Self(pa)
     }
@@ -83,8 +81,7 @@ pub(crate) struct Preserved<T: FromBytes + AsBytes> {
     size: usize,
 }
 
-// SAFETY: the allocation is plain memory owned by this object, and `T` is
-// plain bytes.
+// SAFETY: the allocation is plain memory owned by this object, and `T` is plain bytes.
 unsafe impl<T: FromBytes + AsBytes> Send for Preserved<T> {}
 
 impl<T: FromBytes + AsBytes> Preserved<T> {
@@ -101,8 +98,7 @@ impl<T: FromBytes + AsBytes> Preserved<T> {
 
     /// The physical address the next kernel finds this allocation at.
     pub(crate) fn phys(&self) -> u64 {
-        // SAFETY: `ptr` is a direct-map address (type invariant), which
-        // `virt_to_phys` translates.
+        // SAFETY: `ptr` is a direct-map address (type invariant), which `virt_to_phys` translates.
         unsafe { bindings::virt_to_phys(self.ptr.as_ptr().cast()) }
     }
 
@@ -129,9 +125,8 @@ impl<T: FromBytes + AsBytes> Deref for Preserved<T> {
 
 impl<T: FromBytes + AsBytes> core::ops::DerefMut for Preserved<T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the allocation holds a `T` (type invariant), any bytes of
-        // which are valid (`FromBytes`); `&mut self` makes this the only
-        // access.
+        // SAFETY: the allocation holds a `T` (type invariant), any bytes of which are valid
+        // (`FromBytes`); `&mut self` makes this the only access.
         unsafe { self.ptr.as_mut() }
     }
 }
@@ -153,15 +148,13 @@ pub(crate) fn add_subtree<T: FromBytes + AsBytes>(name: &CStr, blob: &Preserved<
     })
 }
 
-/// The subtree `name` the previous kernel published: its address and
-/// length.
+/// The subtree `name` the previous kernel published: its address and length.
 pub(crate) fn retrieve_subtree(name: &CStr) -> Result<(HandoverAddr, usize)> {
     let mut phys: bindings::phys_addr_t = 0;
     let mut len: usize = 0;
     // SAFETY: `name` is NUL-terminated and the out pointers are valid.
     to_result(unsafe { bindings::kho_retrieve_subtree(name.as_char_ptr(), &mut phys, &mut len) })?;
-    // SAFETY: KHO read this address from the subtree the previous kernel
-    // published under `name`.
+    // SAFETY: KHO read this address from the subtree the previous kernel published under `name`.
     Ok((unsafe { HandoverAddr::new(phys) }, len))
 }
 
@@ -170,16 +163,14 @@ pub(crate) fn retrieve_subtree(name: &CStr) -> Result<(HandoverAddr, usize)> {
 ///
 /// # Invariants
 ///
-/// `ptr` is the direct-map address of `size` bytes, at least
-/// `size_of::<T>()`, that the previous kernel preserved and that nothing
-/// else in this kernel uses.
+/// `ptr` is the direct-map address of `size` bytes, at least `size_of::<T>()`, that the previous
+/// kernel preserved and that nothing else in this kernel uses.
 pub(crate) struct Incoming<T: FromBytes> {
     ptr: NonNull<T>,
     size: usize,
 }
 
-// SAFETY: plain memory handed over to this kernel, only read, from any
-// thread.
+// SAFETY: plain memory handed over to this kernel, only read, from any thread.
 unsafe impl<T: FromBytes> Send for Incoming<T> {}
 
 impl<T: FromBytes> Incoming<T> {
@@ -216,9 +207,8 @@ impl<T: FromBytes> Incoming<T> {
 
     /// Frees the allocation (`kho_restore_free()`).
     pub(crate) fn free(self) {
-        // SAFETY: a `kho_alloc_preserve()` allocation of the previous
-        // kernel that nothing else uses (type invariant); `self` is
-        // consumed.
+        // SAFETY: a `kho_alloc_preserve()` allocation of the previous kernel that nothing else uses
+        // (type invariant); `self` is consumed.
         unsafe { bindings::kho_restore_free(self.ptr.as_ptr().cast()) };
     }
 }
@@ -237,10 +227,9 @@ impl<T: FromBytes> Deref for Incoming<T> {
 ///
 /// # Invariants
 ///
-/// `raw` was initialized with `kho_block_set_init()` for entries of
-/// `size_of::<T>()` bytes; it is pinned in its own allocation (it holds a
-/// `list_head`), so the handle can move, and only accessed through
-/// `&mut self`.
+/// `raw` was initialized with `kho_block_set_init()` for entries of `size_of::<T>()` bytes; it is
+/// pinned in its own allocation (it holds a `list_head`), so the handle can move, and only accessed
+/// through `&mut self`.
 pub(crate) struct BlockSet<T: FromBytes + AsBytes> {
     raw: Pin<KBox<Opaque<bindings::kho_block_set>>>,
     _t: PhantomData<T>,
@@ -265,9 +254,8 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
         })
     }
 
-    /// Adopts the previous kernel's chain of blocks at `head` (0: none),
-    /// which the ABI says holds `T`s; C checks it (no cycle, sane counts) and
-    /// frees it on error.
+    /// Adopts the previous kernel's chain of blocks at `head` (0: none), which the ABI says holds
+    /// `T`s; C checks it (no cycle, sane counts) and frees it on error.
     pub(crate) fn restore(head: HandoverAddr) -> Result<Self> {
         let mut set = Self::new()?;
         // SAFETY: a valid, empty block set; `head` is 0 or a block chain the
@@ -281,8 +269,7 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
         self.raw.get()
     }
 
-    /// Makes room for `count` entries, preserving new blocks (EINVAL for a
-    /// restored set).
+    /// Makes room for `count` entries, preserving new blocks (EINVAL for a restored set).
     pub(crate) fn grow(&mut self, count: u64) -> Result {
         // SAFETY: a valid block set (type invariant).
         to_result(unsafe { bindings::kho_block_set_grow(self.raw(), count) })
@@ -294,11 +281,9 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
         unsafe { bindings::kho_block_set_shrink(self.raw(), count) }
     }
 
-    /// Frees every block (unpreserving outgoing ones, restoring and freeing
-    /// incoming ones).
+    /// Frees every block (unpreserving outgoing ones, restoring and freeing incoming ones).
     pub(crate) fn destroy(&mut self) {
-        // SAFETY: a valid block set (type invariant); it stays valid and
-        // empty.
+        // SAFETY: a valid block set (type invariant); it stays valid and empty.
         unsafe { bindings::kho_block_set_destroy(self.raw()) }
     }
 
@@ -317,8 +302,7 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
     /// A cursor at the first entry.
     pub(crate) fn cursor(&mut self) -> BlockCursor<'_, T> {
         let mut it = pin_init::zeroed();
-        // SAFETY: a valid block set (type invariant); `it` is a valid out
-        // pointer.
+        // SAFETY: a valid block set (type invariant); `it` is a valid out pointer.
         unsafe { bindings::kho_block_set_it_init(&mut it, self.raw()) };
         BlockCursor {
             it,

@@ -2,10 +2,9 @@
 
 //! Abstractions staged for the kernel crate.
 //!
-//! Each module wraps one C facility that the 7.3 kernel crate lacks, shaped
-//! like its future home in `rust/kernel/` (as nova-core's `num.rs` is): it
-//! uses only the kernel crate and the bindings, never LUO, and holds the
-//! `unsafe` code with its safety argument, so that its users need none.
+//! Each module wraps one C facility that the 7.3 kernel crate lacks, shaped like its future home in
+//! `rust/kernel/` (as nova-core's `num.rs` is): it uses only the kernel crate and the bindings,
+//! never LUO, and holds the `unsafe` code with its safety argument, so that its users need none.
 
 pub(crate) mod anon_inode;
 pub(crate) mod initcall;

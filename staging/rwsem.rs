@@ -43,9 +43,8 @@ pub(crate) use new_rwsem;
 ///
 /// # Invariants
 ///
-/// `sem` is an initialized semaphore; `data` is only accessed through a
-/// [`ReadGuard`] (shared) or a [`WriteGuard`] (exclusive), which hold `sem`
-/// for read or for write.
+/// `sem` is an initialized semaphore; `data` is only accessed through a [`ReadGuard`] (shared) or a
+/// [`WriteGuard`] (exclusive), which hold `sem` for read or for write.
 #[pin_data]
 pub(crate) struct RwSem<T> {
     #[pin]
@@ -102,8 +101,7 @@ impl<T> RwSem<T> {
 ///
 /// # Invariants
 ///
-/// The semaphore is held, for write if `WRITE`, by this task: a guard is
-/// not `Send`.
+/// The semaphore is held, for write if `WRITE`, by this task: a guard is not `Send`.
 pub(crate) struct Guard<'a, T, const WRITE: bool>(&'a RwSem<T>, NotThreadSafe);
 
 /// Shared access to the data of a [`RwSem`].
@@ -141,12 +139,10 @@ impl<T, const WRITE: bool> Drop for Guard<'_, T, WRITE> {
     fn drop(&mut self) {
         let sem = self.0.sem.get();
         if WRITE {
-            // SAFETY: this task holds the semaphore for write (type
-            // invariant).
+            // SAFETY: this task holds the semaphore for write (type invariant).
             unsafe { bindings::up_write(sem) };
         } else {
-            // SAFETY: this task holds the semaphore for read (type
-            // invariant).
+            // SAFETY: this task holds the semaphore for read (type invariant).
             unsafe { bindings::up_read(sem) };
         }
     }

@@ -30,9 +30,8 @@ const READY: i32 = 2;
 ///
 /// # Invariants
 ///
-/// When `state` is `READY`, `value` holds an initialized `T` that is never
-/// written or moved again.  When it is `BUSY`, only the task that moved it
-/// from `EMPTY` to `BUSY` accesses `value`.
+/// When `state` is `READY`, `value` holds an initialized `T` that is never written or moved again.
+/// When it is `BUSY`, only the task that moved it from `EMPTY` to `BUSY` accesses `value`.
 pub(crate) struct StaticOnce<T> {
     state: Atomic<i32>,
     value: UnsafeCell<MaybeUninit<T>>,
@@ -56,14 +55,12 @@ impl<T> StaticOnce<T> {
         if self.state.load(Acquire) != READY {
             return None;
         }
-        // SAFETY: `READY` (read with acquire ordering, pairing with the
-        // release store in `fill`) means `value` is initialized and never
-        // changes again (type invariant).
+        // SAFETY: `READY` (read with acquire ordering, pairing with the release store in `fill`)
+        // means `value` is initialized and never changes again (type invariant).
         Some(unsafe { (*self.value.get()).assume_init_ref() })
     }
 
-    /// Runs `init` on the slot, which this task claimed (moved from
-    /// `EMPTY` to `BUSY`).
+    /// Runs `init` on the slot, which this task claimed (moved from `EMPTY` to `BUSY`).
     fn fill<E>(&'static self, init: impl PinInit<T, E>) -> Result<&'static T, E> {
         let slot = self.value.get().cast::<T>();
         // SAFETY: this task moved `state` to `BUSY`, so only it accesses the
