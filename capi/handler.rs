@@ -198,7 +198,11 @@ impl FileHandler {
     ) -> Option<(R, bindings::liveupdate_file_op_args)> {
         let mut raw = bindings::liveupdate_file_op_args {
             handler: self.as_ptr(),
-            retrieve_status: st.retrieve.to_c(),
+            retrieve_status: match st.retrieve {
+                Retrieve::NotTried => 0,
+                Retrieve::Done => 1,
+                Retrieve::Failed(e) => e.to_errno(),
+            },
             file: st
                 .file
                 .as_deref()
@@ -290,15 +294,6 @@ pub(crate) enum Retrieve {
 }
 
 impl Retrieve {
-    /// The C encoding of `retrieve_status`: 0, 1 or a negative errno.
-    pub(crate) fn to_c(self) -> i32 {
-        match self {
-            Retrieve::NotTried => 0,
-            Retrieve::Done => 1,
-            Retrieve::Failed(e) => e.to_errno(),
-        }
-    }
-
     /// The outcome of the earlier attempt, if there was one.
     pub(crate) fn tried(self) -> Option<Result> {
         match self {
