@@ -3,11 +3,8 @@
 //! Live Update Orchestrator (LUO), in Rust.
 //!
 //! A drop-in replacement for kernel/liveupdate/luo_{core,session,file,flb}.c
-//! of Linux 7.3, with the same uAPI, KHO ABI `luo-v5` and in-kernel API.
-//! Layers, bottom up: [`staging`] (abstractions staged for the kernel
-//! crate), [`capi`] (LUO's C interface), then the LUO logic in safe Rust:
-//! this file (boot, reboot, `/dev/liveupdate`, [`Luo`]), [`luo_session`],
-//! [`luo_file`] and [`luo_flb`].  See Documentation/luo-rs.rst.
+//! (same uAPI, KHO ABI and in-kernel API): this file has boot, reboot,
+//! `/dev/liveupdate` and [`Luo`].  See Documentation/luo-rs.rst.
 
 use kernel::{
     bindings,
@@ -104,12 +101,10 @@ impl Luo {
     }
 }
 
-/// The kernel's [`Luo`].
-static LUO: StaticOnce<Luo> = StaticOnce::new();
-
 /// The kernel's LUO state, made on first use, so that it works from any
 /// initcall, as C's static locks do.
 pub(crate) fn luo() -> &'static Luo {
+    static LUO: StaticOnce<Luo> = StaticOnce::new();
     LUO.get_or_init(Luo::new)
 }
 
@@ -120,20 +115,12 @@ pub(crate) const fn io(nr: u32) -> u32 {
 
 /// One entry of an ioctl table: the exact command and the minimum size of
 /// its argument (`offsetofend` of the last mandatory field).
-#[derive(Clone, Copy)]
 pub(crate) struct IoctlOp {
     cmd: u32,
     min_size: usize,
 }
 
 impl IoctlOp {
-    /// The entry for `cmd`, whose argument is a `T` of at least `min_size`
-    /// bytes.
-    pub(crate) const fn new<T>(cmd: u32, min_size: usize) -> Self {
-        assert!(min_size <= size_of::<T>());
-        Self { cmd, min_size }
-    }
-
     /// ENOIOCTLCMD (ENOTTY for userspace) when `cmd` only shares the
     /// number, EINVAL when userspace's struct is shorter than the minimum.
     pub(crate) fn check(&self, cmd: u32, user_size: u32) -> Result {
@@ -147,15 +134,14 @@ impl IoctlOp {
     }
 }
 
-/// An ioctl table: for each command number `bindings::$nr`, an [`IoctlOp`]
-/// whose argument is a `bindings::$t` that must reach to the end of its
-/// field `$last`.
+/// An ioctl table: for each command number `bindings::$nr`, an [`IoctlOp`] whose argument is a
+/// `bindings::$t` that must reach to the end of its field `$last`.
 macro_rules! ioctl_ops {
     ($($nr:ident => $t:ident.$last:ident),* $(,)?) => {
-        [$($crate::IoctlOp::new::<::kernel::bindings::$t>(
-            $crate::io(::kernel::bindings::$nr),
-            $crate::capi::abi::offset_of_end!(::kernel::bindings::$t, $last),
-        )),*]
+        [$($crate::IoctlOp {
+            cmd: $crate::io(::kernel::bindings::$nr),
+            min_size: $crate::capi::abi::offset_of_end!(::kernel::bindings::$t, $last),
+        }),*]
     };
 }
 pub(crate) use ioctl_ops;
@@ -183,9 +169,8 @@ pub(crate) fn ioctl_decode(
     Ok((index, ucmd))
 }
 
-/// Reserves an fd, makes the file (`make` also stores the fd in `argp`),
-/// answers userspace and only then installs the fd, so a failed answer
-/// leaves no fd behind.
+/// Reserves an fd, makes the file (`make` also stores the fd in `argp`), answers userspace and only
+/// then installs the fd, so a failed answer leaves no fd behind.
 pub(crate) fn reply_with_file<T: AsBytes>(
     ucmd: &UserCmd,
     argp: &mut T,
@@ -232,10 +217,7 @@ fn early_startup(luo: &Luo) -> Result {
     let luo_ser = kho::Incoming::<LuoSer>::adopt(addr, len)?;
     // strncmp(compatible, LUO_ABI_COMPATIBLE, LUO_ABI_COMPAT_LEN).
     if abi::c_str_bytes(&luo_ser.compatible) != abi::COMPATIBLE.to_bytes() {
-        pr_err!(
-            "LUO state is incompatible with '{}'\n",
-            kernel::str::BStr::from_bytes(abi::COMPATIBLE.to_bytes())
-        );
+        pr_err!("LUO state is incompatible with '{}'\n", abi::COMPATIBLE);
         return Err(EINVAL);
     }
 
@@ -258,8 +240,7 @@ fn early_init() -> Result {
         // Continuing with half-restored devices and memory could leak
         // private data (`luo_restore_fail()`).
         capi::panic(fmt!(
-            "The incoming tree failed to initialize properly [-{:?}], disabling live update\n",
-            e
+            "The incoming tree failed to initialize properly [-{e:?}], disabling live update\n"
         ));
     }
     Ok(())
@@ -291,12 +272,10 @@ fn state_setup(luo: &Luo) -> Result {
     }
 }
 
-/// `/dev/liveupdate`, registered for the rest of the boot.
-static DEVICE: StaticOnce<MiscDeviceRegistration<LuoDevice>> = StaticOnce::new();
-
 /// Late initcall: the outgoing state (`luo_late_startup()`), then
-/// `/dev/liveupdate` (`liveupdate_ioctl_init()`).
+/// `/dev/liveupdate` (`liveupdate_ioctl_init()`), registered for the boot.
 fn late_init() -> Result {
+    static DEVICE: StaticOnce<MiscDeviceRegistration<LuoDevice>> = StaticOnce::new();
     if !enabled() {
         return Ok(());
     }

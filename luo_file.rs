@@ -2,12 +2,9 @@
 
 //! Preserved files and the file handlers that know how to preserve them.
 //!
-//! `PRESERVE_FD` gives a file to the first registered handler that can
-//! preserve it, and the file joins its session's [`FileSet`] under the
-//! caller's token.  At reboot every file is frozen and its handler's handle
-//! written as a `struct luo_file_ser`; in the next kernel `RETRIEVE_FD`
-//! recreates the file once, and `FINISH` hands it over for good.  A file
-//! may be preserved once only (EBUSY), by the ids of [`PreservedIds`].
+//! A file is preserved by the first registered handler that can, at most
+//! once ([`PreservedIds`]), frozen and written as a `struct luo_file_ser` at
+//! reboot, then retrieved once and finished in the next kernel.
 
 use crate::{
     capi::{
@@ -26,6 +23,7 @@ use crate::{
 use kernel::{
     fs::File,
     prelude::*,
+    str::BStr,
     sync::{
         aref::ARef,
         Arc, //
@@ -38,13 +36,13 @@ pub(crate) struct Handler {
     pub(crate) flbs: KVec<Arc<handler::FlbState>>,
 }
 
-/// The registered file handlers and FLBs (what `luo_register_rwlock`
-/// protects in C).
+/// The registered file handlers and FLBs (what `luo_register_rwlock` protects in C).
 #[derive(Default)]
 pub(crate) struct Registry {
-    handlers: KVec<Handler>,
-    /// FLBs used by at least one handler, in registration order.
-    pub(crate) flbs: KVec<luo_flb::RegisteredFlb>,
+    pub(crate) handlers: KVec<Handler>,
+    /// FLBs used by at least one handler, in the order of their first
+    /// registration (C's `luo_flb_global.list`).
+    pub(crate) flbs: KVec<Arc<handler::FlbState>>,
 }
 
 impl Registry {
@@ -72,13 +70,11 @@ pub(crate) struct PreservedIds(KVec<usize>);
 impl PreservedIds {
     /// Records `id`; EBUSY if it is already there (`xa_insert()`).
     fn mark(&mut self, id: usize) -> Result {
-        match self.0.binary_search(&id) {
-            Ok(_) => Err(EBUSY),
-            Err(pos) => {
-                self.0.reserve(1, GFP_KERNEL)?;
-                self.0.insert_within_capacity(pos, id).map_err(|_| ENOMEM)
-            }
-        }
+        let Err(pos) = self.0.binary_search(&id) else {
+            return Err(EBUSY);
+        };
+        self.0.reserve(1, GFP_KERNEL)?;
+        self.0.insert_within_capacity(pos, id).map_err(|_| ENOMEM)
     }
 
     /// Forgets `id` (`xa_erase()`).
@@ -98,14 +94,11 @@ pub(crate) fn register_handler(luo: &Luo, fh: FileHandler) -> Result {
         return Err(EINVAL);
     }
     let mut reg = luo.registry.write();
-    if reg
-        .handlers
-        .iter()
-        .any(|h| h.fh.compatible() == fh.compatible())
-    {
+    let name = fh.compatible();
+    if reg.handlers.iter().any(|h| h.fh.compatible() == name) {
+        let name = BStr::from_bytes(name);
         pr_err!(
-            "File handler registration failed: Compatible string '{}' already registered.\n",
-            kernel::str::BStr::from_bytes(fh.compatible())
+            "File handler registration failed: Compatible string '{name}' already registered.\n"
         );
         return Err(EEXIST);
     }
@@ -114,8 +107,7 @@ pub(crate) fn register_handler(luo: &Luo, fh: FileHandler) -> Result {
     Ok(())
 }
 
-/// `liveupdate_unregister_file_handler()`: drops the handler and unlinks
-/// its FLBs.
+/// `liveupdate_unregister_file_handler()`: drops the handler and unlinks its FLBs.
 pub(crate) fn unregister_handler(luo: &Luo, fh: FileHandler) {
     if !crate::enabled() {
         return;
@@ -139,9 +131,8 @@ struct LuoFile {
     token: u64,
 }
 
-/// The files of one session, in preservation order (`struct luo_file_set`),
-/// and the KHO blocks of their entries: outgoing ones this kernel fills, or
-/// the previous kernel's, freed as the files finish.
+/// The files of one session, in preservation order (`struct luo_file_set`), and the KHO blocks of
+/// their entries (the previous kernel's, for an incoming session).
 pub(crate) struct FileSet {
     files: KVec<LuoFile>,
     blocks: kho::BlockSet<abi::FileSer>,
@@ -187,20 +178,14 @@ impl FileSet {
         fget: impl FnOnce() -> Result<ARef<File>>,
     ) -> Result {
         let file = fget()?;
-
         // The first handler that can preserve the file, if its module can be
         // pinned; ENOENT otherwise.
         let (fh, owner) = {
             let reg = luo.registry.read();
-            let fh = reg
-                .handlers
-                .iter()
-                .map(|h| h.fh)
-                .find(|fh| fh.can_preserve(&file))
-                .ok_or(ENOENT)?;
+            let found = reg.handlers.iter().find(|h| h.fh.can_preserve(&file));
+            let fh = found.ok_or(ENOENT)?.fh;
             (fh, fh.get_owner().ok_or(ENOENT)?)
         };
-
         let id = fh.id_of(&file);
         luo.preserved.lock().mark(id)?;
         let mut state = FileState {
@@ -239,9 +224,8 @@ impl FileSet {
         });
     }
 
-    /// Lets go of every file, last first: `done` tells its handler and FLBs,
-    /// then the file leaves the preserved set, its entry's room is given
-    /// back, and the file and module references are dropped.
+    /// Lets go of every file, last first, after `done` tells its handler and
+    /// FLBs; its id, entry and references go with it.
     fn release_all(&mut self, luo: &Luo, done: impl Fn(&LuoFile)) {
         while let Some(f) = self.files.pop() {
             done(&f);
@@ -253,9 +237,8 @@ impl FileSet {
         self.blocks.destroy();
     }
 
-    /// Freezes every file and writes its entry, then the set's part of the
-    /// session's `entry`; on failure unfreezes the ones frozen, in order
-    /// (`luo_file_freeze()`).
+    /// Freezes every file and writes its entry, then the session's `entry`;
+    /// on failure unfreezes the ones frozen (`luo_file_freeze()`).
     pub(crate) fn freeze(&mut self, entry: &mut abi::SessionSer) -> Result {
         if self.files.is_empty() {
             return Ok(());
@@ -269,12 +252,8 @@ impl FileSet {
                 break;
             };
             if let Err(e) = f.fh.freeze(&mut f.state) {
-                pr_warn!(
-                    "Freeze failed for token[{:#x}] handler[{}] err[{:?}]\n",
-                    f.token,
-                    kernel::str::BStr::from_bytes(f.fh.compatible()),
-                    e
-                );
+                let (token, name) = (f.token, BStr::from_bytes(f.fh.compatible()));
+                pr_warn!("Freeze failed for token[{token:#x}] handler[{name}] err[{e:?}]\n");
                 failed = Some((i, e));
                 break;
             }
@@ -329,8 +308,7 @@ impl FileSet {
         Ok(file)
     }
 
-    /// `FINISH`: if every handler agrees, finishes every file, last first
-    /// (`luo_file_finish()`).
+    /// `FINISH`: if every handler agrees, finishes every file, last first (`luo_file_finish()`).
     pub(crate) fn finish(&mut self, luo: &Luo) -> Result {
         if self.files.is_empty() {
             return Ok(());
@@ -346,8 +324,7 @@ impl FileSet {
     }
 
     /// Rebuilds the set from the previous kernel's `count` entries at
-    /// `head` (`luo_file_deserialize()`); ENOENT when no handler of this
-    /// kernel has an entry's compatible string.
+    /// `head` (`luo_file_deserialize()`); ENOENT for an unknown handler.
     pub(crate) fn deserialize(&mut self, luo: &Luo, head: kho::HandoverAddr, count: u64) -> Result {
         if head.is_null() {
             if count != 0 {
@@ -365,8 +342,7 @@ impl FileSet {
     }
 }
 
-/// Makes an incoming file of each entry, checking that there are
-/// `expected` of them.
+/// Makes an incoming file of each entry, checking that there are `expected` of them.
 fn read_entries(
     luo: &Luo,
     blocks: &mut kho::BlockSet<abi::FileSer>,
@@ -375,17 +351,11 @@ fn read_entries(
 ) -> Result {
     let reg = luo.registry.read();
     for entry in blocks.cursor() {
-        let compatible = abi::c_str_bytes(&entry.compatible);
-        let found = reg
-            .handlers
-            .iter()
-            .find(|h| h.fh.compatible() == compatible)
-            .and_then(|h| h.fh.get_owner().map(|o| (h.fh, o)));
-        let Some((fh, _owner)) = found else {
-            pr_warn!(
-                "No registered handler for compatible '{}'\n",
-                kernel::str::BStr::from_bytes(compatible)
-            );
+        let name = abi::c_str_bytes(&entry.compatible);
+        let found = reg.handlers.iter().find(|h| h.fh.compatible() == name);
+        let Some((fh, _owner)) = found.and_then(|h| h.fh.get_owner().map(|o| (h.fh, o))) else {
+            let name = BStr::from_bytes(name);
+            pr_warn!("No registered handler for compatible '{name}'\n");
             return Err(ENOENT);
         };
         files.push(
@@ -401,12 +371,9 @@ fn read_entries(
             GFP_KERNEL,
         )?;
     }
-    if files.len() as u64 != expected {
-        pr_warn!(
-            "File count mismatch: expected {}, found {}\n",
-            expected,
-            files.len()
-        );
+    let found = files.len();
+    if found as u64 != expected {
+        pr_warn!("File count mismatch: expected {expected}, found {found}\n");
         return Err(EINVAL);
     }
     Ok(())

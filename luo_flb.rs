@@ -2,11 +2,9 @@
 
 //! File-Lifecycle-Bound (FLB) objects.
 //!
-//! An FLB is state shared by the files of a file handler (a hugetlb pool
-//! behind memfds, say).  LUO preserves it with the first preserved file of
-//! such a handler, unpreserves it with the last, and serializes it into one
-//! KHO page at reboot; the next kernel retrieves it on demand and finishes
-//! it with the last file that used it.  LUO's state of it is a [`FlbState`].
+//! An FLB is state shared by the files of a file handler (a hugetlb pool behind memfds, say),
+//! preserved with the first of them and unpreserved with the last; the next kernel retrieves it on
+//! demand and finishes it with the last file that used it.
 
 use crate::{
     capi::{
@@ -27,7 +25,7 @@ use crate::{
 use kernel::{
     page::PAGE_SIZE,
     prelude::*,
-    sync::Arc, //
+    str::BStr, //
 };
 
 /// Pages of the serialized FLB array.
@@ -37,12 +35,6 @@ const FLB_PGCNT: usize = 1;
 pub(crate) const FLB_MAX: usize =
     (FLB_PGCNT * PAGE_SIZE - size_of::<abi::FlbHeaderSer>()) / size_of::<abi::FlbSer>();
 
-/// An FLB in the registry: registered with `users` file handlers.
-pub(crate) struct RegisteredFlb {
-    state: Arc<FlbState>,
-    users: usize,
-}
-
 /// The serialized FLB arrays of both kernels.
 #[derive(Default)]
 pub(crate) struct Headers {
@@ -51,28 +43,19 @@ pub(crate) struct Headers {
 }
 
 impl FlbState {
-    /// One more file of a handler using this FLB is preserved: preserve the
-    /// FLB on the first.
+    /// One more file of a handler using this FLB is preserved: preserve the FLB on the first.
     fn preserve_one(&self) -> Result {
         let mut out = self.outgoing.lock();
         if out.count == 0 {
-            let owner = Some(self.flb.get_owner().ok_or(ENODEV)?);
-            let (data, obj) = self.flb.preserve()?;
-            *out = FlbSide {
-                count: 1,
-                data,
-                obj,
-                owner,
-                ..Default::default()
-            };
-        } else {
-            out.count = out.count.saturating_add(1);
+            let owner = self.flb.get_owner().ok_or(ENODEV)?;
+            (out.data, out.obj) = self.flb.preserve()?;
+            out.owner = Some(owner);
         }
+        out.count = out.count.saturating_add(1);
         Ok(())
     }
 
-    /// One file fewer: unpreserve the FLB with the last
-    /// (`liveupdate_flb_put_outgoing()`).
+    /// One file fewer: unpreserve the FLB with the last (`liveupdate_flb_put_outgoing()`).
     pub(crate) fn put_outgoing(&self) {
         let mut out = self.outgoing.lock();
         if out.count == 0 {
@@ -99,13 +82,10 @@ impl FlbState {
             let headers = luo.flb_headers.lock();
             let header = headers.incoming.as_ref().ok_or(ENODATA)?;
             let entries = header.trailing::<abi::FlbSer>(header.count);
-            let compatible = self.flb.compatible();
-            let found = entries
-                .iter()
-                .find(|e| abi::c_str_bytes(&e.name) == compatible)
-                .ok_or(ENOENT)?;
-            inc.data = found.data;
-            inc.count = found.count;
+            let name = self.flb.compatible();
+            let found = entries.iter().find(|e| abi::c_str_bytes(&e.name) == name);
+            let found = found.ok_or(ENOENT)?;
+            (inc.data, inc.count) = (found.data, found.count);
         }
         let owner = self.flb.get_owner().ok_or(ENODEV)?;
         inc.obj = inc.retrieve.record(self.flb.retrieve(inc.data))?;
@@ -133,12 +113,7 @@ impl FlbState {
         }
         self.flb.finish(inc.obj);
         // As C, the count stays what retrieval set it to.
-        *inc = FlbSide {
-            count: inc.count,
-            finished: true,
-            retrieve: inc.retrieve,
-            ..Default::default()
-        };
+        (inc.data, inc.obj, inc.owner, inc.finished) = (0, CPtr::default(), None, true);
     }
 
     /// `liveupdate_flb_get_incoming()`: the incoming object, retrieved on
@@ -152,8 +127,7 @@ impl FlbState {
         Ok(inc.obj)
     }
 
-    /// `liveupdate_flb_get_outgoing()`: the outgoing object, ENOENT while
-    /// the FLB is not preserved.
+    /// `liveupdate_flb_get_outgoing()`: the outgoing object, ENOENT while the FLB is not preserved.
     pub(crate) fn get_outgoing(&self) -> Result<CPtr> {
         let mut out = self.outgoing.lock();
         if out.obj.is_none() {
@@ -181,7 +155,7 @@ pub(crate) fn register(luo: &Luo, fh: FileHandler, flb: Flb) -> Result {
     let res = reg.register_flb(fh, flb);
     // A state made for an FLB that did not get registered must not stay
     // behind in a module's FLB either.
-    if res.is_err() && !reg.flbs.iter().any(|r| r.state.flb == flb) {
+    if res.is_err() && !reg.flbs.iter().any(|s| s.flb == flb) {
         flb.release_state();
     }
     res
@@ -228,8 +202,7 @@ pub(crate) fn file_finish(luo: &Luo, fh: FileHandler) {
 }
 
 impl Registry {
-    /// `liveupdate_register_flb()`, with the registration lock held for
-    /// write.
+    /// `liveupdate_register_flb()`, with the registration lock held for write.
     pub(crate) fn register_flb(&mut self, fh: FileHandler, flb: Flb) -> Result {
         let state = flb.state()?;
         let handler = self.handler_mut(fh).ok_or(EINVAL)?;
@@ -237,27 +210,15 @@ impl Registry {
             return Err(EEXIST);
         }
         handler.flbs.reserve(1, GFP_KERNEL)?;
-        match self.flbs.iter_mut().find(|r| r.state.flb == flb) {
-            Some(r) => r.users += 1,
-            None => {
-                if self.flbs.len() == FLB_MAX {
-                    return Err(ENOSPC);
-                }
-                if self
-                    .flbs
-                    .iter()
-                    .any(|r| r.state.flb.compatible() == flb.compatible())
-                {
-                    return Err(EEXIST);
-                }
-                self.flbs.push(
-                    RegisteredFlb {
-                        state: state.clone(),
-                        users: 1,
-                    },
-                    GFP_KERNEL,
-                )?;
+        if !self.flbs.iter().any(|s| s.flb == flb) {
+            if self.flbs.len() == FLB_MAX {
+                return Err(ENOSPC);
             }
+            let compatible = flb.compatible();
+            if self.flbs.iter().any(|s| s.flb.compatible() == compatible) {
+                return Err(EEXIST);
+            }
+            self.flbs.push(state.clone(), GFP_KERNEL)?;
         }
         let handler = self.handler_mut(fh).ok_or(EINVAL)?;
         handler.flbs.push(state, GFP_KERNEL)?;
@@ -271,27 +232,25 @@ impl Registry {
             h.flbs.remove(i).ok()
         });
         if found.is_none() {
-            pr_warn!(
-                "Failed to unregister FLB '{}': not found in file handler '{}'\n",
-                kernel::str::BStr::from_bytes(flb.compatible()),
-                kernel::str::BStr::from_bytes(fh.compatible())
-            );
+            let f = BStr::from_bytes(flb.compatible());
+            let h = BStr::from_bytes(fh.compatible());
+            pr_warn!("Failed to unregister FLB '{f}': not found in file handler '{h}'\n");
             return;
         }
-        if let Some(i) = self.flbs.iter().position(|r| r.state.flb == flb) {
-            self.flbs[i].users -= 1;
-            if self.flbs[i].users == 0 {
-                self.flbs.remove(i).ok();
-                flb.release_state();
-            }
+        if !self
+            .handlers
+            .iter()
+            .any(|h| h.flbs.iter().any(|s| s.flb == flb))
+        {
+            self.flbs.retain(|s| s.flb != flb);
+            flb.release_state();
         }
     }
 }
 
 /// Adopts the previous kernel's FLB array at `addr` (none: nothing to do).
 ///
-/// As in C the page is never freed: FLBs are retrieved on demand, for the
-/// whole boot.
+/// As in C the page is never freed: FLBs are retrieved on demand, for the whole boot.
 pub(crate) fn setup_incoming(luo: &Luo, addr: kho::HandoverAddr) {
     if addr.is_null() {
         return;
@@ -318,9 +277,9 @@ pub(crate) fn setup_outgoing(luo: &Luo) -> Result<u64> {
 pub(crate) fn serialize(luo: &Luo) {
     let reg = luo.registry.read();
     let mut n = 0;
-    for r in reg.flbs.iter() {
+    for s in reg.flbs.iter() {
         let (count, data) = {
-            let side = r.state.outgoing.lock();
+            let side = s.outgoing.lock();
             (side.count, side.data)
         };
         if count == 0 {
@@ -332,7 +291,7 @@ pub(crate) fn serialize(luo: &Luo) {
         };
         let entries = out.trailing_mut::<abi::FlbSer>();
         let Some(e) = entries.get_mut(n) else { break };
-        abi::copy_c_str(&mut e.name, r.state.flb.compatible());
+        abi::copy_c_str(&mut e.name, s.flb.compatible());
         e.data = data;
         e.count = count;
         n += 1;

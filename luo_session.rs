@@ -2,14 +2,10 @@
 
 //! Sessions: named groups of preserved files.
 //!
-//! Userspace creates an outgoing session with `CREATE_SESSION`, gets an fd
-//! for it and preserves files into it.  At reboot every outgoing session is
-//! frozen and written into KHO blocks as a `struct luo_session_ser`.  In the
-//! next kernel the entries become incoming sessions, which userspace takes
-//! with `RETRIEVE_SESSION` (once), then `RETRIEVE_FD` and `FINISH`.
-//! Closing an outgoing session fd unpreserves its files; closing a
-//! retrieved session fd finishes it.  Names are unique within each list.
-//! For the locking see Documentation/luo-rs.rst.
+//! An outgoing session (`CREATE_SESSION`) is written as a `struct
+//! luo_session_ser` at reboot; the next kernel makes an incoming session of
+//! each entry, which userspace takes once (`RETRIEVE_SESSION`).  Closing a
+//! session fd unpreserves (outgoing) or finishes (incoming) its files.
 
 use crate::{
     capi::{
@@ -64,8 +60,7 @@ impl SessionName {
         Ok(Self::from_bytes(name))
     }
 
-    /// A name from the previous kernel, truncated to 63 bytes as
-    /// `strscpy()` does.
+    /// A name from the previous kernel, truncated to 63 bytes as `strscpy()` does.
     pub(crate) fn from_ser(raw: &[u8; 64]) -> Self {
         let name = abi::c_str_bytes(raw);
         Self::from_bytes(&name[..name.len().min(63)])
@@ -73,22 +68,14 @@ impl SessionName {
 
     /// `name` has at most 63 bytes and no NUL.
     fn from_bytes(name: &[u8]) -> Self {
-        let mut raw = [0u8; 64];
-        raw[..name.len()].copy_from_slice(name);
-        Self {
-            raw,
-            len: name.len(),
-        }
+        let (mut raw, len) = ([0u8; 64], name.len());
+        raw[..len].copy_from_slice(name);
+        Self { raw, len }
     }
 
     /// The name without NUL.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.raw[..self.len]
-    }
-
-    /// For messages.
-    pub(crate) fn display(&self) -> &kernel::str::BStr {
-        kernel::str::BStr::from_bytes(self.as_bytes())
     }
 
     /// Writes the name into a `GET_NAME` reply as C's `strscpy()` does on
@@ -98,6 +85,12 @@ impl SessionName {
         dst[..self.len].copy_from_slice(self.as_bytes());
         let end = ((self.len + 1).div_ceil(8) * 8).min(dst.len());
         dst[self.len..end].fill(0);
+    }
+}
+
+impl kernel::fmt::Display for SessionName {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        kernel::fmt::Display::fmt(kernel::str::BStr::from_bytes(self.as_bytes()), f)
     }
 }
 
@@ -160,11 +153,6 @@ fn find<'a>(sessions: &'a [Arc<Session>], name: &[u8]) -> Option<&'a Arc<Session
     sessions.iter().find(|s| s.name.as_bytes() == name)
 }
 
-/// Removes `session` from `sessions`.
-fn remove(sessions: &mut KVec<Arc<Session>>, session: &Arc<Session>) {
-    sessions.retain(|s| !Arc::ptr_eq(s, session));
-}
-
 /// The outgoing sessions and the blocks their entries are written into,
 /// grown as sessions are created (`luo_session_global.outgoing`).
 #[derive(Default)]
@@ -175,8 +163,7 @@ pub(crate) struct OutgoingList {
 }
 
 impl OutgoingList {
-    /// Adds `session`, making room for its entry first
-    /// (`luo_session_insert()`).
+    /// Adds `session`, making room for its entry first (`luo_session_insert()`).
     fn insert(&mut self, session: Arc<Session>) -> Result {
         let count = self.sessions.len() as u64 + 1;
         self.blocks.as_mut().ok_or(ENOMEM)?.grow(count)?;
@@ -191,7 +178,7 @@ impl OutgoingList {
 
     /// Removes `session` (`luo_session_remove()`).
     fn remove(&mut self, session: &Arc<Session>) {
-        remove(&mut self.sessions, session);
+        self.sessions.retain(|s| !Arc::ptr_eq(s, session));
         let count = self.sessions.len() as u64;
         if let Some(b) = self.blocks.as_mut() {
             b.shrink(count);
@@ -199,8 +186,7 @@ impl OutgoingList {
     }
 }
 
-/// The sessions handed over by the previous kernel
-/// (`luo_session_global.incoming`).
+/// The sessions handed over by the previous kernel (`luo_session_global.incoming`).
 #[derive(Default)]
 pub(crate) struct IncomingList {
     sessions: KVec<Arc<Session>>,
@@ -230,8 +216,7 @@ impl Sessions {
     }
 }
 
-/// The serialization lock held for read: what every session operation
-/// runs under.
+/// The serialization lock held for read: what every session operation runs under.
 pub(crate) type Serialization<'a> = ReadGuard<'a, Sessions>;
 
 /// `CREATE_SESSION`: a new outgoing session and its file.
@@ -271,8 +256,7 @@ pub(crate) fn setup_outgoing(luo: &Luo) -> Result {
     Ok(())
 }
 
-/// Adopts the previous kernel's session entries at `head` (none: nothing
-/// to do).
+/// Adopts the previous kernel's session entries at `head` (none: nothing to do).
 pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
     if head.is_null() {
         return Ok(());
@@ -283,9 +267,8 @@ pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
     Ok(())
 }
 
-/// Turns the incoming entries into sessions, on the first open of
-/// `/dev/liveupdate`; later calls return the first outcome
-/// (`luo_session_deserialize()`).
+/// Turns the incoming entries into sessions, on the first open of `/dev/liveupdate`; later calls
+/// return the first outcome (`luo_session_deserialize()`).
 ///
 /// As in C, a failure leaves what was restored so far in place: the system
 /// is in a broken state that only a reboot resets.
@@ -311,38 +294,26 @@ fn deserialize_all(
     for ser in blocks.cursor() {
         let name = SessionName::from_ser(&ser.name);
         let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
-            pr_warn!(
-                "Failed to allocate session [{}] during deserialization {:?}\n",
-                name.display(),
-                e
-            )
+            pr_warn!("Failed to allocate session [{name}] during deserialization {e:?}\n")
         })?;
         if find(sessions, session.name.as_bytes()).is_some() {
-            pr_warn!("Failed to insert session [{}] EEXIST\n", name.display());
+            pr_warn!("Failed to insert session [{name}] EEXIST\n");
             return Err(EEXIST);
         }
         sessions.push(session.clone(), GFP_KERNEL)?;
         let count = ser.file_set_ser.count;
-        session
-            .inner
-            .lock()
-            .files
-            .deserialize(luo, ser.files(), count)
-            .inspect_err(|e| {
-                pr_warn!(
-                    "Failed to deserialize files for session [{}] {:?}\n",
-                    name.display(),
-                    e
-                )
-            })?;
+        let mut inner = session.inner.lock();
+        if let Err(e) = inner.files.deserialize(luo, ser.files(), count) {
+            pr_warn!("Failed to deserialize files for session [{name}] {e:?}\n");
+            return Err(e);
+        }
     }
     Ok(())
 }
 
-/// Freezes and writes every outgoing session; returns the physical address
-/// of the first block (0 without sessions).  On success every session
-/// operation blocks from now on; on failure everything is unfrozen
-/// (`luo_session_serialize()`).
+/// Freezes and writes every outgoing session; returns the physical address of the first block (0
+/// without sessions).  On success every session operation blocks from now on; on failure everything
+/// is unfrozen (`luo_session_serialize()`).
 pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
     let ser = luo.sessions.write();
     let mut list = ser.outgoing.lock();
@@ -424,13 +395,11 @@ impl AnonFileOps for Session {
                 // A retrieved session is finished on close; if it cannot be,
                 // it stays listed (as in C) and the close reports why.
                 if let Err(e) = this.inner.lock().files.finish(this.luo) {
-                    pr_warn!(
-                        "Unable to finish session [{}] on release\n",
-                        this.name.display()
-                    );
+                    pr_warn!("Unable to finish session [{}] on release\n", this.name);
                     return Err(e);
                 }
-                remove(&mut ser.incoming.lock().sessions, &this);
+                let mut list = ser.incoming.lock();
+                list.sessions.retain(|s| !Arc::ptr_eq(s, &this));
             }
             Direction::Outgoing => {
                 this.inner.lock().files.unpreserve_all(this.luo);

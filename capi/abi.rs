@@ -2,9 +2,8 @@
 
 //! LUO's binary interfaces as byte-safe Rust types.
 //!
-//! C headers: [`include/linux/kho/abi/luo.h`](srctree/include/linux/kho/abi/luo.h)
-//! (the handover ABI `luo-v5`) and
-//! [`include/uapi/linux/liveupdate.h`](srctree/include/uapi/linux/liveupdate.h)
+//! C headers: [`include/linux/kho/abi/luo.h`](srctree/include/linux/kho/abi/luo.h) (the handover
+//! ABI `luo-v5`) and [`include/uapi/linux/liveupdate.h`](srctree/include/uapi/linux/liveupdate.h)
 //! (the ioctl arguments).
 //!
 //! The structs are the bindings' own, wrapped in [`Abi`], their layouts
@@ -50,34 +49,36 @@ impl<T> DerefMut for Abi<T> {
     }
 }
 
-/// Declares `Abi<bindings::$t>` plain bytes.
+/// Declares `Abi<bindings::$t>` plain bytes, after checking that the C
+/// struct has `$size` bytes, the sum of its fields'.
 macro_rules! plain_bytes {
-    ($($t:ident),* $(,)?) => {
+    ($($t:ident: $size:literal),* $(,)?) => {
         $(
-            // SAFETY: `bindings::$t` is a C struct of integers and byte
-            // arrays whose size, checked below, is the sum of its fields':
-            // any bytes are a valid value.
+            static_assert!(size_of::<bindings::$t>() == $size);
+            // SAFETY: `bindings::$t` is a C struct of integers and byte arrays whose size, checked
+            // above, is the sum of its fields': any bytes are a valid value.
             unsafe impl FromBytes for Abi<bindings::$t> {}
             // SAFETY: `bindings::$t` is made of integers and byte arrays
-            // and its size, checked below, is the sum of its fields': it
+            // and its size, checked above, is the sum of its fields': it
             // has no padding, so all its bytes are initialized.
             unsafe impl AsBytes for Abi<bindings::$t> {}
         )*
     };
 }
 
+// The handover ABI `luo-v5` (what the other kernel reads and writes), then the uAPI.
 plain_bytes!(
-    luo_ser,
-    luo_session_ser,
-    luo_file_ser,
-    luo_flb_header_ser,
-    luo_flb_ser,
-    liveupdate_ioctl_create_session,
-    liveupdate_ioctl_retrieve_session,
-    liveupdate_session_preserve_fd,
-    liveupdate_session_retrieve_fd,
-    liveupdate_session_finish,
-    liveupdate_session_get_name,
+    luo_ser: 32,
+    luo_session_ser: 80,
+    luo_file_ser: 64,
+    luo_flb_header_ser: 16,
+    luo_flb_ser: 64,
+    liveupdate_ioctl_create_session: 72,
+    liveupdate_ioctl_retrieve_session: 72,
+    liveupdate_session_preserve_fd: 16,
+    liveupdate_session_retrieve_fd: 16,
+    liveupdate_session_finish: 8,
+    liveupdate_session_get_name: 72,
 );
 
 /// `struct luo_ser`, the root of the handed-over state.
@@ -119,60 +120,43 @@ macro_rules! offset_of_end {
 }
 pub(crate) use offset_of_end;
 
-// The handover ABI, `luo-v5`: what the other kernel reads and writes.
+// The rest of the layout of `luo-v5`.
 static_assert!(bindings::LIVEUPDATE_SESSION_NAME_LENGTH == 64);
 static_assert!(bindings::LIVEUPDATE_HNDL_COMPAT_LENGTH == 48);
 static_assert!(bindings::LIVEUPDATE_FLB_COMPAT_LENGTH == 48);
-static_assert!(size_of::<bindings::luo_ser>() == 32);
 static_assert!(offset_of!(bindings::luo_ser, liveupdate_num) == 8);
 static_assert!(offset_of!(bindings::luo_ser, sessions_pa) == 16);
 static_assert!(offset_of!(bindings::luo_ser, flbs_pa) == 24);
-static_assert!(size_of::<bindings::luo_file_ser>() == 64);
 static_assert!(offset_of!(bindings::luo_file_ser, data) == 48);
 static_assert!(offset_of!(bindings::luo_file_ser, token) == 56);
 static_assert!(size_of::<bindings::luo_file_set_ser>() == 16);
 static_assert!(offset_of!(bindings::luo_file_set_ser, count) == 8);
-static_assert!(size_of::<bindings::luo_session_ser>() == 80);
 static_assert!(offset_of!(bindings::luo_session_ser, file_set_ser) == 64);
-static_assert!(size_of::<bindings::luo_flb_header_ser>() == 16);
 static_assert!(offset_of!(bindings::luo_flb_header_ser, count) == 8);
-static_assert!(size_of::<bindings::luo_flb_ser>() == 64);
 static_assert!(offset_of!(bindings::luo_flb_ser, data) == 48);
 static_assert!(offset_of!(bindings::luo_flb_ser, count) == 56);
-
-// The uAPI: sizes without padding.
-static_assert!(size_of::<bindings::liveupdate_ioctl_create_session>() == 72);
-static_assert!(size_of::<bindings::liveupdate_ioctl_retrieve_session>() == 72);
-static_assert!(size_of::<bindings::liveupdate_session_preserve_fd>() == 16);
-static_assert!(size_of::<bindings::liveupdate_session_retrieve_fd>() == 16);
-static_assert!(size_of::<bindings::liveupdate_session_finish>() == 8);
-static_assert!(size_of::<bindings::liveupdate_session_get_name>() == 72);
 
 impl Incoming<LuoSer> {
     /// The head of the session entries' block chain (`sessions_pa`).
     pub(crate) fn sessions(&self) -> HandoverAddr {
-        // SAFETY: read from the `luo_ser` the previous kernel handed over,
-        // whose `sessions_pa` luo.h declares the head of a block chain of
-        // `struct luo_session_ser` (or 0).
+        // SAFETY: read from the `luo_ser` the previous kernel handed over, whose `sessions_pa`
+        // luo.h declares the head of a block chain of `struct luo_session_ser` (or 0).
         unsafe { HandoverAddr::new(self.sessions_pa) }
     }
 
     /// The FLB array (`flbs_pa`).
     pub(crate) fn flbs(&self) -> HandoverAddr {
-        // SAFETY: read from the handed-over `luo_ser`, whose `flbs_pa`
-        // luo.h declares an allocation holding a `struct
-        // luo_flb_header_ser` and its entries (or 0).
+        // SAFETY: read from the handed-over `luo_ser`, whose `flbs_pa` luo.h declares an allocation
+        // holding a `struct luo_flb_header_ser` and its entries (or 0).
         unsafe { HandoverAddr::new(self.flbs_pa) }
     }
 }
 
 impl Handed<SessionSer> {
-    /// The head of the session's file entries' block chain
-    /// (`file_set_ser.files`).
+    /// The head of the session's file entries' block chain (`file_set_ser.files`).
     pub(crate) fn files(&self) -> HandoverAddr {
-        // SAFETY: read from a handed-over `luo_session_ser`, whose
-        // `file_set_ser.files` luo.h declares the head of a block chain of
-        // `struct luo_file_ser` (or 0).
+        // SAFETY: read from a handed-over `luo_session_ser`, whose `file_set_ser.files` luo.h
+        // declares the head of a block chain of `struct luo_file_ser` (or 0).
         unsafe { HandoverAddr::new(self.file_set_ser.files) }
     }
 }

@@ -1,15 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 
 //! The functions of `include/linux/liveupdate.h` that the rest of the
-//! kernel calls.
-//!
-//! Each turns its raw pointers into the handles of [`super::handler`] and
-//! calls the safe implementation on LUO's global state.
+//! kernel calls: each turns its raw pointers into the handles of
+//! [`super::handler`] and calls the safe code on LUO's global state.
 
 use super::{
     errno,
     handler::{
-        self,
         CPtr,
         FileHandler,
         Flb,
@@ -23,26 +20,28 @@ use crate::{
 };
 use kernel::{
     bindings,
+    error::from_result,
     prelude::*, //
 };
 
+// The handler struct has a zero-sized private member bindgen cannot
+// describe; C only ever sees the pointer.
+#[cfg(CONFIG_LIVEUPDATE_TEST)]
+#[allow(improper_ctypes)]
+extern "C" {
+    /// lib/tests/liveupdate.c: registers the test FLBs with `fh`.
+    fn liveupdate_test_register(fh: *mut bindings::liveupdate_file_handler);
+}
+
 /// `liveupdate_enabled()`: whether live update is on.
-///
-/// # Safety
-///
-/// Callable from C at any time after boot.
 #[export]
-pub(crate) unsafe extern "C" fn liveupdate_enabled() -> bool {
+pub(crate) extern "C" fn liveupdate_enabled() -> bool {
     crate::enabled()
 }
 
 /// `liveupdate_reboot()`: serializes LUO's state for a kexec reboot.
-///
-/// # Safety
-///
-/// Called by kernel/kexec_core.c on a kexec reboot.
 #[export]
-pub(crate) unsafe extern "C" fn liveupdate_reboot() -> c_int {
+pub(crate) extern "C" fn liveupdate_reboot() -> c_int {
     errno(crate::reboot(luo()))
 }
 
@@ -55,24 +54,26 @@ pub(crate) unsafe extern "C" fn liveupdate_reboot() -> c_int {
 pub(crate) unsafe extern "C" fn liveupdate_register_file_handler(
     fh: *mut bindings::liveupdate_file_handler,
 ) -> c_int {
-    // SAFETY: the caller keeps the handler valid while registered.
-    let Some(fh) = (unsafe { FileHandler::from_raw(fh) }) else {
-        return EINVAL.to_errno();
-    };
-    let res = luo_file::register_handler(luo(), fh);
-    if res.is_ok() {
+    from_result(|| {
+        // SAFETY: the caller keeps the handler valid while registered.
+        let fh = unsafe { FileHandler::from_raw(fh) }.ok_or(EINVAL)?;
+        luo_file::register_handler(luo(), fh)?;
         // As C does: the in-kernel test module attaches its FLBs.
-        handler::test_register(fh);
-    }
-    errno(res)
+        #[cfg(CONFIG_LIVEUPDATE_TEST)]
+        // SAFETY: `fh` is a registered handler; the test module only
+        // registers FLBs with it and reads its compatible string.
+        unsafe {
+            liveupdate_test_register(fh.as_ptr())
+        };
+        Ok(0)
+    })
 }
 
 /// `liveupdate_unregister_file_handler()`.
 ///
 /// # Safety
 ///
-/// `fh` must be NULL or a handler passed to
-/// `liveupdate_register_file_handler()`.
+/// `fh` must be NULL or a handler passed to `liveupdate_register_file_handler()`.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_unregister_file_handler(
     fh: *mut bindings::liveupdate_file_handler,
@@ -87,8 +88,7 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_file_handler(
 ///
 /// # Safety
 ///
-/// `fh` a registered handler, `flb` an FLB that lives for the rest of the
-/// boot.
+/// `fh` a registered handler, `flb` an FLB that lives for the rest of the boot.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_register_flb(
     fh: *mut bindings::liveupdate_file_handler,
@@ -117,45 +117,27 @@ pub(crate) unsafe extern "C" fn liveupdate_unregister_flb(
     }
 }
 
-/// Calls `get` on the state of the FLB behind `flb` and stores the object
-/// in `*objp`.
+/// Calls `get` on the state of the FLB behind `flb` and stores the object in `*objp`.
 ///
 /// # Safety
 ///
-/// `flb` NULL or an FLB that lives for the rest of the boot; `objp`
-/// writable when `get` succeeds.
+/// `flb` NULL or an FLB that lives for the rest of the boot; `objp` writable when `get` succeeds.
 unsafe fn flb_get(
     flb: *mut bindings::liveupdate_flb,
     objp: *mut *mut c_void,
     get: impl FnOnce(&FlbState) -> Result<CPtr>,
 ) -> c_int {
-    // SAFETY: as required of the caller.
-    let Some(flb) = (unsafe { Flb::from_raw(flb) }) else {
-        return EINVAL.to_errno();
-    };
-    if !crate::enabled() {
-        return EOPNOTSUPP.to_errno();
-    }
-    match flb.state().and_then(|s| get(&s)) {
-        Ok(obj) => {
-            // SAFETY: `objp` is writable (caller).
-            unsafe { *objp = obj.0 };
-            0
+    from_result(|| {
+        // SAFETY: as required of the caller.
+        let flb = unsafe { Flb::from_raw(flb) }.ok_or(EINVAL)?;
+        if !crate::enabled() {
+            return Err(EOPNOTSUPP);
         }
-        Err(e) => e.to_errno(),
-    }
-}
-
-/// Calls `put` on the state of the FLB behind `flb`, if not NULL.
-///
-/// # Safety
-///
-/// `flb` NULL or an FLB that lives for the rest of the boot.
-unsafe fn flb_put(flb: *mut bindings::liveupdate_flb, put: impl FnOnce(&FlbState)) {
-    // SAFETY: as required of the caller.
-    if let Some(Ok(s)) = unsafe { Flb::from_raw(flb) }.map(|flb| flb.state()) {
-        put(&s);
-    }
+        let obj = flb.state().and_then(|s| get(&s))?;
+        // SAFETY: `objp` is writable when `get` succeeds (caller).
+        unsafe { *objp = obj.0 };
+        Ok(0)
+    })
 }
 
 /// `liveupdate_flb_get_incoming()`: the FLB's object from the previous kernel.
@@ -179,8 +161,10 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_incoming(
 /// As for `liveupdate_flb_get_incoming()`.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_incoming(flb: *mut bindings::liveupdate_flb) {
-    // SAFETY: forwarded to the caller.
-    unsafe { flb_put(flb, |s| s.put_incoming(luo())) }
+    // SAFETY: as required of the caller.
+    if let Some(Ok(s)) = unsafe { Flb::from_raw(flb) }.map(|flb| flb.state()) {
+        s.put_incoming(luo());
+    }
 }
 
 /// `liveupdate_flb_get_outgoing()`: the FLB's preserved object.
@@ -204,6 +188,8 @@ pub(crate) unsafe extern "C" fn liveupdate_flb_get_outgoing(
 /// As for `liveupdate_flb_get_incoming()`.
 #[export]
 pub(crate) unsafe extern "C" fn liveupdate_flb_put_outgoing(flb: *mut bindings::liveupdate_flb) {
-    // SAFETY: forwarded to the caller.
-    unsafe { flb_put(flb, |s| s.put_outgoing()) }
+    // SAFETY: as required of the caller.
+    if let Some(Ok(s)) = unsafe { Flb::from_raw(flb) }.map(|flb| flb.state()) {
+        s.put_outgoing();
+    }
 }

@@ -32,17 +32,15 @@ use crate::{
     staging::static_once::StaticOnce, //
 };
 
-/// Serializes access to the state slots of all FLBs (C's
-/// `luo_flb_init_lock`).
-static FLB_SLOTS: StaticOnce<Mutex<()>> = StaticOnce::new();
-
 /// Proof that `FLB_SLOTS` is held: only [`lock_slots`] makes one.
 struct SlotsGuard {
     _held: kernel::sync::MutexGuard<'static, ()>,
 }
 
-/// Takes `FLB_SLOTS` (made on first use).
+/// Takes `FLB_SLOTS`, made on first use, which serializes access to the
+/// state slots of all FLBs (C's `luo_flb_init_lock`).
 fn lock_slots() -> SlotsGuard {
+    static FLB_SLOTS: StaticOnce<Mutex<()>> = StaticOnce::new();
     let slots = FLB_SLOTS.get_or_init(|| new_mutex!((), "luo_flb_slots"));
     SlotsGuard {
         _held: slots.lock(),
@@ -60,8 +58,6 @@ pub(crate) struct ModuleRef {
 
 // SAFETY: a module reference may be dropped from any thread.
 unsafe impl Send for ModuleRef {}
-// SAFETY: no shared-access methods.
-unsafe impl Sync for ModuleRef {}
 
 impl ModuleRef {
     fn try_get(module: *mut bindings::module) -> Option<Self> {
@@ -85,13 +81,8 @@ pub(crate) struct CPtr(pub(crate) *mut c_void);
 
 // SAFETY: LUO only stores the pointer and hands it back, on any thread.
 unsafe impl Send for CPtr {}
-// SAFETY: LUO never dereferences the pointer, so sharing it is harmless.
-unsafe impl Sync for CPtr {}
 
 impl CPtr {
-    /// No pointer.
-    pub(crate) const NONE: Self = Self(core::ptr::null_mut());
-
     /// Whether there is no pointer.
     pub(crate) fn is_none(self) -> bool {
         self.0.is_null()
@@ -100,7 +91,7 @@ impl CPtr {
 
 impl Default for CPtr {
     fn default() -> Self {
-        Self::NONE
+        Self(core::ptr::null_mut())
     }
 }
 
@@ -118,70 +109,81 @@ pub(crate) struct FileState {
     pub(crate) retrieve: Retrieve,
 }
 
-/// A registered `struct liveupdate_file_handler`.
-///
-/// # Invariants
-///
-/// `ptr` points to a handler with valid `ops` that stays valid while LUO
-/// uses it: from registration until unregistration, and while a file
-/// preserved by it holds its owner's [`ModuleRef`].
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct FileHandler(NonNull<bindings::liveupdate_file_handler>);
+/// Defines `$name`, a copyable handle to a C object `bindings::$t` whose
+/// callback table is a `bindings::$ops`, with the methods both kinds share.
+macro_rules! c_object {
+    ($(#[$doc:meta])* $name:ident($t:ident, $ops:ident), mandatory: $($cb:ident),*) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, PartialEq, Eq)]
+        pub(crate) struct $name(NonNull<bindings::$t>);
 
-// SAFETY: LUO never writes a handler, and its callbacks may be called from
-// any thread.
-unsafe impl Send for FileHandler {}
-// SAFETY: shared handles only read the handler and call its callbacks,
-// which C allows from any thread.
-unsafe impl Sync for FileHandler {}
+        // SAFETY: LUO writes no public field of the object (only an FLB's private area, under
+        // `FLB_SLOTS`), and the callbacks may be called from any thread.
+        unsafe impl Send for $name {}
+        // SAFETY: shared handles only read the public fields and call the
+        // callbacks, which C allows from any thread.
+        unsafe impl Sync for $name {}
+
+        impl $name {
+            /// A handle to the C object at `ptr`; `None` for NULL.
+            ///
+            /// # Safety
+            ///
+            /// `ptr` must be NULL or satisfy the type invariant for as long
+            /// as the handle or a copy of it is used.
+            pub(crate) unsafe fn from_raw(ptr: *mut bindings::$t) -> Option<Self> {
+                NonNull::new(ptr).map(Self)
+            }
+
+            /// The raw pointer, for C callers that want it back.
+            pub(crate) fn as_ptr(self) -> *mut bindings::$t {
+                self.0.as_ptr()
+            }
+
+            fn ops(&self) -> &bindings::$ops {
+                // SAFETY: the object is valid (type invariant) and its owner
+                // never changes `ops`, which points to a valid, immutable
+                // table; the private area, which LUO writes, is not covered.
+                unsafe { &*(*self.as_ptr()).ops }
+            }
+
+            /// The compatible string, without its NUL.
+            pub(crate) fn compatible(&self) -> &[u8] {
+                // SAFETY: the object is valid (type invariant) and its owner never changes
+                // `compatible`; the reference covers that field only.
+                c_str_bytes(unsafe { &(*self.as_ptr()).compatible })
+            }
+
+            /// Whether every mandatory callback is set.
+            pub(crate) fn is_complete(&self) -> bool {
+                let ops = self.ops();
+                $(ops.$cb.is_some())&&*
+            }
+
+            /// Takes a reference on the owning module.
+            pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
+                ModuleRef::try_get(self.ops().owner)
+            }
+        }
+    };
+}
+
+c_object! {
+    /// A registered `struct liveupdate_file_handler`.
+    ///
+    /// # Invariants
+    ///
+    /// `ptr` points to a handler with valid `ops` that stays valid while LUO
+    /// uses it: from registration until unregistration, and while a file
+    /// preserved by it holds its owner's [`ModuleRef`].
+    FileHandler(liveupdate_file_handler, liveupdate_file_ops),
+    mandatory: preserve, unpreserve, retrieve, finish, can_preserve
+}
 
 /// A callback of a file handler that takes an argument block.
 type FileOp<R> = Option<unsafe extern "C" fn(*mut bindings::liveupdate_file_op_args) -> R>;
 
 impl FileHandler {
-    /// A handle to the C object at `ptr`; `None` for NULL.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be NULL or satisfy the type invariant for as long as the
-    /// handle or a copy of it is used.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::liveupdate_file_handler) -> Option<Self> {
-        NonNull::new(ptr).map(Self)
-    }
-
-    /// The raw pointer, for C callers that want it back.
-    pub(crate) fn as_ptr(self) -> *mut bindings::liveupdate_file_handler {
-        self.0.as_ptr()
-    }
-
-    fn ops(&self) -> &bindings::liveupdate_file_ops {
-        // SAFETY: the handler is valid (type invariant) and its owner never
-        // changes `ops`, which points to a valid, immutable table.
-        unsafe { &*(*self.as_ptr()).ops }
-    }
-
-    /// The compatible string, without its NUL.
-    pub(crate) fn compatible(&self) -> &[u8] {
-        // SAFETY: the handler is valid (type invariant) and its owner never
-        // changes `compatible`; the reference covers that field only.
-        c_str_bytes(unsafe { &(*self.as_ptr()).compatible })
-    }
-
-    /// Whether every mandatory callback is set.
-    pub(crate) fn is_complete(&self) -> bool {
-        let ops = self.ops();
-        ops.preserve.is_some()
-            && ops.unpreserve.is_some()
-            && ops.retrieve.is_some()
-            && ops.finish.is_some()
-            && ops.can_preserve.is_some()
-    }
-
-    /// Takes a reference on the owning module.
-    pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
-        ModuleRef::try_get(self.ops().owner)
-    }
-
     /// Calls the handler's callback `f`, if set, with an argument block
     /// made of `st`; returns what it returned and the block as it left it.
     fn call<R>(
@@ -191,7 +193,11 @@ impl FileHandler {
     ) -> Option<(R, bindings::liveupdate_file_op_args)> {
         let mut raw = bindings::liveupdate_file_op_args {
             handler: self.as_ptr(),
-            retrieve_status: st.retrieve.to_c(),
+            retrieve_status: match st.retrieve {
+                Retrieve::NotTried => 0,
+                Retrieve::Done => 1,
+                Retrieve::Failed(e) => e.to_errno(),
+            },
             file: st
                 .file
                 .as_deref()
@@ -233,8 +239,7 @@ impl FileHandler {
         self.call(st, self.ops().unpreserve);
     }
 
-    /// `freeze`, if the handler has it; on success `st.data` is the handle
-    /// it leaves.
+    /// `freeze`, if the handler has it; on success `st.data` is the handle it leaves.
     pub(crate) fn freeze(&self, st: &mut FileState) -> Result {
         if let Some((err, raw)) = self.call(st, self.ops().freeze) {
             to_result(err)?;
@@ -253,9 +258,8 @@ impl FileHandler {
         let (err, raw) = self.call(st, self.ops().retrieve).ok_or(EINVAL)?;
         to_result(err)?;
         let file = NonNull::new(raw.file.cast::<File>()).ok_or(EINVAL)?;
-        // SAFETY: a successful `retrieve` leaves in the argument block a new
-        // file with one reference, which is now ours; `File` is a
-        // transparent wrapper of `struct file`.
+        // SAFETY: a successful `retrieve` leaves in the argument block a new file with one
+        // reference, which is now ours; `File` is a transparent wrapper of `struct file`.
         Ok(unsafe { ARef::from_raw(file) })
     }
 
@@ -285,15 +289,6 @@ pub(crate) enum Retrieve {
 }
 
 impl Retrieve {
-    /// The C encoding of `retrieve_status`: 0, 1 or a negative errno.
-    pub(crate) fn to_c(self) -> i32 {
-        match self {
-            Retrieve::NotTried => 0,
-            Retrieve::Done => 1,
-            Retrieve::Failed(e) => e.to_errno(),
-        }
-    }
-
     /// The outcome of the earlier attempt, if there was one.
     pub(crate) fn tried(self) -> Option<Result> {
         match self {
@@ -342,74 +337,29 @@ pub(crate) struct FlbState {
     pub(crate) incoming: Mutex<FlbSide>,
 }
 
-/// A `struct liveupdate_flb` of a C subsystem.
-///
-/// # Invariants
-///
-/// `ptr` points to an FLB with valid `ops` that stays valid while it is
-/// registered, while LUO's state of it holds a reference on its module, and
-/// for the rest of the boot if it has no owner module (built-in FLBs are
-/// static objects).
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Flb(NonNull<bindings::liveupdate_flb>);
-
-// SAFETY: LUO never changes an FLB's public fields, its private area is
-// only written under `FLB_SLOTS`, and the callbacks may be called from any
-// thread.
-unsafe impl Send for Flb {}
-// SAFETY: shared handles only read the public fields, reach the private
-// area under `FLB_SLOTS` and call the callbacks, which C allows from any
-// thread.
-unsafe impl Sync for Flb {}
+c_object! {
+    /// A `struct liveupdate_flb` of a C subsystem.
+    ///
+    /// # Invariants
+    ///
+    /// `ptr` points to an FLB with valid `ops` that stays valid while it is registered, while LUO's
+    /// state of it holds a reference on its module, and for the rest of the boot if it has no owner
+    /// module (built-in FLBs are static objects).
+    Flb(liveupdate_flb, liveupdate_flb_ops),
+    mandatory: preserve, unpreserve, retrieve, finish
+}
 
 /// A callback of an FLB.
 type FlbOp<R> = Option<unsafe extern "C" fn(*mut bindings::liveupdate_flb_op_args) -> R>;
 
 impl Flb {
-    /// A handle to the C object at `ptr`; `None` for NULL.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` must be NULL or satisfy the type invariant.
-    pub(crate) unsafe fn from_raw(ptr: *mut bindings::liveupdate_flb) -> Option<Self> {
-        NonNull::new(ptr).map(Self)
-    }
-
-    fn ops(&self) -> &bindings::liveupdate_flb_ops {
-        // SAFETY: the FLB is valid (type invariant) and its owner never
-        // changes `ops`, which points to a valid, immutable table; the
-        // private area, which LUO writes, is not covered.
-        unsafe { &*(*self.0.as_ptr()).ops }
-    }
-
-    /// The compatible string, without its NUL.
-    pub(crate) fn compatible(&self) -> &[u8] {
-        // SAFETY: the FLB is valid (type invariant) and its owner never
-        // changes `compatible`; the reference covers that field only.
-        c_str_bytes(unsafe { &(*self.0.as_ptr()).compatible })
-    }
-
-    /// Whether every mandatory callback is set.
-    pub(crate) fn is_complete(&self) -> bool {
-        let ops = self.ops();
-        ops.preserve.is_some()
-            && ops.unpreserve.is_some()
-            && ops.retrieve.is_some()
-            && ops.finish.is_some()
-    }
-
-    /// Takes a reference on the owning module.
-    pub(crate) fn get_owner(&self) -> Option<ModuleRef> {
-        ModuleRef::try_get(self.ops().owner)
-    }
-
     /// The pointer slot of the FLB's private area where LUO keeps its
     /// [`FlbState`] (`private.outgoing.obj`, which no C code of this kernel
     /// uses), so a new, zeroed FLB starts without state, as in C.
     fn slot(&self) -> *mut *mut c_void {
         // SAFETY: the FLB is valid (type invariant); the place expression
         // only computes the address of one field of its private area.
-        unsafe { &raw mut (*self.0.as_ptr()).private.outgoing.obj }
+        unsafe { &raw mut (*self.as_ptr()).private.outgoing.obj }
     }
 
     /// LUO's state of this FLB, if it has one; `_slots` shows `FLB_SLOTS` is held.
@@ -457,12 +407,9 @@ impl Flb {
         let Some(state) = self.slot_state(&lock_slots()) else {
             return;
         };
-        // Whether the state holds a reference on the FLB's module (something
-        // is preserved, or something retrieved is still in use), checked
-        // outside `FLB_SLOTS`, which is never held while an FLB lock is
-        // taken.  Nothing can take a module reference meanwhile:
-        // preservation runs under the registration lock, which the caller
-        // holds for write.
+        // Whether it holds a module reference (something is preserved, or in use since retrieved),
+        // checked outside `FLB_SLOTS`, which is never held while an FLB lock is taken; none can be
+        // taken meanwhile, as preservation runs under the registration lock, held for write.
         let (out, inc) = (state.outgoing.lock(), state.incoming.lock());
         if out.count != 0 || out.owner.is_some() || inc.owner.is_some() {
             return;
@@ -475,25 +422,22 @@ impl Flb {
         {
             return;
         }
-        // SAFETY: the slot holds the reference `state` stored with
-        // `into_foreign` (checked above); it is taken back once, as the
-        // slot is cleared under the same lock.
-        drop(unsafe { <Arc<FlbState> as ForeignOwnable>::from_foreign(self.slot().read()) });
-        // SAFETY: `slot` is a field of a valid FLB and we hold `FLB_SLOTS`.
-        unsafe { self.slot().write(core::ptr::null_mut()) };
+        // SAFETY: `slot` is a field of a valid FLB, and we hold `FLB_SLOTS`;
+        // it holds the reference `state` stored with `into_foreign` (checked
+        // above), taken back once, as the slot is cleared in the same step.
+        drop(unsafe { Arc::<FlbState>::from_foreign(self.slot().replace(core::ptr::null_mut())) });
     }
 
     /// Calls the FLB's callback `f`, if set, with `data` and `obj`; returns
     /// what it returned and the handle and object it left in the block.
     fn call<R>(&self, f: FlbOp<R>, data: u64, obj: CPtr) -> Option<(R, u64, CPtr)> {
         let mut args = bindings::liveupdate_flb_op_args {
-            flb: self.0.as_ptr(),
+            flb: self.as_ptr(),
             data,
             obj: obj.0,
         };
-        // SAFETY: `f` is a callback of this valid FLB (type invariant),
-        // whose contract is a fully initialized argument block naming the
-        // FLB, which `args` is, alive across the call.
+        // SAFETY: `f` is a callback of this valid FLB (type invariant), whose contract is a fully
+        // initialized argument block naming the FLB, which `args` is, alive across the call.
         let r = unsafe { f?(&mut args) };
         Some((r, args.data, CPtr(args.obj)))
     }
@@ -501,7 +445,7 @@ impl Flb {
     /// `preserve`: the FLB's handle and object for the outgoing kernel.
     pub(crate) fn preserve(&self) -> Result<(u64, CPtr)> {
         let (err, data, obj) = self
-            .call(self.ops().preserve, 0, CPtr::NONE)
+            .call(self.ops().preserve, 0, CPtr::default())
             .ok_or(EINVAL)?;
         to_result(err)?;
         Ok((data, obj))
@@ -515,7 +459,7 @@ impl Flb {
     /// `retrieve`: the object rebuilt from the previous kernel's `data`.
     pub(crate) fn retrieve(&self, data: u64) -> Result<CPtr> {
         let (err, _, obj) = self
-            .call(self.ops().retrieve, data, CPtr::NONE)
+            .call(self.ops().retrieve, data, CPtr::default())
             .ok_or(EINVAL)?;
         to_result(err)?;
         Ok(obj)
@@ -525,26 +469,6 @@ impl Flb {
     pub(crate) fn finish(&self, obj: CPtr) {
         self.call(self.ops().finish, 0, obj);
     }
-}
-
-// The handler struct has a zero-sized private member bindgen cannot
-// describe; C only ever sees the pointer.
-#[cfg(CONFIG_LIVEUPDATE_TEST)]
-#[allow(improper_ctypes)]
-extern "C" {
-    /// lib/tests/liveupdate.c: registers the test FLBs with `fh`.
-    fn liveupdate_test_register(fh: *mut bindings::liveupdate_file_handler);
-}
-
-/// Lets the in-kernel test module attach its FLBs to a new handler, as C's
-/// registration does.
-pub(crate) fn test_register(_fh: FileHandler) {
-    #[cfg(CONFIG_LIVEUPDATE_TEST)]
-    // SAFETY: `_fh` is a registered handler; the test module only registers
-    // FLBs with it and reads its compatible string.
-    unsafe {
-        liveupdate_test_register(_fh.as_ptr())
-    };
 }
 
 #[kunit_tests(luo_rs_handler)]

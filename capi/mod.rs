@@ -2,11 +2,8 @@
 
 //! LUO's side of the C interface.
 //!
-//! Unlike [`crate::staging`], these modules are LUO's own: [`abi`] (the
-//! structs of its ABIs), [`handler`] (the C handlers and FLBs it drives)
-//! and [`exports`] (the `liveupdate_*` functions C calls, the only module
-//! that calls up into the LUO logic).  The `unsafe` code that depends on
-//! those C contracts is here.
+//! Unlike [`crate::staging`], these modules are LUO's own, and hold the `unsafe` code that depends
+//! on its C contracts; only [`exports`] calls up into the LUO logic.
 
 pub(crate) mod abi;
 pub(crate) mod exports;
@@ -31,8 +28,5 @@ pub(crate) fn panic(msg: core::fmt::Arguments<'_>) -> ! {
 
 /// The C return value of `r`: 0 or a negative errno.
 pub(crate) fn errno(r: Result) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    kernel::error::from_result(|| r.map(|()| 0))
 }

@@ -4,9 +4,8 @@
 //!
 //! C header: [`include/linux/anon_inodes.h`](srctree/include/linux/anon_inodes.h).
 //!
-//! [`new_file`] makes a file of the shared anonymous inode whose
-//! `private_data` is an `Arc<T>`; its `unlocked_ioctl` and `release` call
-//! [`AnonFileOps`] on `T`.
+//! [`new_file`] makes a file whose `private_data` is an `Arc<T>` and whose
+//! `unlocked_ioctl` and `release` call [`AnonFileOps`] on `T`.
 
 use core::{
     marker::PhantomData,
@@ -14,6 +13,7 @@ use core::{
 };
 use kernel::{
     bindings,
+    error::from_result,
     fs::{
         File,
         LocalFile, //
@@ -31,9 +31,8 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// Exists only during an `unlocked_ioctl` call of a file made by
-/// [`new_file`], on the calling task, which then holds no `fdget_pos()`
-/// reference (the ioctl path uses `fdget()`).
+/// Exists only during an `unlocked_ioctl` call of a file made by [`new_file`], on the calling task,
+/// which then holds no `fdget_pos()` reference (the ioctl path uses `fdget()`).
 pub(crate) struct IoctlContext {
     _not_send: PhantomData<*mut ()>,
 }
@@ -43,8 +42,7 @@ impl IoctlContext {
     pub(crate) fn fget(&self, fd: i32) -> Result<ARef<File>> {
         // A negative fd is a huge unsigned number, which `fget` refuses.
         let file = LocalFile::fget(fd as u32)?;
-        // SAFETY: no `fdget_pos()` is active on this task during the ioctl
-        // (type invariant).
+        // SAFETY: no `fdget_pos()` is active on this task during the ioctl (type invariant).
         Ok(unsafe { LocalFile::assume_no_fdget_pos(file) })
     }
 }
@@ -80,10 +78,7 @@ unsafe extern "C" fn release_callback<T: AnonFileOps>(
     // SAFETY: `private_data` holds the `Arc<T>` that `new_file` converted with
     // `into_foreign`; this is the last use of the file, so we take it back.
     let this = unsafe { Arc::<T>::from_foreign((*file).private_data) };
-    match T::release(this) {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
+    from_result(|| T::release(this).map(|()| 0))
 }
 
 /// The `unlocked_ioctl` of the table: calls `T::ioctl`.
@@ -103,10 +98,7 @@ unsafe extern "C" fn ioctl_callback<T: AnonFileOps>(
     let cx = IoctlContext {
         _not_send: PhantomData,
     };
-    match T::ioctl(this, &cx, cmd, arg) {
-        Ok(ret) => ret as c_long,
-        Err(e) => e.to_errno() as c_long,
-    }
+    from_result(|| T::ioctl(this, &cx, cmd, arg).map(|ret| ret as c_long))
 }
 
 /// Creates an anonymous-inode file named `name` (`anon_inode_getfile()`,
@@ -125,9 +117,8 @@ pub(crate) fn new_file<T: AnonFileOps>(name: &CStr, data: Arc<T>) -> Result<ARef
     };
     let file = kernel::error::from_err_ptr(file);
     match file.and_then(|f| NonNull::new(f.cast::<File>()).ok_or(ENOMEM)) {
-        // SAFETY: a successful `anon_inode_getfile` returns a file with one
-        // reference, which the `ARef` takes over; `File` is a transparent
-        // wrapper of `struct file`.
+        // SAFETY: a successful `anon_inode_getfile` returns a file with one reference, which the
+        // `ARef` takes over; `File` is a transparent wrapper of `struct file`.
         Ok(file) => Ok(unsafe { ARef::from_raw(file) }),
         Err(e) => {
             // SAFETY: the file was not created, so `foreign` is still ours.

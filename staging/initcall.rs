@@ -4,9 +4,8 @@
 //!
 //! C header: [`include/linux/init.h`](srctree/include/linux/init.h).
 //!
-//! [`builtin_init!`] emits the section entries of C's initcalls of any
-//! level and of `early_param`; [`builtin_module!`] declares the
-//! `LocalModule` of a built-in crate that has no `module!`.
+//! [`builtin_init!`] emits what C's initcalls and `early_param` emit;
+//! [`builtin_module!`] declares a built-in crate's `LocalModule`.
 
 use kernel::prelude::*;
 
@@ -27,7 +26,6 @@ unsafe impl Sync for ObsKernelParam {}
 /// Registers a built-in initcall or early boot parameter.
 ///
 /// ```ignore
-/// builtin_init!(early_initcall, liveupdate_early_init_rs, early_init);
 /// builtin_init!(late_initcall, liveupdate_late_init_rs, late_init);
 /// builtin_init!(early_param "liveupdate", liveupdate_param_rs, parse_param);
 /// ```
@@ -35,16 +33,12 @@ unsafe impl Sync for ObsKernelParam {}
 /// The second argument names the generated C-callable symbol (unique in
 /// vmlinux); the third is `fn() -> Result` for an initcall,
 /// `fn(Option<&CStr>) -> Result` for a parameter (`None` without `=value`).
-/// The entries are what `___define_initcall()` and `__setup_param()` emit.
 macro_rules! builtin_init {
     (@initcall $section:literal, $sym:ident, $f:path) => {
         #[no_mangle]
         #[link_section = ".init.text"]
         extern "C" fn $sym() -> ::kernel::ffi::c_int {
-            match $f() {
-                Ok(()) => 0,
-                Err(e) => e.to_errno(),
-            }
+            ::kernel::error::from_result(|| $f().map(|()| 0))
         }
 
         #[cfg(CONFIG_HAVE_ARCH_PREL32_RELOCATIONS)]
@@ -80,14 +74,10 @@ macro_rules! builtin_init {
             let val = if val.is_null() {
                 None
             } else {
-                // SAFETY: the boot code passes a NUL-terminated string that
-                // outlives this call.
+                // SAFETY: the boot code passes a NUL-terminated string that outlives this call.
                 Some(unsafe { ::kernel::str::CStr::from_char_ptr(val) })
             };
-            match $f(val) {
-                Ok(()) => 0,
-                Err(e) => e.to_errno(),
-            }
+            ::kernel::error::from_result(|| $f(val).map(|()| 0))
         }
 
         const _: () = {
@@ -105,10 +95,6 @@ pub(crate) use builtin_init;
 
 /// Declares `LocalModule` for a built-in crate without `module!`, as the
 /// kernel crate's abstractions (miscdevice, ...) expect at the crate root.
-///
-/// ```ignore
-/// builtin_module!("luo");
-/// ```
 macro_rules! builtin_module {
     ($name:literal) => {
         /// The crate is built in: no module owns its files or devices.

@@ -5,11 +5,8 @@
 //! C headers: [`include/linux/kexec_handover.h`](srctree/include/linux/kexec_handover.h),
 //! [`include/linux/kho_block.h`](srctree/include/linux/kho_block.h).
 //!
-//! Outgoing: [`Preserved`] memory and [`BlockSet`]s that this kernel fills
-//! for the next one.  Incoming: the previous kernel's memory, reached only
-//! through a [`HandoverAddr`] (which carries KHO's trust in the previous
-//! kernel, see Documentation/luo-rs.rst): [`Incoming`] allocations and
-//! restored [`BlockSet`]s, whose entries are read as copies ([`Handed`]).
+//! The previous kernel's memory is reached only through a [`HandoverAddr`],
+//! which carries KHO's trust in that kernel (see Documentation/luo-rs.rst).
 
 use core::{
     marker::PhantomData,
@@ -37,10 +34,9 @@ pub(crate) fn is_enabled() -> bool {
 ///
 /// # Invariants
 ///
-/// `0` (none), or an address the previous kernel published through KHO for
-/// this use: the FDT subtree's, or one stored in handed-over memory in a
-/// field that its ABI declares to hold a KHO-preserved allocation of the
-/// kind the address is used for.
+/// `0` (none), or an address the previous kernel published through KHO for this use: the FDT
+/// subtree's, or one stored in handed-over memory in a field that its ABI declares to hold a
+/// KHO-preserved allocation of the kind the address is used for.
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HandoverAddr(pub(super) u64);
 
@@ -49,8 +45,7 @@ impl HandoverAddr {
     ///
     /// # Safety
     ///
-    /// `pa` must satisfy the type invariant, for the use the caller makes
-    /// of it.
+    /// `pa` must satisfy the type invariant, for the use the caller makes of it.
     pub(crate) const unsafe fn new(pa: u64) -> Self {
         Self(pa)
     }
@@ -87,11 +82,8 @@ pub(crate) struct Preserved<T: FromBytes + AsBytes> {
     size: usize,
 }
 
-// SAFETY: the allocation is plain memory owned by this object, and `T` is
-// plain bytes.
+// SAFETY: the allocation is plain memory owned by this object, and `T` is plain bytes.
 unsafe impl<T: FromBytes + AsBytes> Send for Preserved<T> {}
-// SAFETY: shared access only reads.
-unsafe impl<T: FromBytes + AsBytes> Sync for Preserved<T> {}
 
 impl<T: FromBytes + AsBytes> Preserved<T> {
     /// Allocates and preserves `size` zeroed bytes (at least one `T`).
@@ -107,8 +99,7 @@ impl<T: FromBytes + AsBytes> Preserved<T> {
 
     /// The physical address the next kernel finds this allocation at.
     pub(crate) fn phys(&self) -> u64 {
-        // SAFETY: `ptr` is a direct-map address (type invariant), which
-        // `virt_to_phys` translates.
+        // SAFETY: `ptr` is a direct-map address (type invariant), which `virt_to_phys` translates.
         unsafe { bindings::virt_to_phys(self.ptr.as_ptr().cast()) }
     }
 
@@ -116,10 +107,9 @@ impl<T: FromBytes + AsBytes> Preserved<T> {
     pub(crate) fn trailing_mut<U: FromBytes + AsBytes>(&mut self) -> &mut [U] {
         let n = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
-        // The allocation is page-aligned and the entries follow the header,
-        // so the assertion above makes them aligned.
-        // SAFETY: room for `n` `U`s after the `T` (type invariant), aligned,
-        // only reachable through `&mut self`; any bytes are a valid `U`.
+        // SAFETY: room for `n` `U`s after the `T` (type invariant), aligned
+        // (the allocation is page-aligned, and the assertion above), only
+        // reachable through `&mut self`; any bytes are a valid `U`.
         unsafe { core::slice::from_raw_parts_mut(self.ptr.as_ptr().add(1).cast::<U>(), n) }
     }
 }
@@ -136,9 +126,8 @@ impl<T: FromBytes + AsBytes> Deref for Preserved<T> {
 
 impl<T: FromBytes + AsBytes> core::ops::DerefMut for Preserved<T> {
     fn deref_mut(&mut self) -> &mut T {
-        // SAFETY: the allocation holds a `T` (type invariant), any bytes of
-        // which are valid (`FromBytes`); `&mut self` makes this the only
-        // access.
+        // SAFETY: the allocation holds a `T` (type invariant), any bytes of which are valid
+        // (`FromBytes`); `&mut self` makes this the only access.
         unsafe { self.ptr.as_mut() }
     }
 }
@@ -160,15 +149,13 @@ pub(crate) fn add_subtree<T: FromBytes + AsBytes>(name: &CStr, blob: &Preserved<
     })
 }
 
-/// The subtree `name` the previous kernel published: its address and
-/// length.
+/// The subtree `name` the previous kernel published: its address and length.
 pub(crate) fn retrieve_subtree(name: &CStr) -> Result<(HandoverAddr, usize)> {
     let mut phys: bindings::phys_addr_t = 0;
     let mut len: usize = 0;
     // SAFETY: `name` is NUL-terminated and the out pointers are valid.
     to_result(unsafe { bindings::kho_retrieve_subtree(name.as_char_ptr(), &mut phys, &mut len) })?;
-    // SAFETY: KHO read this address from the subtree the previous kernel
-    // published under `name`.
+    // SAFETY: KHO read this address from the subtree the previous kernel published under `name`.
     Ok((unsafe { HandoverAddr::new(phys) }, len))
 }
 
@@ -177,19 +164,15 @@ pub(crate) fn retrieve_subtree(name: &CStr) -> Result<(HandoverAddr, usize)> {
 ///
 /// # Invariants
 ///
-/// `ptr` is the direct-map address of `size` bytes, at least
-/// `size_of::<T>()`, that the previous kernel preserved and that nothing
-/// else in this kernel uses.
+/// `ptr` is the direct-map address of `size` bytes, at least `size_of::<T>()`, that the previous
+/// kernel preserved and that nothing else in this kernel uses.
 pub(crate) struct Incoming<T: FromBytes> {
     ptr: NonNull<T>,
     size: usize,
 }
 
-// SAFETY: plain memory handed over to this kernel, only read, from any
-// thread.
+// SAFETY: plain memory handed over to this kernel, only read, from any thread.
 unsafe impl<T: FromBytes> Send for Incoming<T> {}
-// SAFETY: shared access only reads plain bytes.
-unsafe impl<T: FromBytes> Sync for Incoming<T> {}
 
 impl<T: FromBytes> Incoming<T> {
     /// The allocation of `size` bytes at `addr`: EINVAL for no address or
@@ -218,17 +201,15 @@ impl<T: FromBytes> Incoming<T> {
         let room = (self.size - size_of::<T>()) / size_of::<U>().max(1);
         let n = room.min(usize::try_from(count).unwrap_or(usize::MAX));
         const { assert!(size_of::<T>() % align_of::<U>() == 0) };
-        // The assertion above makes the entries aligned, as in `trailing_mut`.
-        // SAFETY: `n` aligned `U`s fit after the header (type invariant), and
-        // any bytes are a valid `U` (`FromBytes`).
+        // SAFETY: `n` `U`s fit after the header (type invariant), aligned as
+        // in `trailing_mut`; any bytes are a valid `U` (`FromBytes`).
         unsafe { core::slice::from_raw_parts(self.ptr.as_ptr().add(1).cast::<U>(), n) }
     }
 
     /// Frees the allocation (`kho_restore_free()`).
     pub(crate) fn free(self) {
-        // SAFETY: a `kho_alloc_preserve()` allocation of the previous
-        // kernel that nothing else uses (type invariant); `self` is
-        // consumed.
+        // SAFETY: a `kho_alloc_preserve()` allocation of the previous kernel that nothing else uses
+        // (type invariant); `self` is consumed.
         unsafe { bindings::kho_restore_free(self.ptr.as_ptr().cast()) };
     }
 }
@@ -243,15 +224,13 @@ impl<T: FromBytes> Deref for Incoming<T> {
 }
 
 /// A set of KHO blocks holding an array of `T` entries (`struct
-/// kho_block_set`): outgoing, grown and filled for the next kernel, or the
-/// previous kernel's, restored from KHO.
+/// kho_block_set`): outgoing, or the previous kernel's, restored.
 ///
 /// # Invariants
 ///
-/// `raw` was initialized with `kho_block_set_init()` for entries of
-/// `size_of::<T>()` bytes; it is pinned in its own allocation (it holds a
-/// `list_head`), so the handle can move, and only accessed through
-/// `&mut self`.
+/// `raw` was initialized with `kho_block_set_init()` for entries of `size_of::<T>()` bytes; it is
+/// pinned in its own allocation (it holds a `list_head`), so the handle can move, and only accessed
+/// through `&mut self`.
 pub(crate) struct BlockSet<T: FromBytes + AsBytes> {
     raw: Pin<KBox<Opaque<bindings::kho_block_set>>>,
     _t: PhantomData<T>,
@@ -260,8 +239,6 @@ pub(crate) struct BlockSet<T: FromBytes + AsBytes> {
 // SAFETY: the block set owns its blocks and is only accessed through
 // `&mut self` (type invariant), from any thread.
 unsafe impl<T: FromBytes + AsBytes> Send for BlockSet<T> {}
-// SAFETY: `&BlockSet` gives no access at all.
-unsafe impl<T: FromBytes + AsBytes> Sync for BlockSet<T> {}
 
 impl<T: FromBytes + AsBytes> BlockSet<T> {
     /// An empty outgoing set.
@@ -278,17 +255,13 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
         })
     }
 
-    /// Adopts the previous kernel's chain of blocks at `head` (none for a
-    /// null address).
-    ///
-    /// The chain is checked (no cycle, sane per-block counts); on error it
-    /// is freed.  `head` must be a block chain the ABI says holds `T`s.
+    /// Adopts the previous kernel's chain of blocks at `head` (0: none), which the ABI says holds
+    /// `T`s; C checks it (no cycle, sane counts) and frees it on error.
     pub(crate) fn restore(head: HandoverAddr) -> Result<Self> {
         let mut set = Self::new()?;
-        // Entries are `FromBytes`: a chain of another entry type reads as
-        // garbage, never out of its blocks.
         // SAFETY: a valid, empty block set; `head` is 0 or a block chain the
-        // previous kernel preserved, adopted once (`HandoverAddr` invariant).
+        // previous kernel preserved, adopted once (`HandoverAddr` invariant);
+        // entries of another type would read as garbage, never out of bounds.
         to_result(unsafe { bindings::kho_block_set_restore(set.raw(), head.0) })?;
         Ok(set)
     }
@@ -297,8 +270,7 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
         self.raw.get()
     }
 
-    /// Makes room for `count` entries, preserving new blocks (EINVAL for a
-    /// restored set).
+    /// Makes room for `count` entries, preserving new blocks (EINVAL for a restored set).
     pub(crate) fn grow(&mut self, count: u64) -> Result {
         // SAFETY: a valid block set (type invariant).
         to_result(unsafe { bindings::kho_block_set_grow(self.raw(), count) })
@@ -310,11 +282,9 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
         unsafe { bindings::kho_block_set_shrink(self.raw(), count) }
     }
 
-    /// Frees every block (unpreserving outgoing ones, restoring and freeing
-    /// incoming ones).
+    /// Frees every block (unpreserving outgoing ones, restoring and freeing incoming ones).
     pub(crate) fn destroy(&mut self) {
-        // SAFETY: a valid block set (type invariant); it stays valid and
-        // empty.
+        // SAFETY: a valid block set (type invariant); it stays valid and empty.
         unsafe { bindings::kho_block_set_destroy(self.raw()) }
     }
 
@@ -333,8 +303,7 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
     /// A cursor at the first entry.
     pub(crate) fn cursor(&mut self) -> BlockCursor<'_, T> {
         let mut it = pin_init::zeroed();
-        // SAFETY: a valid block set (type invariant); `it` is a valid out
-        // pointer.
+        // SAFETY: a valid block set (type invariant); `it` is a valid out pointer.
         unsafe { bindings::kho_block_set_it_init(&mut it, self.raw()) };
         BlockCursor {
             it,
@@ -350,7 +319,7 @@ impl<T: FromBytes + AsBytes> Drop for BlockSet<T> {
 }
 
 /// A position in a [`BlockSet`] (`struct kho_block_set_it`); as an
-/// iterator it reads the written entries as copies.
+/// iterator it reads the written entries as copies ([`Handed`]).
 ///
 /// # Invariants
 ///
@@ -362,10 +331,10 @@ pub(crate) struct BlockCursor<'a, T: FromBytes + AsBytes> {
 }
 
 impl<T: FromBytes + AsBytes> BlockCursor<'_, T> {
-    /// The entry at `p`, borrowed from this cursor.
+    /// The entry at `p`, borrowed from this cursor, so that one entry at most
+    /// is reachable at a time.
     fn entry(&mut self, p: *mut c_void) -> Option<&mut T> {
         let p = NonNull::new(p.cast::<T>())?;
-        // The reference borrows `self`: one entry at most is reachable at a time.
         // SAFETY: `p` is `size_of::<T>()` bytes in a block that lives while the
         // set is borrowed (type invariant); any bytes are a valid `T`.
         Some(unsafe { &mut *p.as_ptr() })

@@ -2,19 +2,9 @@
 
 //! Abstractions staged for the kernel crate.
 //!
-//! Each module here wraps one C facility that the kernel crate of 7.3 does
-//! not cover yet, shaped like its future home in `rust/kernel/` (and, like
-//! nova-core's `num.rs`, meant to move there as is): it uses only the
-//! kernel crate and the bindings, never anything of LUO, and it holds the
-//! `unsafe` code and its safety arguments so that its users need none.
-//!
-//! - [`anon_inode`]: anonymous-inode files backed by a Rust object;
-//! - [`initcall`]: built-in initcalls of any level and `early_param`;
-//! - [`kho`]: Kexec HandOver memory, outgoing and incoming, and block sets;
-//! - [`liveupdate`]: Live Update file handlers written in Rust;
-//! - [`rwsem`]: read-write semaphores, made with `new_rwsem!`;
-//! - [`static_once`]: statics initialized in place once, at first use;
-//! - [`uaccess`]: extensible-struct ioctl arguments.
+//! Each module wraps one C facility that the 7.3 kernel crate lacks, shaped like its future home in
+//! `rust/kernel/` (as nova-core's `num.rs` is): it uses only the kernel crate and the bindings,
+//! never LUO, and holds the `unsafe` code with its safety argument, so that its users need none.
 
 pub(crate) mod anon_inode;
 pub(crate) mod initcall;

@@ -4,17 +4,12 @@
 //!
 //! C header: [`include/linux/rwsem.h`](srctree/include/linux/rwsem.h).
 //!
-//! A [`RwSem`] protects a `T` that any number of readers may share or one
-//! writer may change; both sides may sleep.  It is made like
-//! [`kernel::sync::Mutex`], with [`new_rwsem!`], which gives each call
-//! site its own lockdep class.
+//! A [`RwSem`] protects a `T` that readers share and a writer changes; it is
+//! made like [`kernel::sync::Mutex`], with [`new_rwsem!`].
 
 use core::{
     cell::UnsafeCell,
-    marker::{
-        PhantomData,
-        PhantomPinned, //
-    },
+    marker::PhantomPinned,
     ops::{
         Deref,
         DerefMut, //
@@ -24,17 +19,15 @@ use kernel::{
     bindings,
     prelude::*,
     sync::LockClassKey,
-    types::Opaque, //
+    types::{
+        NotThreadSafe,
+        Opaque, //
+    }, //
 };
 use pin_init::Wrapper;
 
 /// Creates a [`RwSem`] initializer with the given data and a lockdep class
-/// of its own.
-///
-/// ```ignore
-/// #[pin]
-/// registry: RwSem<Registry> <- new_rwsem!(Registry::default(), "luo_register_rwlock"),
-/// ```
+/// of its own, as `new_mutex!` does.
 macro_rules! new_rwsem {
     ($inner:expr $(, $name:literal)? $(,)?) => {
         $crate::staging::rwsem::RwSem::new(
@@ -50,9 +43,8 @@ pub(crate) use new_rwsem;
 ///
 /// # Invariants
 ///
-/// `sem` is an initialized semaphore; `data` is only accessed through a
-/// [`ReadGuard`] (shared) or a [`WriteGuard`] (exclusive), which hold `sem`
-/// for read or for write.
+/// `sem` is an initialized semaphore; `data` is only accessed through a [`ReadGuard`] (shared) or a
+/// [`WriteGuard`] (exclusive), which hold `sem` for read or for write.
 #[pin_data]
 pub(crate) struct RwSem<T> {
     #[pin]
@@ -93,10 +85,7 @@ impl<T> RwSem<T> {
         // SAFETY: `sem` is initialized (type invariant).
         unsafe { bindings::down_read(self.sem.get()) };
         // INVARIANT: the semaphore is now held for read.
-        Guard {
-            lock: self,
-            _not_send: PhantomData,
-        }
+        Guard(self, NotThreadSafe)
     }
 
     /// Takes the semaphore for write, sleeping until nobody holds it.
@@ -104,24 +93,16 @@ impl<T> RwSem<T> {
         // SAFETY: `sem` is initialized (type invariant).
         unsafe { bindings::down_write(self.sem.get()) };
         // INVARIANT: the semaphore is now held for write.
-        Guard {
-            lock: self,
-            _not_send: PhantomData,
-        }
+        Guard(self, NotThreadSafe)
     }
 }
 
-/// Access to the data of a [`RwSem`]: shared if not `WRITE`, exclusive if
-/// `WRITE`.
+/// Access to the data of a [`RwSem`], exclusive if `WRITE`.
 ///
 /// # Invariants
 ///
-/// The semaphore is held, for write if `WRITE`, by this task: a guard is
-/// not `Send`.
-pub(crate) struct Guard<'a, T, const WRITE: bool> {
-    lock: &'a RwSem<T>,
-    _not_send: PhantomData<*mut ()>,
-}
+/// The semaphore is held, for write if `WRITE`, by this task: a guard is not `Send`.
+pub(crate) struct Guard<'a, T, const WRITE: bool>(&'a RwSem<T>, NotThreadSafe);
 
 /// Shared access to the data of a [`RwSem`].
 pub(crate) type ReadGuard<'a, T> = Guard<'a, T, false>;
@@ -142,7 +123,7 @@ impl<T, const WRITE: bool> Deref for Guard<'_, T, WRITE> {
     fn deref(&self) -> &T {
         // SAFETY: the semaphore is held (type invariant): for read, so no
         // writer has a `&mut T`; or for write, by this guard, borrowed shared.
-        unsafe { &*self.lock.data.get() }
+        unsafe { &*self.0.data.get() }
     }
 }
 
@@ -150,20 +131,18 @@ impl<T> DerefMut for WriteGuard<'_, T> {
     fn deref_mut(&mut self) -> &mut T {
         // SAFETY: the semaphore is held for write (type invariant), and
         // `&mut self` makes this the only reference through the guard.
-        unsafe { &mut *self.lock.data.get() }
+        unsafe { &mut *self.0.data.get() }
     }
 }
 
 impl<T, const WRITE: bool> Drop for Guard<'_, T, WRITE> {
     fn drop(&mut self) {
-        let sem = self.lock.sem.get();
+        let sem = self.0.sem.get();
         if WRITE {
-            // SAFETY: this task holds the semaphore for write (type
-            // invariant).
+            // SAFETY: this task holds the semaphore for write (type invariant).
             unsafe { bindings::up_write(sem) };
         } else {
-            // SAFETY: this task holds the semaphore for read (type
-            // invariant).
+            // SAFETY: this task holds the semaphore for read (type invariant).
             unsafe { bindings::up_read(sem) };
         }
     }

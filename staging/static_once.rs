@@ -4,9 +4,7 @@
 //!
 //! C's static locks work from the first instruction; Rust locks are pinned
 //! objects made by an initializer at run time.  A [`StaticOnce`] holds one
-//! in static memory, initialized on first use
-//! ([`StaticOnce::get_or_init`]) or at a chosen point
-//! ([`StaticOnce::try_init`]), and never dropped.
+//! in static memory, made on first use or at a chosen point, never dropped.
 
 use core::{
     cell::UnsafeCell,
@@ -32,9 +30,8 @@ const READY: i32 = 2;
 ///
 /// # Invariants
 ///
-/// When `state` is `READY`, `value` holds an initialized `T` that is never
-/// written or moved again.  When it is `BUSY`, only the task that moved it
-/// from `EMPTY` to `BUSY` accesses `value`.
+/// When `state` is `READY`, `value` holds an initialized `T` that is never written or moved again.
+/// When it is `BUSY`, only the task that moved it from `EMPTY` to `BUSY` accesses `value`.
 pub(crate) struct StaticOnce<T> {
     state: Atomic<i32>,
     value: UnsafeCell<MaybeUninit<T>>,
@@ -58,32 +55,26 @@ impl<T> StaticOnce<T> {
         if self.state.load(Acquire) != READY {
             return None;
         }
-        // SAFETY: `READY` (read with acquire ordering, pairing with the
-        // release store in `fill`) means `value` is initialized and never
-        // changes again (type invariant).
+        // SAFETY: `READY` (read with acquire ordering, pairing with the release store in `fill`)
+        // means `value` is initialized and never changes again (type invariant).
         Some(unsafe { (*self.value.get()).assume_init_ref() })
     }
 
-    /// Runs `init` on the slot, which this task claimed (moved from
-    /// `EMPTY` to `BUSY`).
+    /// Runs `init` on the slot, which this task claimed (moved from `EMPTY` to `BUSY`).
     fn fill<E>(&'static self, init: impl PinInit<T, E>) -> Result<&'static T, E> {
         let slot = self.value.get().cast::<T>();
-        // On error the initializer leaves the slot uninitialized.
         // SAFETY: this task moved `state` to `BUSY`, so only it accesses the
         // slot: static memory, valid for a `T`, never moved (so pinned).
-        match unsafe { pin_init::raw_try_init(slot, init) } {
-            Ok(()) => {
-                // INVARIANT: the value is initialized; publishing it with
-                // release ordering makes it visible to `get`.
-                self.state.store(READY, Release);
-                // SAFETY: just initialized, and never changed again.
-                Ok(unsafe { &*slot })
-            }
-            Err(e) => {
-                self.state.store(EMPTY, Release);
-                Err(e)
-            }
+        if let Err(e) = unsafe { pin_init::raw_try_init(slot, init) } {
+            // The initializer left the slot uninitialized.
+            self.state.store(EMPTY, Release);
+            return Err(e);
         }
+        // INVARIANT: the value is initialized; publishing it with release
+        // ordering makes it visible to `get`.
+        self.state.store(READY, Release);
+        // SAFETY: just initialized, and never changed again.
+        Ok(unsafe { &*slot })
     }
 
     /// Initializes the value with `init`; EBUSY if it is or is being

@@ -5,11 +5,9 @@
 //! C header: [`include/linux/uaccess.h`](srctree/include/linux/uaccess.h)
 //! (`copy_struct_from_user()`).
 //!
-//! An extensible argument is a struct whose first `u32` is the size
-//! userspace knows.  The kernel copies `min(user, kernel)` bytes, zero-fills
-//! a shorter struct, refuses a longer one whose extra bytes are not all zero
-//! (E2BIG), and answers with `min(user, kernel)` bytes, so old and new
-//! binaries and kernels work together.
+//! An extensible argument is a struct whose first `u32` is the size userspace knows: a shorter
+//! struct is zero-filled, a longer one must have zeroes in its extra bytes (E2BIG), and the answer
+//! has `min(user, kernel)` bytes.
 
 use kernel::{
     page::PAGE_SIZE,
@@ -21,10 +19,9 @@ use kernel::{
     uaccess::UserSlice, //
 };
 
-/// How a struct of `user` bytes from userspace maps onto one of `kernel`
-/// bytes: the number of bytes to copy, then either the offset and length
-/// of the user's bytes `[kernel, user)`, which must be zero, or `None`
-/// (the kernel's bytes `[user, kernel)` are zero-filled).
+/// How a struct of `user` bytes from userspace maps onto one of `kernel` bytes: the number of bytes
+/// to copy, then either the offset and length of the user's bytes `[kernel, user)`, which must be
+/// zero, or `None` (the kernel's bytes `[user, kernel)` are zero-filled).
 pub(crate) fn struct_copy(kernel: usize, user: usize) -> (usize, Option<(usize, usize)>) {
     let tail = (user > kernel).then(|| (kernel, user - kernel));
     (kernel.min(user), tail)
@@ -51,9 +48,8 @@ impl UserCmd {
         self.user_size
     }
 
-    /// Whether the `len` user bytes at `offset` are all zero
-    /// (`check_zeroed_user()`); EFAULT for an unreadable byte before the
-    /// first non-zero one.
+    /// Whether the `len` user bytes at `offset` are all zero (`check_zeroed_user()`); EFAULT for an
+    /// unreadable byte before the first non-zero one.
     fn is_zeroed(&self, offset: usize, len: usize) -> Result<bool> {
         let mut buf = [0u8; 256];
         let mut addr = self.ptr.as_const_ptr() as usize + offset;
@@ -90,8 +86,7 @@ impl UserCmd {
         Ok(val)
     }
 
-    /// Copies `min(user size, size_of::<T>())` bytes of `val` back to the
-    /// user struct.
+    /// Copies `min(user size, size_of::<T>())` bytes of `val` back to the user struct.
     pub(crate) fn respond<T: AsBytes>(&self, val: &T) -> Result {
         let n = size_of::<T>().min(self.user_size as usize);
         UserSlice::new(self.ptr, n)
