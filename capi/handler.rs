@@ -4,13 +4,11 @@
 //!
 //! C header: [`include/linux/liveupdate.h`](srctree/include/linux/liveupdate.h).
 //!
-//! A subsystem (memfd, later vfio, iommufd, ...) hands LUO a
-//! `struct liveupdate_file_handler` or `struct liveupdate_flb` it owns.
-//! [`FileHandler`] and [`Flb`] are copyable handles to them whose methods
-//! call the C callbacks; the structs are only accessed field by field
-//! through raw pointers (see Documentation/luo-rs.rst).
-//! (LUO's KUnit fakes are handlers written in Rust, whose handles the test
-//! module makes.)
+//! A subsystem (memfd, later vfio, iommufd, ...) hands LUO a `struct liveupdate_file_handler` or
+//! `struct liveupdate_flb` it owns. [`FileHandler`] and [`Flb`] are copyable handles to them whose
+//! methods call the C callbacks; the structs are only accessed field by field through raw pointers
+//! (see Documentation/luo-rs.rst). (LUO's KUnit fakes are handlers written in Rust, whose handles
+//! the test module makes.)
 
 use core::ptr::NonNull;
 use kernel::{

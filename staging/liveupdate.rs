@@ -11,7 +11,10 @@
 use core::marker::PhantomData;
 use kernel::{
     bindings,
-    error::to_result,
+    error::{
+        from_result,
+        to_result, //
+    },
     fs::File,
     prelude::*,
     sync::aref::ARef,
@@ -20,14 +23,6 @@ use kernel::{
         Opaque, //
     },
 };
-
-/// The C return value of `r`: 0 or a negative errno.
-fn errno(r: Result) -> c_int {
-    match r {
-        Ok(()) => 0,
-        Err(e) => e.to_errno(),
-    }
-}
 
 /// The arguments of a callback of a file handler written in Rust, whose
 /// per-file private object is a `P`.
@@ -64,8 +59,7 @@ impl<'a, P: ForeignOwnable> OpArgs<'a, P> {
         self.raw.serialized_data = data;
     }
 
-    /// In `can_finish` and `finish`: the outcome of retrieving the file,
-    /// `None` if nobody tried.
+    /// In `can_finish` and `finish`: the outcome of retrieving the file, `None` if nobody tried.
     pub(crate) fn retrieve_status(&self) -> Option<Result> {
         match self.raw.retrieve_status {
             0 => None,
@@ -74,12 +68,10 @@ impl<'a, P: ForeignOwnable> OpArgs<'a, P> {
         }
     }
 
-    /// Gives the file its private object (in `preserve`); an earlier one is
-    /// dropped.
+    /// Gives the file its private object (in `preserve`); an earlier one is dropped.
     pub(crate) fn set_private(&mut self, private: P) {
         drop(self.take_private());
-        // INVARIANT: the pointer comes from `into_foreign` and belongs to
-        // this file.
+        // INVARIANT: the pointer comes from `into_foreign` and belongs to this file.
         self.raw.private_data = private.into_foreign();
     }
 
@@ -148,11 +140,9 @@ macro_rules! op_callbacks {
         ///
         /// # Safety
         ///
-        /// `args` is a valid argument block whose private data this
-        /// handler set (LUO passes one).
+        /// `args` is a valid argument block whose private data this handler set (LUO passes one).
         unsafe extern "C" fn $name(args: *mut bindings::liveupdate_file_op_args) $(-> $ret)? {
-            // SAFETY: valid and exclusively ours for the call (safety
-            // requirement).
+            // SAFETY: valid and exclusively ours for the call (safety requirement).
             let raw = unsafe { &mut *args };
             // INVARIANT: only `OpArgs` sets the private data of this
             // handler's files (safety requirement).
@@ -205,18 +195,15 @@ impl<T: FileOps> Vtable<T> {
     }
 
     op_callbacks! {
-        preserve -> c_int = |a| errno(T::preserve(a));
+        preserve -> c_int = |a| from_result(|| T::preserve(a).map(|()| 0));
         unpreserve = T::unpreserve;
-        freeze -> c_int = |a| errno(T::freeze(a));
+        freeze -> c_int = |a| from_result(|| T::freeze(a).map(|()| 0));
         unfreeze = T::unfreeze;
         // LUO takes over the file's reference.
-        retrieve -> c_int = |a: &mut OpArgs<'_, T::Private>| match T::retrieve(a) {
-            Ok(file) => {
-                a.raw.file = ARef::into_raw(file).as_ptr().cast();
-                0
-            }
-            Err(e) => e.to_errno(),
-        };
+        retrieve -> c_int = |a: &mut OpArgs<'_, T::Private>| from_result(|| {
+            a.raw.file = ARef::into_raw(T::retrieve(a)?).as_ptr().cast();
+            Ok(0)
+        });
         can_finish -> bool = T::can_finish;
         finish = T::finish;
     }
