@@ -9,62 +9,20 @@
 //! The structs are the bindings' own, wrapped in [`Abi`], their layouts
 //! checked at compile time; handed-over addresses are read only here.
 
-use crate::staging::kho::{
-    Handed,
-    HandoverAddr,
-    Incoming, //
+pub(crate) use crate::staging::abi::Abi;
+use crate::staging::{
+    abi::plain_bytes,
+    kho::{
+        Handed,
+        HandoverAddr,
+        Incoming, //
+    },
 };
-use core::{
-    mem::offset_of,
-    ops::{
-        Deref,
-        DerefMut, //
-    }, //
-};
+use core::mem::offset_of;
 use kernel::{
     bindings,
-    prelude::*,
-    transmute::{
-        AsBytes,
-        FromBytes, //
-    }, //
+    prelude::*, //
 };
-
-/// A C struct of LUO's ABI, made of integers and byte arrays only.
-#[repr(transparent)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Abi<T>(pub(crate) T);
-
-impl<T> Deref for Abi<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for Abi<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
-
-/// Declares `Abi<bindings::$t>` plain bytes, after checking that the C
-/// struct has `$size` bytes, the sum of its fields'.
-macro_rules! plain_bytes {
-    ($($t:ident: $size:literal),* $(,)?) => {
-        $(
-            static_assert!(size_of::<bindings::$t>() == $size);
-            // SAFETY: `bindings::$t` is a C struct of integers and byte arrays whose size, checked
-            // above, is the sum of its fields': any bytes are a valid value.
-            unsafe impl FromBytes for Abi<bindings::$t> {}
-            // SAFETY: `bindings::$t` is made of integers and byte arrays
-            // and its size, checked above, is the sum of its fields': it
-            // has no padding, so all its bytes are initialized.
-            unsafe impl AsBytes for Abi<bindings::$t> {}
-        )*
-    };
-}
 
 // The handover ABI `luo-v5` (what the other kernel reads and writes), then the uAPI.
 plain_bytes!(

@@ -7,13 +7,7 @@
 //! The structs are the bindings' own, wrapped in [`Abi`], their layouts
 //! checked at compile time; handed-over addresses are read only here.
 
-use core::{
-    mem::offset_of,
-    ops::{
-        Deref,
-        DerefMut, //
-    }, //
-};
+use core::mem::offset_of;
 use kernel::{
     bindings,
     page::PAGE_SHIFT,
@@ -25,6 +19,7 @@ use kernel::{
 };
 
 use crate::staging::{
+    abi::Abi,
     folio::UniqueFolio,
     kho::{
         Handed,
@@ -36,25 +31,6 @@ use crate::staging::{
         IncomingVmalloc, //
     },
 };
-
-/// A C struct of the memfd ABI, made of integers only.
-#[repr(transparent)]
-#[derive(Clone, Copy, Default)]
-pub(crate) struct Abi<T>(T);
-
-impl<T> Deref for Abi<T> {
-    type Target = T;
-
-    fn deref(&self) -> &T {
-        &self.0
-    }
-}
-
-impl<T> DerefMut for Abi<T> {
-    fn deref_mut(&mut self) -> &mut T {
-        &mut self.0
-    }
-}
 
 // SAFETY: `struct memfd_luo_ser` is packed and made of integers and a
 // `struct kho_vmalloc` (integers and a union of an integer and a pointer),
@@ -94,14 +70,41 @@ pub(crate) const FOLIO_DIRTY: u64 = 1 << 0;
 /// `MEMFD_LUO_FOLIO_UPTODATE` (`BIT(1)`).
 pub(crate) const FOLIO_UPTODATE: u64 = 1 << 1;
 
+/// Width of `pfn`, the low bits of the first word of `struct
+/// memfd_luo_folio_ser` (`u64 pfn:52; u64 flags:12;`, laid out from bit 0
+/// on little-endian ABIs), above which `flags` lie.
+const PFN_BITS: u32 = 52;
+const PFN_MASK: u64 = (1 << PFN_BITS) - 1;
+
 impl FolioSer {
     /// The entry of a folio at page frame `pfn` and file index `index`.
+    ///
+    /// The bitfields are packed by hand: bindgen's accessors move one bit
+    /// at a time, which made them a third of the handler's own time.
     pub(crate) fn new(pfn: u64, flags: u64, index: u64) -> Self {
+        let word = (pfn & PFN_MASK) | (flags << PFN_BITS);
         Abi(bindings::memfd_luo_folio_ser {
-            _bitfield_1: bindings::memfd_luo_folio_ser::new_bitfield_1(pfn, flags),
+            _bitfield_1: bindings::__BindgenBitfieldUnit::new(word.to_le_bytes()),
             index,
             ..Default::default()
         })
+    }
+
+    /// The first word: `pfn` and `flags`.
+    fn word(&self) -> u64 {
+        let mut word = [0; 8];
+        word.copy_from_slice(&self.as_bytes()[..8]);
+        u64::from_le_bytes(word)
+    }
+
+    /// The folio's page frame number (0: no folio).
+    pub(crate) fn pfn(&self) -> u64 {
+        self.word() & PFN_MASK
+    }
+
+    /// The `MEMFD_LUO_FOLIO_*` flags.
+    pub(crate) fn flags(&self) -> u64 {
+        self.word() >> PFN_BITS
     }
 
     /// The folio's index in the file.
@@ -147,4 +150,29 @@ pub(crate) fn incoming(data: u64) -> Result<Incoming<MemfdSer>> {
     // holding a `struct memfd_luo_ser`.
     let addr = unsafe { HandoverAddr::new(data) };
     Incoming::adopt(addr, size_of::<MemfdSer>())
+}
+
+#[kunit_tests(memfd_luo_rs)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folio_entry_matches_the_c_bitfields() {
+        let cases = [
+            (0, 0),
+            (1, FOLIO_DIRTY),
+            (PFN_MASK, 0xfff),
+            (0x12_3456_789a, 3),
+        ];
+        for (pfn, flags) in cases {
+            let ours = FolioSer::new(pfn, flags, 7);
+            let c = bindings::memfd_luo_folio_ser {
+                _bitfield_1: bindings::memfd_luo_folio_ser::new_bitfield_1(pfn, flags),
+                index: 7,
+                ..Default::default()
+            };
+            assert_eq!(ours.as_bytes(), Abi(c).as_bytes());
+            assert_eq!((ours.pfn(), ours.flags()), (c.pfn(), c.flags()));
+        }
+    }
 }

@@ -3,6 +3,8 @@
 //! The staging abstractions of the Rust LUO (kernel/liveupdate/staging/)
 //! that this crate uses, compiled into it (it uses a part of some).
 
+#[path = "../../kernel/liveupdate/staging/abi.rs"]
+pub(crate) mod abi;
 #[path = "../../kernel/liveupdate/staging/folio.rs"]
 pub(crate) mod folio;
 #[path = "../../kernel/liveupdate/staging/initcall.rs"]

@@ -6,6 +6,7 @@
 //! `rust/kernel/` (as nova-core's `num.rs` is): it uses only the kernel crate and the bindings,
 //! never LUO, and holds the `unsafe` code with its safety argument, so that its users need none.
 
+pub(crate) mod abi;
 pub(crate) mod anon_inode;
 pub(crate) mod initcall;
 pub(crate) mod kho;
