@@ -11,6 +11,9 @@
 # byte checked).  The table goes to stdout and build/bench.md; the raw lines
 # stay in build/logs/bench/.
 #
+# LUO_BENCH_PROFILE=1 also counts each timed ioctl's guest instructions by
+# kernel function (harness/tbprof.c, a QEMU plugin; build/logs/bench/
+# <impl>.profile.<op>-<memfd>.txt).
 # LUO_BENCH_WORK="NAME:SIZE:WRITTEN ..." sets the memfds (default: a dense
 # 64 MiB one and a 256 MiB one with 4 MiB written); LUO_BENCH_IMPLS the
 # kernels (default "c rust"); LUO_VM_MEM the guest memory (default 3G).
@@ -45,13 +48,34 @@ for k in $impls; do
 	note "bench: $k -> $k ($work)"
 	mk_chain_initrd "$tdir/bench.cpio" "$tdir/luo_bench" "$args" "$k"
 	log=$logs/$k.log
-	st=0; run_vm "$log" "$(impl_out "$k")/bzImage" "$tdir/bench.cpio" "${LUO_BENCH_TIMEOUT:-1800}" || st=$?
+	prof=""
+	if [ -n "${LUO_BENCH_PROFILE:-}" ]; then
+		cc -O2 -Wall -shared -fPIC "$ROOT/harness/tbprof.c" -o "$ROOT/build/tbprof.so" -lpthread ||
+			die "harness/tbprof.c did not build"
+		mark() { nm "$tdir/luo_bench" | awk -v s="luo_bench_mark_$1" '$3 == s { print "0x" $1 }'; }
+		rm -f "$log.prof".*
+		prof="-plugin $ROOT/build/tbprof.so,begin=$(mark begin),end=$(mark end),out=$log.prof"
+	fi
+	st=0; LUO_QEMU_ARGS="$LUO_QEMU_ARGS $prof" \
+		run_vm "$log" "$(impl_out "$k")/bzImage" "$tdir/bench.cpio" "${LUO_BENCH_TIMEOUT:-1800}" || st=$?
 	if ! grep -q "LUO-INIT: stage 2 passed, all stages passed" "$log.user"; then
 		echo "not ok - bench on $k did not complete (QEMU status $st; build/logs/bench/$k.log)"
 		grep -E '^(not ok|Bail out|# .*fail)' "$log.user" | head -5 | sed 's/^/#   /'
 		status=1
 	fi
 	sed -n 's/^# LUO-BENCH: //p' "$log.user" > "$log.results"
+	if [ -n "$prof" ]; then
+		# Window i is the i-th timed ioctl, in the order luo_bench reports them.
+		i=0
+		awk '$1 ~ /^(preserve_fd|retrieve_session|retrieve_fd|finish)$/ { print $1 "-" $2 }' \
+			"$log.results" | while read -r op; do
+			i=$((i + 1))
+			[ -f "$log.prof.$i" ] &&
+				"$ROOT/harness/tbprof.py" "$(impl_out "$k")/vmlinux" "$log.prof.$i" 40 \
+					> "$logs/$k.profile.$op.txt"
+		done
+		note "bench: instructions by kernel function: build/logs/bench/$k.profile.*.txt"
+	fi
 done
 
 # value IMPL OP NAME: the measurement, or "-".
