@@ -64,7 +64,10 @@ use staging::{
 /// Messages read `memfd_luo: ...`, as C's `pr_fmt` makes them.
 const __LOG_PREFIX: &[u8] = b"memfd_luo\0";
 
-/// Folios pinned, or restored, per step.
+/// Folios pinned per step: `memfd_pin_folios()` looks up 31 at a time,
+/// so a small step would look up many it then drops.
+const PIN_BATCH: usize = 512;
+/// Folios restored per step (each step holds the page cache lock).
 const BATCH: usize = 32;
 
 /// The flags of every folio this handler preserves: it keeps them all
@@ -107,7 +110,7 @@ impl Preserved {
         let old = self.array.as_ref().map_or(&[][..], |a| a.as_slice());
         let mut entries = PreservedVmalloc::<FolioSer>::vec(seen.max(old.len()))?;
         let mut added = KVVec::new();
-        let mut pinned = KVec::with_capacity(BATCH, GFP_KERNEL)?;
+        let mut pinned = KVec::with_capacity(PIN_BATCH, GFP_KERNEL)?;
         let (mut start, mut k) = (0, 0);
         while inode.pin_present(&mut start, end, &mut pinned)? > 0 {
             for folio in pinned.drain_all() {

@@ -135,8 +135,9 @@ impl InodeGuard<'_> {
         if *start > end {
             return Ok(0);
         }
-        let mut raw = [core::ptr::null_mut(); 32];
-        let max = (out.capacity() - out.len()).clamp(1, raw.len());
+        let max = (out.capacity() - out.len()).max(1);
+        let mut raw = KVec::new();
+        raw.resize(max, core::ptr::null_mut(), GFP_KERNEL)?;
         out.reserve(max, GFP_KERNEL)?;
         let mut idx = *start as c_ulong;
         // SAFETY: a shmem file whose inode is locked (type invariant); `raw`
