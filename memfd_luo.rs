@@ -16,6 +16,11 @@
 use kernel::{
     alloc::{
         flags::__GFP_ZERO,
+        kvec::{
+            PushError,
+            Vec, //
+        },
+        Allocator,
         KVVec, //
     },
     bindings,
@@ -103,13 +108,27 @@ impl Preserved {
         if size <= 0 {
             return Ok(());
         }
-        let end = (size as u64 - 1) >> PAGE_SHIFT;
         // Read before the walk: a page that appears during it makes the
         // count differ at freeze, which looks again.
         let seen = inode.nr_alloced_pages();
+        let kept = self.folios.len();
+        // Room for every page, so that nothing grows during the walk
+        // unless pages appear.
+        self.folios.reserve(seen.saturating_sub(kept), GFP_KERNEL)?;
+        let res = self.walk(inode, (size as u64 - 1) >> PAGE_SHIFT, seen);
+        if res.is_err() {
+            // Unpreserves and unpins what the walk added.
+            self.folios.truncate(kept);
+        }
+        res
+    }
+
+    /// [`Preserved::scan`]'s walk of the pages up to `end`, adding the new
+    /// folios to `self.folios` (which the caller trims on error).
+    fn walk(&mut self, inode: &InodeGuard<'_>, end: u64, seen: usize) -> Result {
+        let kept = self.folios.len();
         let old = self.array.as_ref().map_or(&[][..], |a| a.as_slice());
         let mut entries = PreservedVmalloc::<FolioSer>::vec(seen.max(old.len()))?;
-        let mut added = KVVec::new();
         let mut pinned = KVec::with_capacity(PIN_BATCH, GFP_KERNEL)?;
         let (mut start, mut k) = (0, 0);
         while inode.pin_present(&mut start, end, &mut pinned)? > 0 {
@@ -117,42 +136,41 @@ impl Preserved {
                 let index = folio.index();
                 // The old array is sorted by index, as the walk goes.
                 while k < old.len() && old[k].index() < index {
-                    entries.push(old[k], GFP_KERNEL | __GFP_ZERO)?;
+                    push(&mut entries, old[k])?;
                     k += 1;
                 }
                 if k < old.len() && old[k].index() == index {
                     // Already preserved: drop the second pin.
-                    entries.push(old[k], GFP_KERNEL | __GFP_ZERO)?;
+                    push(&mut entries, old[k])?;
                     k += 1;
                     continue;
                 }
                 let folio = prepare(folio)?;
-                entries.push(
-                    FolioSer::new(folio.pfn(), FOLIO_FLAGS, index),
-                    GFP_KERNEL | __GFP_ZERO,
-                )?;
-                added.push(folio, GFP_KERNEL)?;
+                push(&mut entries, FolioSer::new(folio.pfn(), FOLIO_FLAGS, index))?;
+                push(&mut self.folios, folio)?;
             }
         }
-        if added.is_empty() {
-            self.seen = seen;
-            return Ok(());
-        }
-        for e in &old[k..] {
-            entries.push(*e, GFP_KERNEL | __GFP_ZERO)?;
-        }
-        let array = PreservedVmalloc::new(entries)?;
-        self.folios.reserve(added.len(), GFP_KERNEL)?;
-        self.ser.nr_folios = array.as_slice().len() as u64;
-        self.ser.folios = array.descriptor();
-        // The old array, if any, is unpreserved and freed here.
-        self.array = Some(array);
-        for folio in added.drain_all() {
-            // Room was reserved above.
-            let _ = self.folios.push_within_capacity(folio);
+        if self.folios.len() > kept {
+            for e in &old[k..] {
+                push(&mut entries, *e)?;
+            }
+            let array = PreservedVmalloc::new(entries)?;
+            self.ser.nr_folios = array.as_slice().len() as u64;
+            self.ser.folios = array.descriptor();
+            // The old array, if any, is unpreserved and freed here.
+            self.array = Some(array);
         }
         self.seen = seen;
         Ok(())
+    }
+}
+
+/// Appends `v` to `vec`, growing it only when the room reserved for the
+/// pages counted before the walk runs out.
+fn push<T, A: Allocator>(vec: &mut Vec<T, A>, v: T) -> Result {
+    match vec.push_within_capacity(v) {
+        Ok(()) => Ok(()),
+        Err(PushError(v)) => Ok(vec.push(v, GFP_KERNEL | __GFP_ZERO)?),
     }
 }
 
