@@ -15,13 +15,8 @@
 
 use kernel::{
     alloc::{
-        flags::__GFP_ZERO,
-        kvec::{
-            PushError,
-            Vec, //
-        },
-        Allocator,
-        KVVec, //
+        KVVec,
+        KVec, //
     },
     bindings,
     fs::File,
@@ -50,8 +45,9 @@ use staging::{
     kho,
     kho_folio::{
         IncomingVmalloc,
-        PreservedFolio,
-        PreservedVmalloc, //
+        PreservedFolios,
+        PreservedVmalloc,
+        RestoreBatch, //
     },
     liveupdate::{
         FileOps,
@@ -70,7 +66,8 @@ use staging::{
 const __LOG_PREFIX: &[u8] = b"memfd_luo\0";
 
 /// Folios pinned per step: `memfd_pin_folios()` looks up 31 at a time,
-/// so a small step would look up many it then drops.
+/// so a small step would look up many it then drops.  Each step's folios
+/// are preserved together, under one hold of KHO's lock.
 const PIN_BATCH: usize = 512;
 /// Folios restored per step (each step holds the page cache lock).
 const BATCH: usize = 32;
@@ -87,8 +84,8 @@ const FOLIO_FLAGS: u64 = abi::FOLIO_DIRTY | abi::FOLIO_UPTODATE;
 struct Preserved {
     /// The folio array (`ser.folios`); `None` while the file has no folio.
     array: Option<PreservedVmalloc<FolioSer>>,
-    /// The folios, pinned and preserved.
-    folios: KVVec<PreservedFolio>,
+    /// The folios, pinned and preserved, a step of the walk at a time.
+    folios: KVVec<PreservedFolios>,
     /// The serialized memfd, at the handle LUO hands over.
     ser: kho::Preserved<MemfdSer>,
     /// `shmem_nr_alloced_pages()` before the folios were last looked up.
@@ -112,9 +109,6 @@ impl Preserved {
         // count differ at freeze, which looks again.
         let seen = inode.nr_alloced_pages();
         let kept = self.folios.len();
-        // Room for every page, so that nothing grows during the walk
-        // unless pages appear.
-        self.folios.reserve(seen.saturating_sub(kept), GFP_KERNEL)?;
         let res = self.walk(inode, (size as u64 - 1) >> PAGE_SHIFT, seen);
         if res.is_err() {
             // Unpreserves and unpins what the walk added.
@@ -128,32 +122,49 @@ impl Preserved {
     fn walk(&mut self, inode: &InodeGuard<'_>, end: u64, seen: usize) -> Result {
         let kept = self.folios.len();
         let old = self.array.as_ref().map_or(&[][..], |a| a.as_slice());
-        let mut entries = PreservedVmalloc::<FolioSer>::vec(seen.max(old.len()))?;
-        let mut pinned = KVec::with_capacity(PIN_BATCH, GFP_KERNEL)?;
-        let (mut start, mut k) = (0, 0);
-        while inode.pin_present(&mut start, end, &mut pinned)? > 0 {
-            for folio in pinned.drain_all() {
+        // An entry for every page counted, so that the array only grows if
+        // pages appear during the walk; `n` are filled.
+        let mut entries = PreservedVmalloc::<FolioSer>::zeroed(seen.max(old.len()))?;
+        let (mut start, mut n, mut k) = (0, 0, 0);
+        loop {
+            let mut batch = KVec::with_capacity(PIN_BATCH.min(seen.max(1)), GFP_KERNEL)?;
+            if inode.pin_present(&mut start, end, &mut batch)? == 0 {
+                break;
+            }
+            // Room for the entries of this step and the rest of the old array.
+            let room = n + batch.len() + (old.len() - k);
+            if entries.len() < room {
+                entries.resize(room, FolioSer::default(), GFP_KERNEL)?;
+            }
+            batch.retain(|folio| {
                 let index = folio.index();
                 // The old array is sorted by index, as the walk goes.
                 while k < old.len() && old[k].index() < index {
-                    push(&mut entries, old[k])?;
-                    k += 1;
+                    entries[n] = old[k];
+                    (n, k) = (n + 1, k + 1);
                 }
                 if k < old.len() && old[k].index() == index {
                     // Already preserved: drop the second pin.
-                    push(&mut entries, old[k])?;
-                    k += 1;
-                    continue;
+                    entries[n] = old[k];
+                    (n, k) = (n + 1, k + 1);
+                    return false;
                 }
-                let folio = prepare(folio)?;
-                push(&mut entries, FolioSer::new(folio.pfn(), FOLIO_FLAGS, index))?;
-                push(&mut self.folios, folio)?;
+                prepare(folio);
+                entries[n] = FolioSer::new(folio.pfn(), FOLIO_FLAGS, index);
+                n += 1;
+                true
+            });
+            if !batch.is_empty() {
+                self.folios.push(PreservedFolios::new(batch)?, GFP_KERNEL)?;
             }
         }
         if self.folios.len() > kept {
-            for e in &old[k..] {
-                push(&mut entries, *e)?;
+            let rest = &old[k..];
+            if entries.len() < n + rest.len() {
+                entries.resize(n + rest.len(), FolioSer::default(), GFP_KERNEL)?;
             }
+            entries[n..n + rest.len()].copy_from_slice(rest);
+            entries.truncate(n + rest.len());
             let array = PreservedVmalloc::new(entries)?;
             self.ser.nr_folios = array.as_slice().len() as u64;
             self.ser.folios = array.descriptor();
@@ -165,26 +176,13 @@ impl Preserved {
     }
 }
 
-/// Appends `v` to `vec`, growing it only when the room reserved for the
-/// pages counted before the walk runs out.
-fn push<T, A: Allocator>(vec: &mut Vec<T, A>, v: T) -> Result {
-    match vec.push_within_capacity(v) {
-        Ok(()) => Ok(()),
-        Err(PushError(v)) => Ok(vec.push(v, GFP_KERNEL | __GFP_ZERO)?),
+/// Readies a pinned folio for the next kernel: up to date, dirty.
+fn prepare(folio: &PinnedFolio) {
+    let mut locked = folio.lock();
+    if !folio.is_uptodate() {
+        locked.zero_and_mark_uptodate();
     }
-}
-
-/// Readies a pinned folio for the next kernel (up to date, dirty) and
-/// preserves it.
-fn prepare(folio: PinnedFolio) -> Result<PreservedFolio> {
-    {
-        let mut locked = folio.lock();
-        if !folio.is_uptodate() {
-            locked.zero_and_mark_uptodate();
-        }
-        locked.mark_dirty();
-    }
-    PreservedFolio::new(folio)
+    locked.mark_dirty();
 }
 
 /// The memfd file handler.
@@ -221,54 +219,62 @@ impl MemfdLuo {
         Ok(p)
     }
 
-    /// Inserts the handed-over folios into `memfd`; on error the folios
-    /// not inserted yet are restored and freed, as C does.
+    /// Inserts the handed-over folios into `memfd`, [`BATCH`] at a time;
+    /// on error the folios not inserted yet are restored and freed, as C
+    /// does.
     fn restore_folios(memfd: &NewMemfd, array: &IncomingVmalloc<FolioSer>) -> Result {
-        let mut entries = array.iter();
-        let (mut folios, mut indices) = match (
+        let mut entries = array.iter().filter_map(|e| Some((e.folio_addr()?, e)));
+        let (mut batch, mut folios, mut meta, mut indices) = match (
+            RestoreBatch::with_capacity(BATCH),
+            KVec::with_capacity(BATCH, GFP_KERNEL),
             KVec::with_capacity(BATCH, GFP_KERNEL),
             KVec::with_capacity(BATCH, GFP_KERNEL),
         ) {
-            (Ok(f), Ok(i)) => (f, i),
+            (Ok(b), Ok(f), Ok(m), Ok(i)) => (b, f, m, i),
             _ => {
-                discard(entries);
+                discard(entries.map(|(_, e)| e));
                 return Err(ENOMEM);
             }
         };
         let mut res = Ok(());
-        for e in entries.by_ref() {
-            let mut folio = match e.restore() {
-                Ok(Some(folio)) => folio,
-                Ok(None) => continue,
-                Err(phys) => {
-                    pr_err!("Unable to restore folio at physical address: {:x}\n", phys);
-                    res = Err(EIO);
-                    break;
-                }
-            };
-            let flags = e.flags();
-            folio.set_flags(
-                flags & abi::FOLIO_UPTODATE != 0,
-                flags & abi::FOLIO_DIRTY != 0,
-            );
-            // Both have room: they are flushed when full.
-            let _ = indices.push_within_capacity(e.index());
-            let _ = folios.push_within_capacity(folio).map_err(drop);
-            if folios.len() == BATCH {
-                res = memfd.add_folios(&mut folios, &indices);
-                indices.clear();
-                if res.is_err() {
+        while res.is_ok() {
+            meta.clear();
+            indices.clear();
+            // All have room for a batch.
+            for (addr, e) in entries.by_ref() {
+                let _ = batch.push(addr);
+                let _ = meta.push_within_capacity((e.index(), e.flags()));
+                if meta.len() == BATCH {
                     break;
                 }
             }
-        }
-        if res.is_ok() && !folios.is_empty() {
-            res = memfd.add_folios(&mut folios, &indices);
+            if batch.is_empty() {
+                break;
+            }
+            for (restored, &(index, flags)) in batch.restore().zip(meta.iter()) {
+                let mut folio = match restored {
+                    Ok(folio) => folio,
+                    Err(phys) => {
+                        pr_err!("Unable to restore folio at physical address: {:x}\n", phys);
+                        res = Err(EIO);
+                        break;
+                    }
+                };
+                folio.set_flags(
+                    flags & abi::FOLIO_UPTODATE != 0,
+                    flags & abi::FOLIO_DIRTY != 0,
+                );
+                let _ = folios.push_within_capacity(folio).map_err(drop);
+                let _ = indices.push_within_capacity(index);
+            }
+            if res.is_ok() {
+                res = memfd.add_folios(&mut folios, &indices);
+            }
         }
         if res.is_err() {
             // The folios not inserted yet are freed, as C does.
             drop(folios);
-            discard(entries);
+            discard(entries.map(|(_, e)| e));
         }
         res
     }

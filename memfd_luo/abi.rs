@@ -43,6 +43,9 @@ unsafe impl AsBytes for Abi<bindings::memfd_luo_ser> {}
 unsafe impl FromBytes for Abi<bindings::memfd_luo_folio_ser> {}
 // SAFETY: packed integers, no padding (size checked below).
 unsafe impl AsBytes for Abi<bindings::memfd_luo_folio_ser> {}
+// SAFETY: any bytes are a valid value (see `FromBytes` above), zeroes too:
+// an entry without a folio.
+unsafe impl Zeroable for Abi<bindings::memfd_luo_folio_ser> {}
 
 /// `struct memfd_luo_ser`, a preserved memfd.
 pub(crate) type MemfdSer = Abi<bindings::memfd_luo_ser>;
@@ -114,19 +117,23 @@ impl FolioSer {
 }
 
 impl Handed<FolioSer> {
-    /// Restores the entry's folio: `Ok(None)` for an entry without one
-    /// (pfn 0), `Err(phys)` if KHO has no folio there.
-    pub(crate) fn restore(&self) -> core::result::Result<Option<UniqueFolio>, u64> {
+    /// The address of the entry's folio: `None` for an entry without one
+    /// (pfn 0).
+    pub(crate) fn folio_addr(&self) -> Option<HandoverAddr> {
         let pfn = self.pfn();
-        if pfn == 0 {
-            return Ok(None);
-        }
-        let phys = pfn << PAGE_SHIFT;
         // Only `folio_array` yields `Handed<FolioSer>`s.
         // SAFETY: a handed-over entry, whose `pfn` memfd.h declares the
         // first page of a folio preserved with `kho_preserve_folio()`.
-        let addr = unsafe { HandoverAddr::new(phys) };
-        kho_folio::restore_folio(addr).map(Some).ok_or(phys)
+        (pfn != 0).then(|| unsafe { HandoverAddr::new(pfn << PAGE_SHIFT) })
+    }
+
+    /// Restores the entry's folio: `Ok(None)` for an entry without one
+    /// (pfn 0), `Err(phys)` if KHO has no folio there.
+    pub(crate) fn restore(&self) -> core::result::Result<Option<UniqueFolio>, u64> {
+        let Some(addr) = self.folio_addr() else {
+            return Ok(None);
+        };
+        kho_folio::restore_folio(addr).map(Some).ok_or(self.pfn() << PAGE_SHIFT)
     }
 }
 

@@ -196,6 +196,7 @@ impl Deref for UniqueFolio {
 /// # Invariants
 ///
 /// `0` is a folio on which this object owns one pin.
+#[repr(transparent)]
 pub(crate) struct PinnedFolio(NonNull<Folio>);
 
 // SAFETY: a pin may be released from any thread.

@@ -4,7 +4,7 @@
 //!
 //! C header: [`include/linux/kexec_handover.h`](srctree/include/linux/kexec_handover.h).
 //!
-//! Outgoing: a [`PreservedFolio`] keeps a pinned folio for the next kernel
+//! Outgoing: [`PreservedFolios`] keep pinned folios for the next kernel
 //! and a [`PreservedVmalloc`] a vmalloc'ed array, until they are dropped.
 //! Incoming: [`restore_folio`] and [`IncomingVmalloc`] take back what the
 //! previous kernel preserved, at a [`HandoverAddr`] or from a descriptor
@@ -13,7 +13,7 @@
 use core::ptr::NonNull;
 use kernel::{
     alloc::{
-        flags::__GFP_ZERO,
+        KVec,
         VVec, //
     },
     bindings,
@@ -37,34 +37,36 @@ use super::{
     },
 };
 
-/// A pinned folio that KHO preserves until it is dropped
-/// (`kho_preserve_folio()`).
+/// Pinned folios that KHO preserves until they are dropped
+/// (`kho_preserve_folios()`, one hold of KHO's lock for all of them).
 ///
 /// # Invariants
 ///
-/// The folio is KHO-preserved, by this object.
-pub(crate) struct PreservedFolio(PinnedFolio);
+/// Every folio of `0` is KHO-preserved, by this object.
+pub(crate) struct PreservedFolios(KVec<PinnedFolio>);
 
-impl PreservedFolio {
-    /// Preserves `folio`, keeping its pin.
-    pub(crate) fn new(folio: PinnedFolio) -> Result<Self> {
-        // SAFETY: a pinned folio, alive while `folio` is.
-        to_result(unsafe { bindings::kho_preserve_folio(folio.as_ptr()) })?;
-        // INVARIANT: preserved just above.
-        Ok(Self(folio))
-    }
-
-    /// The physical page frame number the next kernel finds it at.
-    pub(crate) fn pfn(&self) -> u64 {
-        self.0.pfn()
+impl PreservedFolios {
+    /// Preserves `folios`, keeping their pins; on error none is preserved
+    /// and they are unpinned.
+    pub(crate) fn new(mut folios: KVec<PinnedFolio>) -> Result<Self> {
+        let nr = u32::try_from(folios.len()).map_err(|_| EINVAL)?;
+        // SAFETY: `PinnedFolio` is a transparent `NonNull<Folio>` and
+        // `Folio` a transparent `struct folio`, so the vector is an array
+        // of `nr` pointers to pinned folios, alive while it is.
+        to_result(unsafe { bindings::kho_preserve_folios(folios.as_mut_ptr().cast(), nr) })?;
+        // INVARIANT: all preserved just above.
+        Ok(Self(folios))
     }
 }
 
-impl Drop for PreservedFolio {
+impl Drop for PreservedFolios {
     fn drop(&mut self) {
-        // SAFETY: preserved by this object (type invariant); the pin is
-        // released after this, when the field drops.
-        unsafe { bindings::kho_unpreserve_folio(self.0.as_ptr()) };
+        // `new` checked that the length fits.
+        let nr = self.0.len() as u32;
+        // SAFETY: an array of `nr` pinned folios, each preserved by this
+        // object (type invariant); the pins are released after this, when
+        // the field drops.
+        unsafe { bindings::kho_unpreserve_folios(self.0.as_mut_ptr().cast(), nr) };
     }
 }
 
@@ -81,14 +83,17 @@ pub(crate) struct PreservedVmalloc<T: AsBytes> {
 }
 
 impl<T: AsBytes> PreservedVmalloc<T> {
-    /// An empty array with room for `n` entries, zeroed, for
-    /// [`PreservedVmalloc::new`].
-    pub(crate) fn vec(n: usize) -> Result<VVec<T>> {
-        Ok(VVec::with_capacity(n.max(1), GFP_KERNEL | __GFP_ZERO)?)
+    /// An array of `n` zeroed entries (at least one), for the caller to
+    /// fill and truncate, then [`PreservedVmalloc::new`].
+    pub(crate) fn zeroed(n: usize) -> Result<VVec<T>>
+    where
+        T: Zeroable,
+    {
+        Ok(VVec::zeroed(n.max(1), GFP_KERNEL)?)
     }
 
-    /// Preserves `vec`, which [`PreservedVmalloc::vec`] made (so that the
-    /// next kernel finds zeroes, not stale memory, after the entries);
+    /// Preserves `vec`, which [`PreservedVmalloc::zeroed`] made (so that
+    /// the next kernel finds zeroes, not stale memory, after the entries);
     /// EINVAL if it is empty.
     pub(crate) fn new(mut vec: VVec<T>) -> Result<Self> {
         if vec.is_empty() {
@@ -130,6 +135,96 @@ pub(crate) fn restore_folio(addr: HandoverAddr) -> Option<UniqueFolio> {
     // SAFETY: a folio KHO just restored has one reference, the caller's,
     // and is in no page cache, LRU or mapping.
     unsafe { UniqueFolio::from_raw(folio) }
+}
+
+/// Handed-over folios restored a batch at a time (`kho_restore_folios()`,
+/// which counts their pages back to their zones once for the batch).
+///
+/// # Invariants
+///
+/// `folios` is empty, or has one entry for each of `phys`: the folio
+/// `kho_restore_folios()` restored from it, with the one reference the
+/// batch owns (until [`RestoredFolios`] takes it), or null.
+pub(crate) struct RestoreBatch {
+    phys: KVec<bindings::phys_addr_t>,
+    folios: KVec<*mut bindings::folio>,
+}
+
+impl RestoreBatch {
+    /// An empty batch for up to `n` folios.
+    pub(crate) fn with_capacity(n: usize) -> Result<Self> {
+        Ok(Self {
+            phys: KVec::with_capacity(n, GFP_KERNEL)?,
+            folios: KVec::with_capacity(n, GFP_KERNEL)?,
+        })
+    }
+
+    /// Adds the folio at `addr`; false if the batch is full.
+    pub(crate) fn push(&mut self, addr: HandoverAddr) -> bool {
+        self.phys.push_within_capacity(addr.0).is_ok()
+    }
+
+    /// Whether no folio was added.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.phys.is_empty()
+    }
+
+    /// Restores the folios added, which empties the batch; for each, in
+    /// order, the folio or `Err(phys)` where KHO has none.
+    pub(crate) fn restore(&mut self) -> RestoredFolios<'_> {
+        let nr = self.phys.len();
+        self.folios.clear();
+        // `folios` has the capacity of `phys`; `resize` does not allocate.
+        if self.folios.resize(nr, core::ptr::null_mut(), GFP_KERNEL).is_err() {
+            self.phys.clear();
+        }
+        // SAFETY: the addresses are `HandoverAddr`s of folios (`push`),
+        // restored once since the batch is emptied; `folios` has room
+        // for one result each.
+        unsafe {
+            bindings::kho_restore_folios(
+                self.phys.as_ptr(),
+                self.folios.as_mut_ptr(),
+                self.phys.len() as u32,
+            )
+        };
+        // INVARIANT: one result for each address, with its reference.
+        RestoredFolios {
+            batch: self,
+            next: 0,
+        }
+    }
+}
+
+/// The folios of a [`RestoreBatch`], in order; those not taken are freed
+/// when it is dropped.
+pub(crate) struct RestoredFolios<'a> {
+    batch: &'a mut RestoreBatch,
+    next: usize,
+}
+
+impl Iterator for RestoredFolios<'_> {
+    type Item = core::result::Result<UniqueFolio, u64>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let folio = *self.batch.folios.get(self.next)?;
+        let phys = self.batch.phys[self.next];
+        self.next += 1;
+        // SAFETY: a folio KHO just restored, whose one reference the batch
+        // owned (type invariant) and gives up here, as `next` moved past it;
+        // it is in no page cache, LRU or mapping.
+        Some(unsafe { UniqueFolio::from_raw(folio) }.ok_or(phys))
+    }
+}
+
+impl Drop for RestoredFolios<'_> {
+    fn drop(&mut self) {
+        for folio in self.by_ref() {
+            drop(folio);
+        }
+        self.batch.phys.clear();
+        self.batch.folios.clear();
+    }
 }
 
 /// A vmalloc'ed array of `T` that the previous kernel preserved, mapped

@@ -123,9 +123,9 @@ impl InodeGuard<'_> {
     }
 
     /// Pins the next folios the file holds in `[*start, end]`, skipping
-    /// holes and reading swapped-out pages back, into `out` (up to its
-    /// spare capacity, at least one); advances `*start` past them.
-    /// Returns how many were added, 0 when the range has no more.
+    /// holes and reading swapped-out pages back, into the spare capacity of
+    /// `out` (at least one); advances `*start` past them.  Returns how many
+    /// were added, 0 when the range has no more.
     pub(crate) fn pin_present(
         &self,
         start: &mut u64,
@@ -135,36 +135,32 @@ impl InodeGuard<'_> {
         if *start > end {
             return Ok(0);
         }
-        let max = (out.capacity() - out.len()).max(1);
-        let mut raw = KVec::new();
-        raw.resize(max, core::ptr::null_mut(), GFP_KERNEL)?;
-        out.reserve(max, GFP_KERNEL)?;
+        if out.len() == out.capacity() {
+            out.reserve(1, GFP_KERNEL)?;
+        }
+        let spare = out.spare_capacity_mut();
+        let max = u32::try_from(spare.len()).unwrap_or(u32::MAX);
         let mut idx = *start as c_ulong;
-        // SAFETY: a shmem file whose inode is locked (type invariant); `raw`
-        // has room for `max` pointers.
+        // SAFETY: a shmem file whose inode is locked (type invariant), and
+        // room for `max` folio pointers: `PinnedFolio` is a transparent
+        // `NonNull<Folio>`, and `Folio` a transparent `struct folio`.
         let n = unsafe {
             bindings::memfd_pin_present_folios(
                 self.0.file_ptr(),
                 &mut idx,
                 end as c_ulong,
-                raw.as_mut_ptr(),
-                max as u32,
+                spare.as_mut_ptr().cast(),
+                max,
             )
         };
         if n < 0 {
             return Err(Error::from_errno(n as i32));
         }
         *start = idx as u64;
-        for folio in raw.into_iter().take(n as usize).filter_map(NonNull::new) {
-            // SAFETY: `memfd_pin_present_folios` pinned the folios it
-            // returned, and the pins are now ours.
-            let pinned = unsafe { PinnedFolio::from_raw(folio) };
-            // Room was reserved above.
-            if let Err(e) = out.push_within_capacity(pinned) {
-                drop(e);
-                return Err(ENOMEM);
-            }
-        }
+        // SAFETY: `memfd_pin_present_folios` stored `n <= max` non-null
+        // pointers to folios it pinned at the start of the spare capacity,
+        // and the pins are now ours: valid `PinnedFolio`s.
+        unsafe { out.inc_len(n as usize) };
         Ok(n as usize)
     }
 }
