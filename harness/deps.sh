@@ -9,7 +9,8 @@
 PKGS=(clang-19 lld-19 llvm-19 libclang-19-dev flex bison bc libelf-dev
       libssl-dev cpio rsync qemu-system-x86 busybox-static gcc libc6-dev make
       patch xz-utils ca-certificates debian-archive-keyring
-      python3-sphinx python3-yaml)   # the docs group: Sphinx 5.3, and yaml for conf.py
+      python3-sphinx python3-yaml    # the docs group: Sphinx 5.3, and yaml for conf.py
+      gnuplot-nox)                   # make bench: the plot of guest time against memfd size
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
