@@ -14,7 +14,9 @@ set terminal svg size 1100,480 dynamic noenhanced font "sans,12" background "whi
 set output out
 set datafile missing "-"
 
-set multiplot layout 1,2 title sprintf("make bench %s: guest time (QEMU -icount shift=0, 1 ns per instruction), lockdep kernels", when)
+title = sprintf("make bench %s: guest time (QEMU -icount shift=0, ", when) . \
+	"1 ns per instruction), lockdep kernels"
+set multiplot layout 1,2 title title
 set logscale xy 2
 set logscale y 10
 set xrange [40:1600]
