@@ -133,7 +133,9 @@ impl Handed<FolioSer> {
         let Some(addr) = self.folio_addr() else {
             return Ok(None);
         };
-        kho_folio::restore_folio(addr).map(Some).ok_or(self.pfn() << PAGE_SHIFT)
+        kho_folio::restore_folio(addr)
+            .map(Some)
+            .ok_or(self.pfn() << PAGE_SHIFT)
     }
 }
 

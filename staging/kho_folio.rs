@@ -175,7 +175,11 @@ impl RestoreBatch {
         let nr = self.phys.len();
         self.folios.clear();
         // `folios` has the capacity of `phys`; `resize` does not allocate.
-        if self.folios.resize(nr, core::ptr::null_mut(), GFP_KERNEL).is_err() {
+        if self
+            .folios
+            .resize(nr, core::ptr::null_mut(), GFP_KERNEL)
+            .is_err()
+        {
             self.phys.clear();
         }
         // SAFETY: the addresses are `HandoverAddr`s of folios (`push`),
