@@ -19,6 +19,7 @@ use kernel::{
         KVec, //
     },
     bindings,
+    ffi::c_ulong,
     fs::File,
     page::{
         PAGE_SHIFT,
@@ -224,34 +225,30 @@ impl MemfdLuo {
     /// does.
     fn restore_folios(memfd: &NewMemfd, array: &IncomingVmalloc<FolioSer>) -> Result {
         let mut entries = array.iter().filter_map(|e| Some((e.folio_addr()?, e)));
-        let (mut batch, mut folios, mut meta, mut indices) = match (
-            RestoreBatch::with_capacity(BATCH),
-            KVec::with_capacity(BATCH, GFP_KERNEL),
-            KVec::with_capacity(BATCH, GFP_KERNEL),
-            KVec::with_capacity(BATCH, GFP_KERNEL),
-        ) {
-            (Ok(b), Ok(f), Ok(m), Ok(i)) => (b, f, m, i),
-            _ => {
+        let mut folios = match KVec::with_capacity(BATCH, GFP_KERNEL) {
+            Ok(f) => f,
+            Err(e) => {
                 discard(entries.map(|(_, e)| e));
-                return Err(ENOMEM);
+                return Err(e.into());
             }
         };
+        let mut batch = RestoreBatch::<BATCH>::new();
+        let (mut indices, mut flags) = ([0; BATCH], [0; BATCH]);
         let mut res = Ok(());
         while res.is_ok() {
-            meta.clear();
-            indices.clear();
-            // All have room for a batch.
             for (addr, e) in entries.by_ref() {
+                let n = batch.len();
+                (indices[n], flags[n]) = (e.index() as c_ulong, e.flags());
+                // The batch has room: it is restored when full.
                 let _ = batch.push(addr);
-                let _ = meta.push_within_capacity((e.index(), e.flags()));
-                if meta.len() == BATCH {
+                if batch.len() == BATCH {
                     break;
                 }
             }
-            if batch.is_empty() {
+            if batch.len() == 0 {
                 break;
             }
-            for (restored, &(index, flags)) in batch.restore().zip(meta.iter()) {
+            for (restored, &flags) in batch.restore().zip(flags.iter()) {
                 let mut folio = match restored {
                     Ok(folio) => folio,
                     Err(phys) => {
@@ -264,11 +261,12 @@ impl MemfdLuo {
                     flags & abi::FOLIO_UPTODATE != 0,
                     flags & abi::FOLIO_DIRTY != 0,
                 );
+                // Room for a batch.
                 let _ = folios.push_within_capacity(folio).map_err(drop);
-                let _ = indices.push_within_capacity(index);
             }
             if res.is_ok() {
-                res = memfd.add_folios(&mut folios, &indices);
+                let n = folios.len();
+                res = memfd.add_folios(&mut folios, &indices[..n]);
             }
         }
         if res.is_err() {

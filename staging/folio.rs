@@ -139,13 +139,15 @@ impl Drop for FolioGuard<'_> {
 }
 
 /// A folio that nobody else knows, with the one reference this object
-/// owns: one just restored from the previous kernel, say.
+/// owns: one just restored from the previous kernel, say.  It is a folio
+/// pointer, so a vector of them is an array C takes.
 ///
 /// # Invariants
 ///
-/// No other reference to the folio exists, and it is in no page cache,
-/// LRU or mapping.
-pub(crate) struct UniqueFolio(ARef<Folio>);
+/// `0` is a folio with one reference this object owns; no other reference
+/// to it exists, and it is in no page cache, LRU or mapping.
+#[repr(transparent)]
+pub(crate) struct UniqueFolio(NonNull<Folio>);
 
 impl UniqueFolio {
     /// Takes over the only reference to the folio at `ptr`.
@@ -155,20 +157,14 @@ impl UniqueFolio {
     /// `ptr` is null or a folio whose only reference is the caller's, in
     /// no page cache, LRU or mapping.
     pub(crate) unsafe fn from_raw(ptr: *mut bindings::folio) -> Option<Self> {
-        // SAFETY: the reference is the caller's (safety requirement).
-        // INVARIANT: it is the only one (safety requirement).
-        Some(Self(unsafe { Folio::from_raw_ref(ptr) }?))
-    }
-
-    /// Gives the reference to C.
-    pub(crate) fn into_raw(self) -> *mut bindings::folio {
-        ARef::into_raw(self.0).as_ptr().cast()
+        // INVARIANT: the only reference, the caller's (safety requirement).
+        Some(Self(NonNull::new(ptr.cast())?))
     }
 
     /// Marks it up to date and, if `dirty`, dirty: the flags a folio needs
     /// before it joins a page cache.
     pub(crate) fn set_flags(&mut self, uptodate: bool, dirty: bool) {
-        let folio = self.0.as_ptr();
+        let folio = self.as_ptr();
         // SAFETY: the folio is ours alone (type invariant), so nothing
         // races with these flag updates; without a mapping
         // `folio_mark_dirty` only sets the flag.
@@ -187,7 +183,15 @@ impl Deref for UniqueFolio {
     type Target = Folio;
 
     fn deref(&self) -> &Folio {
-        &self.0
+        // SAFETY: alive while we hold its reference (type invariant).
+        unsafe { self.0.as_ref() }
+    }
+}
+
+impl Drop for UniqueFolio {
+    fn drop(&mut self) {
+        // SAFETY: the reference is ours (type invariant), given up here.
+        unsafe { bindings::folio_put(self.0.as_ptr().cast()) };
     }
 }
 

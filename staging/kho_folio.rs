@@ -137,62 +137,59 @@ pub(crate) fn restore_folio(addr: HandoverAddr) -> Option<UniqueFolio> {
     unsafe { UniqueFolio::from_raw(folio) }
 }
 
-/// Handed-over folios restored a batch at a time (`kho_restore_folios()`,
-/// which counts their pages back to their zones once for the batch).
+/// Up to `N` handed-over folios restored together (`kho_restore_folios()`,
+/// which counts their pages back to their zones once for all of them).
 ///
 /// # Invariants
 ///
-/// `folios` is empty, or has one entry for each of `phys`: the folio
-/// `kho_restore_folios()` restored from it, with the one reference the
-/// batch owns (until [`RestoredFolios`] takes it), or null.
-pub(crate) struct RestoreBatch {
-    phys: KVec<bindings::phys_addr_t>,
-    folios: KVec<*mut bindings::folio>,
+/// `phys[..len]` are `HandoverAddr`s of folios; while a [`RestoredFolios`]
+/// borrows the batch, `folios[next..len]` are what `kho_restore_folios()`
+/// returned for them: folios whose one reference the batch owns, or null.
+pub(crate) struct RestoreBatch<const N: usize> {
+    phys: [bindings::phys_addr_t; N],
+    folios: [*mut bindings::folio; N],
+    len: usize,
 }
 
-impl RestoreBatch {
-    /// An empty batch for up to `n` folios.
-    pub(crate) fn with_capacity(n: usize) -> Result<Self> {
-        Ok(Self {
-            phys: KVec::with_capacity(n, GFP_KERNEL)?,
-            folios: KVec::with_capacity(n, GFP_KERNEL)?,
-        })
+impl<const N: usize> RestoreBatch<N> {
+    /// An empty batch.
+    pub(crate) fn new() -> Self {
+        Self {
+            phys: [0; N],
+            folios: [core::ptr::null_mut(); N],
+            len: 0,
+        }
     }
 
     /// Adds the folio at `addr`; false if the batch is full.
     pub(crate) fn push(&mut self, addr: HandoverAddr) -> bool {
-        self.phys.push_within_capacity(addr.0).is_ok()
+        let Some(slot) = self.phys.get_mut(self.len) else {
+            return false;
+        };
+        *slot = addr.0;
+        self.len += 1;
+        true
     }
 
-    /// Whether no folio was added.
-    pub(crate) fn is_empty(&self) -> bool {
-        self.phys.is_empty()
+    /// The number of folios added.
+    pub(crate) fn len(&self) -> usize {
+        self.len
     }
 
     /// Restores the folios added, which empties the batch; for each, in
     /// order, the folio or `Err(phys)` where KHO has none.
-    pub(crate) fn restore(&mut self) -> RestoredFolios<'_> {
-        let nr = self.phys.len();
-        self.folios.clear();
-        // `folios` has the capacity of `phys`; `resize` does not allocate.
-        if self
-            .folios
-            .resize(nr, core::ptr::null_mut(), GFP_KERNEL)
-            .is_err()
-        {
-            self.phys.clear();
-        }
-        // SAFETY: the addresses are `HandoverAddr`s of folios (`push`),
-        // restored once since the batch is emptied; `folios` has room
-        // for one result each.
+    pub(crate) fn restore(&mut self) -> RestoredFolios<'_, N> {
+        // SAFETY: `phys[..len]` are addresses of handed-over folios (type
+        // invariant), each restored once as the batch is emptied after
+        // this; `folios` has room for a result each.
         unsafe {
             bindings::kho_restore_folios(
                 self.phys.as_ptr(),
                 self.folios.as_mut_ptr(),
-                self.phys.len() as u32,
+                self.len as u32,
             )
         };
-        // INVARIANT: one result for each address, with its reference.
+        // INVARIANT: a result for each address, with its reference.
         RestoredFolios {
             batch: self,
             next: 0,
@@ -201,33 +198,34 @@ impl RestoreBatch {
 }
 
 /// The folios of a [`RestoreBatch`], in order; those not taken are freed
-/// when it is dropped.
-pub(crate) struct RestoredFolios<'a> {
-    batch: &'a mut RestoreBatch,
+/// when it is dropped, which empties the batch.
+pub(crate) struct RestoredFolios<'a, const N: usize> {
+    batch: &'a mut RestoreBatch<N>,
     next: usize,
 }
 
-impl Iterator for RestoredFolios<'_> {
+impl<const N: usize> Iterator for RestoredFolios<'_, N> {
     type Item = core::result::Result<UniqueFolio, u64>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        let folio = *self.batch.folios.get(self.next)?;
-        let phys = self.batch.phys[self.next];
+        if self.next >= self.batch.len {
+            return None;
+        }
+        let (folio, phys) = (self.batch.folios[self.next], self.batch.phys[self.next]);
         self.next += 1;
         // SAFETY: a folio KHO just restored, whose one reference the batch
-        // owned (type invariant) and gives up here, as `next` moved past it;
-        // it is in no page cache, LRU or mapping.
+        // owned (type invariant) and gives up here, as `next` moved past
+        // it; it is in no page cache, LRU or mapping.
         Some(unsafe { UniqueFolio::from_raw(folio) }.ok_or(phys))
     }
 }
 
-impl Drop for RestoredFolios<'_> {
+impl<const N: usize> Drop for RestoredFolios<'_, N> {
     fn drop(&mut self) {
         for folio in self.by_ref() {
             drop(folio);
         }
-        self.batch.phys.clear();
-        self.batch.folios.clear();
+        self.batch.len = 0;
     }
 }
 

@@ -219,41 +219,28 @@ impl NewMemfd {
     }
 
     /// Inserts `folios` at page indices `indices` (same length), charged
-    /// and accounted as shmem's own (`shmem_add_restored_folios()`).
+    /// and accounted as shmem's own (`shmem_add_restored_folios()`), and
+    /// empties `folios`.
     ///
-    /// Every folio is consumed: added, or freed on error (after the first
-    /// error the rest are freed too).
-    pub(crate) fn add_folios(&self, folios: &mut KVec<UniqueFolio>, indices: &[u64]) -> Result {
+    /// Every folio is consumed: added, or freed on error (in which case
+    /// none of them is added).
+    pub(crate) fn add_folios(&self, folios: &mut KVec<UniqueFolio>, indices: &[c_ulong]) -> Result {
         if folios.len() != indices.len() {
             return Err(EINVAL);
         }
-        let (mut raw, mut idx) = match (
-            KVec::with_capacity(folios.len(), GFP_KERNEL),
-            KVec::with_capacity(folios.len(), GFP_KERNEL),
-        ) {
-            (Ok(raw), Ok(idx)) => (raw, idx),
-            _ => {
-                folios.clear();
-                return Err(ENOMEM);
-            }
-        };
-        for (folio, &index) in folios.drain_all().zip(indices) {
-            // The capacity is there: neither push can fail, and the
-            // reference goes to C below.
-            let _ = raw.push_within_capacity(folio.into_raw());
-            let _ = idx.push_within_capacity(index as c_ulong);
-        }
+        let nr = u32::try_from(indices.len()).map_err(|_| EINVAL)?;
+        let (ptr, _, cap) = core::mem::take(folios).into_raw_parts();
         // SAFETY: a shmem inode nobody else can reach (type invariant);
-        // each folio is unique, in nothing, with the reference we pass on;
-        // `idx` has one index per folio.
-        to_result(unsafe {
-            bindings::shmem_add_restored_folios(
-                self.inode(),
-                raw.as_mut_ptr(),
-                idx.as_ptr(),
-                raw.len() as u32,
-            )
-        })
+        // `ptr` is an array of `nr` folio pointers (`UniqueFolio` is a
+        // transparent one), each unique, in nothing, with the reference
+        // passed on; `indices` has one index for each.
+        let ret = unsafe {
+            bindings::shmem_add_restored_folios(self.inode(), ptr.cast(), indices.as_ptr(), nr)
+        };
+        // SAFETY: the allocation `into_raw_parts` gave back, now without
+        // elements: C consumed every folio's reference.
+        *folios = unsafe { KVec::from_raw_parts(ptr, 0, cap) };
+        to_result(ret)
     }
 
     /// The file, for whoever will own it.
