@@ -230,10 +230,9 @@ impl NewMemfd {
         }
         let nr = u32::try_from(indices.len()).map_err(|_| EINVAL)?;
         let (ptr, _, cap) = core::mem::take(folios).into_raw_parts();
-        // SAFETY: a shmem inode nobody else can reach (type invariant);
-        // `ptr` is an array of `nr` folio pointers (`UniqueFolio` is a
-        // transparent one), each unique, in nothing, with the reference
-        // passed on; `indices` has one index for each.
+        // `UniqueFolio` is a transparent folio pointer.
+        // SAFETY: a shmem inode nobody else can reach (type invariant); `ptr`
+        // has `nr` unique folios whose references go to C; an index each.
         let ret = unsafe {
             bindings::shmem_add_restored_folios(self.inode(), ptr.cast(), indices.as_ptr(), nr)
         };
