@@ -9,6 +9,8 @@
 #   flb        the in-kernel FLB test (CONFIG_LIVEUPDATE_TEST) across a kexec
 #   chain      memfds through two kexecs (and, on rust, across implementations)
 #   errno      selftests/luo_errno.c, and on rust the comparison with C
+#   leak       selftests/luo_leak.c: pins, shmem, memcg and free pages come
+#              back after unpreserve, finish, and finish without retrieve
 #   boot       liveupdate=off and kho=off
 #   lockdep    rust: LUO used before its own initcall; both: no lockdep
 #              or atomic-sleep report in any console log of the run
@@ -31,7 +33,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-all_groups="kselftest kunit kexec flb chain errno boot lockdep lint symbols harness docs"
+all_groups="kselftest kunit kexec flb chain errno leak boot lockdep lint symbols harness docs"
 groups=${LUO_TESTS:-$all_groups}
 selected_groups=""
 for g in $groups; do
@@ -290,6 +292,48 @@ if selected errno; then
 			notok "errno: rust and c differ ($(grep -c '^[-+][a-z]' "$log.diff" || true) lines; c first, rust second)"
 			grep '^[-+][a-z]' "$log.diff" | head -30 | sed 's/^/#   /'
 		fi
+	fi
+	group_end
+fi
+
+# --- project tests: leaks of unpreserve, retrieve and finish ----------------------
+# selftests/luo_leak.c, two stages on this variant's kernel across one
+# kexec: memfds (4 KiB pages, 2 MiB folios, sparse) preserved then
+# unpreserved; retrieved, finished and closed; finished without being
+# retrieved.  Pins, Shmem, ShmemHugePages, the memory cgroup's charges and
+# the free pages must come back each time, and a retrieved memfd is charged
+# to the retrieving cgroup meanwhile.  Each KTAP line of the guest is a test
+# here; its "#" lines (the counters) are diagnostics.
+if selected leak; then
+	group_begin leak
+	log=$logs/leak-$impl.log st=0
+	mk_chain_initrd "$tdir/leak-$impl.cpio" "$tdir/luo_leak" "-s @STAGE@ -n 2 -k $impl" "$impl"
+	run_vm "$log" "$kernel" "$tdir/leak-$impl.cpio" || st=$?
+	n=0
+	while IFS= read -r line; do
+		case $line in
+		"ok "*"# SKIP"*)
+			d=$(sed -E 's/^ok [0-9]+ //' <<<"$line")
+			skip "leak: ${d%%# SKIP*}" "${d#*# SKIP }"; n=$((n + 1)) ;;
+		"ok "*) ok "leak: $(sed -E 's/^ok [0-9]+ //' <<<"$line")"; n=$((n + 1)) ;;
+		"not ok "*) notok "leak: $(sed -E 's/^not ok [0-9]+ //' <<<"$line")"; n=$((n + 1)) ;;
+		"# "*) echo "#   $(sed 's/^# //' <<<"$line")" ;;
+		esac
+	done < <(grep -E '^((not )?ok [0-9]+ stage |# (stage|idle|unpreserve|while|session|retrieve|discard|worker|retrieved))' "$log.user" 2>/dev/null || true)
+	if grep -q "LUO-INIT: stage 2 passed, all stages passed" "$log.user" &&
+	   [ "$(grep -cE '^# Totals: pass:[0-9]+ fail:0 ' "$log.user")" = 2 ]; then
+		ok "leak: both stages ran to the end ($n tests)"
+	else
+		notok "leak: the stages did not all pass ($n tests)"
+		grep -E '^(Bail out!|# Planned)|LUO-INIT: .*(status|killed|FAILED)' "$log.user" | sed 's/^/#   /' || true
+		explain "$log" "$st"
+	fi
+	# Freeing restored folios (large ones too) must not upset the allocator.
+	if grep -qE 'BUG: |WARNING: |Bad page|page dumped because' "$log" 2>/dev/null; then
+		notok "leak: kernel reports on the console"
+		grep -m3 -E -A3 'BUG: |WARNING: |Bad page|page dumped because' "$log" | sed 's/^/#   /'
+	else
+		ok "leak: no BUG, WARNING or bad page report on the console"
 	fi
 	group_end
 fi

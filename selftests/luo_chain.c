@@ -10,6 +10,16 @@
  * /proc/meminfo and the file's blocks): about the 4 MiB written (sparse, the
  * Rust handler) or the whole size (full, the C one, which fills holes).
  *
+ * Two memfds need more than writes at stage 1: one made of PMD-sized folios
+ * (shmem_enabled set to "advise" for the time it is filled through a mapping
+ * with MADV_HUGEPAGE; ShmemHugePages must grow by its size), and one with 1
+ * MiB swapped out when it is preserved (swap on /dev/ram0, set up here;
+ * MADV_PAGEOUT, and the mapping's Swap in /proc/self/smaps must show it),
+ * which also has a hole (so that a handler that skips holes cannot take
+ * the path of a file without any).
+ * Later stages check that RETRIEVE_FD brings the large folios back as large
+ * folios: ShmemHugePages grows by the file's size again.
+ *
  * Stage 1 creates the sessions and memfds below and preserves them.  Every
  * later stage retrieves each session and memfd and checks size, every byte,
  * file position and seals.  A middle stage then finishes the incoming
@@ -26,8 +36,10 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <stdint.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/swap.h>
 #include <libliveupdate.h>
 
 #define PAGE 4096UL
@@ -45,6 +57,9 @@ struct spec {
 	unsigned int late;	/* if not 0, a page (a hole) written after PRESERVE_FD */
 	int big;		/* only with -b */
 	const char *what;
+	int thp;		/* filled through a MADV_HUGEPAGE mapping: 2 MiB folios */
+	unsigned int swapout;	/* if not 0, this many pages from page SWAP_FIRST swapped out */
+	unsigned int hole;	/* if not 0, pages [hole, hole + 16) are never written */
 };
 
 #ifndef F_SEAL_EXEC
@@ -65,12 +80,21 @@ static const struct spec specs[] = {
 	{ 1, 0x201, 256 * 1024, 100, 0, 30, 50, 0,
 	  "256 KiB sparse, position 100, page 50 written after PRESERVE_FD" },
 	{ 1, 0x202, 5 * PAGE + 7, 3, ALL_SEALS, 0, 0, 0, "5 pages + 7 bytes, every seal" },
+	{ 1, 0x203, 8UL << 20, 3 * PAGE, 0, 0, 0, 0,
+	  "8 MiB of 2 MiB folios, position 12288", .thp = 1 },
+	{ 1, 0x204, (2UL << 20) + 3 * PAGE + 11, 77, 0, 0, 0, 0,
+	  "2 MiB + 3 pages + 11 bytes, 1 MiB swapped out, a hole, position 77",
+	  .swapout = 256, .hole = 400 },
 	{ 2, 0x300, 4UL << 20, 12345, 0, 0, 0, 0, "4 MiB, position 12345" },
 	{ 2, 0x301, 256UL << 20, 0, 0, 0, 0, 1, "256 MiB" },
 	{ 2, 0x302, 1UL << 30, 1UL << 29, 0, 256, 0, 1,
 	  "1 GiB sparse (4 MiB written), position 512 MiB" },
 };
 #define SPARSE_BIG	0x302	/* the token of the sparse 1 GiB memfd */
+#define SWAP_FIRST	16	/* the first page a swapout memfd swaps out */
+#define HPAGE		(2UL << 20)
+#define THP_CTL		"/sys/kernel/mm/transparent_hugepage/shmem_enabled"
+#define SWAP_DEV	"/dev/ram0"
 #define NFILES ARRAY_SIZE(specs)
 
 static int stage, nstages;
@@ -121,6 +145,8 @@ static int check(int ret, const char *what)
 /* Whether the page at offset @off of the file @s is ever written. */
 static int written(const struct spec *s, size_t off)
 {
+	if (s->hole && off / PAGE >= s->hole && off / PAGE < s->hole + 16)
+		return 0;
 	return !s->sparse || off / PAGE % s->sparse == 10 || (s->late && off / PAGE == s->late);
 }
 
@@ -257,22 +283,225 @@ static void hold_and_exit(void)
 	daemonize_and_wait();
 }
 
-/* Shmem in /proc/meminfo, in KiB. */
-static long shmem_kib(void)
+/* The field @key ("Shmem", "ShmemHugePages", ...) of /proc/meminfo, in KiB. */
+static long meminfo_kib(const char *key)
 {
-	char line[128];
-	long kib = -1;
+	char line[128], name[64];
+	long kib = -1, v;
 	FILE *f = fopen("/proc/meminfo", "r");
 
 	if (!f)
 		fail("open /proc/meminfo");
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Shmem: %ld kB", &kib) == 1)
+		if (sscanf(line, "%63[^:]: %ld kB", name, &v) == 2 && !strcmp(name, key)) {
+			kib = v;
 			break;
+		}
 	fclose(f);
 	if (kib < 0)
-		fail("no Shmem in /proc/meminfo");
+		fail("no %s in /proc/meminfo", key);
 	return kib;
+}
+
+static long shmem_kib(void)
+{
+	return meminfo_kib("Shmem");
+}
+
+/* The counter @key of /proc/vmstat. */
+static long long vmstat(const char *key)
+{
+	char name[64];
+	long long v, val = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		fail("open /proc/vmstat");
+	while (fscanf(f, "%63s %lld", name, &v) == 2)
+		if (!strcmp(name, key)) {
+			val = v;
+			break;
+		}
+	fclose(f);
+	if (val < 0)
+		fail("no %s in /proc/vmstat", key);
+	return val;
+}
+
+static void write_str(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+
+	if (fd < 0 || write(fd, val, strlen(val)) != (ssize_t)strlen(val))
+		fail("write '%s' to %s", val, path);
+	close(fd);
+}
+
+/* @len bytes of @fd mapped shared at an address aligned to 2 MiB. */
+static uint8_t *map_aligned(int fd, size_t len)
+{
+	uint8_t *area, *p;
+	uintptr_t a;
+
+	area = mmap(NULL, len + HPAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED)
+		fail("mmap");
+	a = ((uintptr_t)area + HPAGE - 1) & ~(HPAGE - 1);
+	p = mmap((void *)a, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	if (p == MAP_FAILED)
+		fail("mmap of the memfd");
+	if (a > (uintptr_t)area)
+		munmap(area, a - (uintptr_t)area);
+	munmap((void *)(a + len), (uintptr_t)area + HPAGE - a);
+	return p;
+}
+
+/*
+ * The "Swap:" of the mapping at @addr in /proc/self/smaps, in KiB: for a
+ * shared shmem mapping, the file's pages in that range that are in swap.
+ */
+static long smaps_swap_kib(void *addr)
+{
+	char line[256], want[32];
+	long kib = -1;
+	int in = 0;
+	FILE *f = fopen("/proc/self/smaps", "r");
+
+	if (!f)
+		fail("open /proc/self/smaps");
+	snprintf(want, sizeof(want), "%lx-", (unsigned long)addr);
+	while (fgets(line, sizeof(line), f)) {
+		if (strchr(line, '-') && strchr(line, '-') < strchr(line, ' '))
+			in = !strncmp(line, want, strlen(want));
+		else if (in && sscanf(line, "Swap: %ld kB", &kib) == 1)
+			break;
+	}
+	fclose(f);
+	if (kib < 0)
+		fail("no Swap for the mapping at %p in /proc/self/smaps", addr);
+	return kib;
+}
+
+/*
+ * Fills the memfd @s of large folios through a 2 MiB-aligned MADV_HUGEPAGE
+ * mapping, with shmem_enabled "advise" meanwhile; ShmemHugePages must grow
+ * by the whole file.
+ */
+static void fill_thp(int fd, const struct spec *s)
+{
+	char line[128], old[64] = "never";
+	long before, after;
+	uint8_t *p;
+	size_t off;
+	FILE *f;
+
+	if (ftruncate(fd, s->size))
+		fail("ftruncate");
+	f = fopen(THP_CTL, "r");
+	if (!f || !fgets(line, sizeof(line), f))
+		fail("read %s", THP_CTL);
+	fclose(f);
+	/* "always ... [never] ...": the word in brackets is the setting. */
+	if (!strchr(line, '[') || sscanf(strchr(line, '[') + 1, "%63[^]]", old) != 1)
+		fail("%s: no setting in '%s'", THP_CTL, line);
+	write_str(THP_CTL, "advise");
+	before = meminfo_kib("ShmemHugePages");
+	p = map_aligned(fd, s->size);
+	if (madvise(p, s->size, MADV_HUGEPAGE))
+		fail("madvise(MADV_HUGEPAGE)");
+	for (off = 0; off < s->size; off += PAGE)
+		expected(s, off, p + off, PAGE);
+	after = meminfo_kib("ShmemHugePages");
+	munmap(p, s->size);
+	write_str(THP_CTL, old);
+	ksft_print_msg("%s: ShmemHugePages %+ld KiB when filled (shmem_enabled advise, then %s)\n",
+		       s->what, after - before, old);
+	if (after - before < (long)(s->size / 1024))
+		fail("ShmemHugePages grew by %ld KiB, not by the file's %zu KiB: no 2 MiB folios",
+		     after - before, s->size / 1024);
+	if (lseek(fd, s->pos, SEEK_SET) != s->pos)
+		fail("lseek");
+}
+
+/*
+ * Swap on /dev/ram0: a version 1 swap header in page 0 (mkswap's layout:
+ * version, last page, no bad pages, "SWAPSPACE2" in the last 10 bytes of
+ * the page), then swapon(2).
+ */
+static void swap_on(void)
+{
+	static union {
+		uint8_t page[PAGE];
+		struct {
+			uint8_t bootbits[1024];
+			uint32_t version, last_page, nr_badpages;
+			uint8_t uuid[16], label[16];
+		} info;
+	} hdr;
+	off_t size;
+	int fd = open(SWAP_DEV, O_RDWR);
+
+	if (fd < 0)
+		fail("open %s", SWAP_DEV);
+	size = lseek(fd, 0, SEEK_END);
+	if (size < (off_t)(16 * PAGE))
+		fail("%s has %lld bytes", SWAP_DEV, (long long)size);
+	hdr.info.version = 1;
+	hdr.info.last_page = size / PAGE - 1;
+	memcpy(hdr.page + PAGE - 10, "SWAPSPACE2", 10);
+	if (pwrite(fd, hdr.page, PAGE, 0) != PAGE || fsync(fd))
+		fail("write the swap header to %s", SWAP_DEV);
+	close(fd);
+	if (swapon(SWAP_DEV, 0))
+		fail("swapon %s", SWAP_DEV);
+	ksft_print_msg("swap on %s: %lld KiB, SwapFree %ld KiB\n", SWAP_DEV,
+		       (long long)size / 1024, meminfo_kib("SwapFree"));
+}
+
+/*
+ * Pages [SWAP_FIRST, SWAP_FIRST + swapout) of the filled memfd @s go to
+ * swap: mapped, faulted in and MADV_PAGEOUT, until the mapping's Swap in
+ * smaps shows all of them.  MADV_PAGEOUT skips folios still in a per-CPU
+ * LRU cache: POSIX_FADV_DONTNEED first, which cannot drop the dirty shmem
+ * pages and so drains every CPU's cache (lru_add_drain_all()), then the
+ * work on one CPU, whose cache madvise drains.
+ * pswpout in /proc/vmstat must have grown as much.
+ */
+static void swap_out(int fd, const struct spec *s)
+{
+	size_t len = (size_t)s->swapout * PAGE, want = len / 1024;
+	long long out0 = vmstat("pswpout");
+	long swapped = 0, free0 = meminfo_kib("SwapFree");
+	volatile uint8_t sum = 0;
+	cpu_set_t one, all;
+	uint8_t *p;
+	size_t i;
+	int tries;
+
+	if (posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED))
+		fail("posix_fadvise");
+	if (sched_getaffinity(0, sizeof(all), &all))
+		fail("sched_getaffinity");
+	CPU_ZERO(&one);
+	CPU_SET(sched_getcpu(), &one);
+	sched_setaffinity(0, sizeof(one), &one);
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, SWAP_FIRST * PAGE);
+	if (p == MAP_FAILED)
+		fail("mmap");
+	for (tries = 0; tries < 5 && (size_t)swapped < want; tries++) {
+		for (i = 0; i < len; i += PAGE)
+			sum += p[i];
+		if (madvise(p, len, MADV_PAGEOUT))
+			fail("madvise(MADV_PAGEOUT)");
+		swapped = smaps_swap_kib(p);
+	}
+	munmap(p, len);
+	sched_setaffinity(0, sizeof(all), &all);
+	ksft_print_msg("%s: MADV_PAGEOUT of %zu KiB: Swap of the mapping %ld KiB, pswpout %+lld pages, SwapFree %+ld KiB (%d tries)\n",
+		       s->what, want, swapped, vmstat("pswpout") - out0,
+		       meminfo_kib("SwapFree") - free0, tries);
+	if ((size_t)swapped < want || vmstat("pswpout") - out0 < (long long)s->swapout)
+		fail("the pages did not go to swap");
 }
 
 /*
@@ -306,7 +535,7 @@ static void preserve_measured(int sess, int fd, const struct spec *s, const char
 
 int main(int argc, char **argv)
 {
-	int sess[NSESSIONS], fds[NFILES], luo, opt, big = 0;
+	int sess[NSESSIONS], fds[NFILES], luo, opt, big = 0, swap = 0;
 	size_t i, nfiles = 0, files[NFILES];
 	unsigned long long bytes = 0;
 	const char *mem = NULL;
@@ -354,7 +583,17 @@ int main(int argc, char **argv)
 					  s->seals == F_SEAL_SEAL ? 0 : MFD_ALLOW_SEALING);
 			if (fd < 0)
 				fail("memfd_create");
-			fill(fd, s);
+			if (s->thp) {
+				fill_thp(fd, s);
+			} else {
+				fill(fd, s);
+			}
+			if (s->swapout) {
+				if (!swap)
+					swap_on();
+				swap = 1;
+				swap_out(fd, s);
+			}
 			if (s->token == SPARSE_BIG && mem)
 				preserve_measured(sess[s->session], fd, s, mem);
 			else
@@ -380,7 +619,21 @@ int main(int argc, char **argv)
 
 		begin("verify %s/%#llx (%s)", session_names[s->session],
 		      (unsigned long long)s->token, s->what);
-		fds[i] = check(luo_session_retrieve_fd(sess[s->session], s->token), "RETRIEVE_FD");
+		if (s->thp) {
+			long before = meminfo_kib("ShmemHugePages"), after;
+
+			fds[i] = check(luo_session_retrieve_fd(sess[s->session], s->token),
+				       "RETRIEVE_FD");
+			after = meminfo_kib("ShmemHugePages");
+			ksft_print_msg("%s: RETRIEVE_FD: ShmemHugePages %+ld KiB\n", s->what,
+				       after - before);
+			if (after - before != (long)(s->size / 1024))
+				fail("ShmemHugePages grew by %ld KiB at RETRIEVE_FD, not by the %zu KiB of 2 MiB folios",
+				     after - before, s->size / 1024);
+		} else {
+			fds[i] = check(luo_session_retrieve_fd(sess[s->session], s->token),
+				       "RETRIEVE_FD");
+		}
 		verify(fds[i], s);
 		bytes += s->size;
 		pass();
