@@ -56,6 +56,7 @@
 #include <sys/stat.h>
 #include <time.h>
 #include <libliveupdate.h>
+#include "luo_proc.h"
 
 #define CHUNK		(1ULL << 20)
 #define MAX_WORK	16
@@ -127,23 +128,6 @@ static unsigned long long now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
-/* The line "@key: N kB" of /proc/meminfo, in KiB (-1 when missing). */
-static long long meminfo_kib(const char *key)
-{
-	char line[128];
-	long long v = -1;
-	size_t len = strlen(key);
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, key, len) && line[len] == ':' &&
-		    sscanf(line + len + 1, "%lld", &v) == 1)
-			break;
-	if (f)
-		fclose(f);
-	return v;
 }
 
 static long long blocks_kib(int fd)
@@ -302,9 +286,9 @@ static void works_stage1(int luo)
 				get_shmem_thp(thp_mode, sizeof(thp_mode));
 			set_shmem_thp("advise");
 		}
-		huge0 = meminfo_kib("ShmemHugePages");
+		huge0 = luo_meminfo_kib("ShmemHugePages");
 		fill(w);
-		huge = meminfo_kib("ShmemHugePages") - huge0;
+		huge = luo_meminfo_kib("ShmemHugePages") - huge0;
 		if (w->thp)
 			set_shmem_thp(thp_mode);
 		report("thp_filled", w->name, huge, "KiB");
@@ -317,13 +301,13 @@ static void works_stage1(int luo)
 				 "fill %s: %lld KiB in huge pages (%s)\n", w->name, huge,
 				 w->thp ? "all written bytes expected" : "none expected");
 		report("blocks_before", w->name, blocks_kib(w->fd), "KiB");
-		sh0 = meminfo_kib("Shmem");
+		sh0 = luo_meminfo_kib("Shmem");
 		t0 = now_ns();
 		luo_bench_mark_begin();
 		ret = luo_session_preserve_fd(sess, w->fd, i + 1);
 		luo_bench_mark_end();
 		report("preserve_fd", w->name, now_ns() - t0, "ns");
-		report("shmem_growth", w->name, meminfo_kib("Shmem") - sh0, "KiB");
+		report("shmem_growth", w->name, luo_meminfo_kib("Shmem") - sh0, "KiB");
 		report("blocks_after", w->name, blocks_kib(w->fd), "KiB");
 		ksft_test_result(ret == 0, "preserve %s (%llu bytes, %llu written%s)%s%s\n",
 				 w->name, w->size, w->written, w->thp ? ", THP" : "",
@@ -351,13 +335,13 @@ static void works_stage2(int luo)
 	for (i = 0; i < nworks; i++) {
 		struct work *w = &works[i];
 
-		huge0 = meminfo_kib("ShmemHugePages");
+		huge0 = luo_meminfo_kib("ShmemHugePages");
 		t0 = now_ns();
 		luo_bench_mark_begin();
 		w->fd = luo_session_retrieve_fd(sess, i + 1);
 		luo_bench_mark_end();
 		report("retrieve_fd", w->name, now_ns() - t0, "ns");
-		report("thp_retrieved", w->name, meminfo_kib("ShmemHugePages") - huge0, "KiB");
+		report("thp_retrieved", w->name, luo_meminfo_kib("ShmemHugePages") - huge0, "KiB");
 		ksft_test_result(w->fd >= 0 && verify(w), "retrieve %s, every written byte\n",
 				 w->name);
 		report("blocks_retrieved", w->name, w->fd >= 0 ? blocks_kib(w->fd) : -1, "KiB");

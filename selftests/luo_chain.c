@@ -41,6 +41,7 @@
 #include <sys/stat.h>
 #include <sys/swap.h>
 #include <libliveupdate.h>
+#include "luo_proc.h"
 
 #define PAGE 4096UL
 
@@ -286,18 +287,8 @@ static void hold_and_exit(void)
 /* The field @key ("Shmem", "ShmemHugePages", ...) of /proc/meminfo, in KiB. */
 static long meminfo_kib(const char *key)
 {
-	char line[128], name[64];
-	long kib = -1, v;
-	FILE *f = fopen("/proc/meminfo", "r");
+	long long kib = luo_meminfo_kib(key);
 
-	if (!f)
-		fail("open /proc/meminfo");
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63[^:]: %ld kB", name, &v) == 2 && !strcmp(name, key)) {
-			kib = v;
-			break;
-		}
-	fclose(f);
 	if (kib < 0)
 		fail("no %s in /proc/meminfo", key);
 	return kib;
@@ -311,18 +302,8 @@ static long shmem_kib(void)
 /* The counter @key of /proc/vmstat. */
 static long long vmstat(const char *key)
 {
-	char name[64];
-	long long v, val = -1;
-	FILE *f = fopen("/proc/vmstat", "r");
+	long long val = luo_keyed("/proc/vmstat", key);
 
-	if (!f)
-		fail("open /proc/vmstat");
-	while (fscanf(f, "%63s %lld", name, &v) == 2)
-		if (!strcmp(name, key)) {
-			val = v;
-			break;
-		}
-	fclose(f);
 	if (val < 0)
 		fail("no %s in /proc/vmstat", key);
 	return val;

@@ -67,6 +67,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <libliveupdate.h>
+#include "luo_proc.h"
 
 #define PAGE		4096UL
 #define HPAGE		(2UL << 20)
@@ -207,18 +208,8 @@ static long long read_ll(const char *path)
 /* The value after "key" in a file of "key value" lines (vmstat, memory.stat). */
 static long long keyed(const char *path, const char *key)
 {
-	char name[64];
-	long long v, val = -1;
-	FILE *f = fopen(path, "r");
+	long long val = luo_keyed(path, key);
 
-	if (!f)
-		fail("open %s", path);
-	while (fscanf(f, "%63s %lld", name, &v) == 2)
-		if (!strcmp(name, key)) {
-			val = v;
-			break;
-		}
-	fclose(f);
 	if (val < 0)
 		fail("no %s in %s", key, path);
 	return val;
@@ -227,18 +218,8 @@ static long long keyed(const char *path, const char *key)
 /* A /proc/meminfo field, in KiB. */
 static long long meminfo(const char *key)
 {
-	char line[128], name[64];
-	long long v, val = -1;
-	FILE *f = fopen("/proc/meminfo", "r");
+	long long val = luo_meminfo_kib(key);
 
-	if (!f)
-		fail("open /proc/meminfo");
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63[^:]: %lld kB", name, &v) == 2 && !strcmp(name, key)) {
-			val = v;
-			break;
-		}
-	fclose(f);
 	if (val < 0)
 		fail("no %s in /proc/meminfo", key);
 	return val;
