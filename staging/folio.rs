@@ -6,8 +6,8 @@
 //! [`include/linux/pagemap.h`](srctree/include/linux/pagemap.h).
 //!
 //! A [`Folio`] is only reached through a reference that keeps it alive:
-//! an [`ARef<Folio>`] (`folio_get()`/`folio_put()`) or a [`PinnedFolio`]
-//! (`FOLL_PIN`, released with `unpin_folio()`).
+//! a [`PinnedFolio`] (`FOLL_PIN`, released with `unpin_folio()`) or a
+//! [`UniqueFolio`] (the only reference, released with `folio_put()`).
 
 use core::{
     ops::Deref,
@@ -15,10 +15,6 @@ use core::{
 };
 use kernel::{
     bindings,
-    sync::aref::{
-        ARef,
-        AlwaysRefCounted, //
-    },
     types::Opaque, //
 };
 
@@ -37,36 +33,10 @@ unsafe impl Send for Folio {}
 // SAFETY: as above; concurrent callers are serialized by C where needed.
 unsafe impl Sync for Folio {}
 
-// SAFETY: `folio_get` and `folio_put` keep the folio alive while the
-// count is positive, which is what `ARef` needs.
-unsafe impl AlwaysRefCounted for Folio {
-    fn inc_ref(&self) {
-        // SAFETY: a live folio (type invariant).
-        unsafe { bindings::folio_get(self.as_ptr()) }
-    }
-
-    unsafe fn dec_ref(obj: NonNull<Self>) {
-        // SAFETY: the caller gives up a reference it owns.
-        unsafe { bindings::folio_put(obj.as_ptr().cast()) }
-    }
-}
-
 impl Folio {
     /// The C struct.
     pub(crate) fn as_ptr(&self) -> *mut bindings::folio {
         self.0.get()
-    }
-
-    /// Takes over the reference a C function returned; `None` for null.
-    ///
-    /// # Safety
-    ///
-    /// `ptr` is null or a folio with a reference the caller owns.
-    pub(crate) unsafe fn from_raw_ref(ptr: *mut bindings::folio) -> Option<ARef<Folio>> {
-        let ptr = NonNull::new(ptr.cast::<Folio>())?;
-        // SAFETY: the reference is the caller's (safety requirement), and
-        // `Folio` is a transparent wrapper of `struct folio`.
-        Some(unsafe { ARef::from_raw(ptr) })
     }
 
     /// The page frame number of its first page.
