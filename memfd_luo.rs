@@ -124,7 +124,8 @@ impl Preserved {
         let kept = self.folios.len();
         let old = self.array.as_ref().map_or(&[][..], |a| a.as_slice());
         // An entry for every page counted, so that the array only grows if
-        // pages appear during the walk; `n` are filled.
+        // pages appear during the walk; `n` are filled.  It always has room
+        // for those and the old entries not merged yet (`old[k..]`).
         let mut entries = PreservedVmalloc::<FolioSer>::zeroed(seen.max(old.len()))?;
         let (mut start, mut n, mut k) = (0, 0, 0);
         loop {
@@ -161,9 +162,6 @@ impl Preserved {
         }
         if self.folios.len() > kept {
             let rest = &old[k..];
-            if entries.len() < n + rest.len() {
-                entries.resize(n + rest.len(), FolioSer::default(), GFP_KERNEL)?;
-            }
             entries[n..n + rest.len()].copy_from_slice(rest);
             entries.truncate(n + rest.len());
             let array = PreservedVmalloc::new(entries)?;
