@@ -23,6 +23,11 @@ use crate::{
 use kernel::{
     fs::File,
     prelude::*,
+    rbtree::{
+        self,
+        RBTree,
+        RBTreeNodeReservation, //
+    },
     str::BStr,
     sync::{
         aref::ARef,
@@ -63,25 +68,27 @@ impl Registry {
 }
 
 /// The ids (`get_id`, or the file pointer) of every preserved or retrieved
-/// file, sorted (C's `luo_preserved_files` xarray).
+/// file (C's `luo_preserved_files` xarray): O(log n) to record, look up and
+/// forget.
 #[derive(Default)]
-pub(crate) struct PreservedIds(KVec<usize>);
+pub(crate) struct PreservedIds(RBTree<usize, ()>);
 
 impl PreservedIds {
-    /// Records `id`; EBUSY if it is already there (`xa_insert()`).
+    /// Records `id`; EBUSY if it is already there, checked before anything
+    /// is allocated (`xa_insert()`).
     fn mark(&mut self, id: usize) -> Result {
-        let Err(pos) = self.0.binary_search(&id) else {
-            return Err(EBUSY);
-        };
-        self.0.reserve(1, GFP_KERNEL)?;
-        self.0.insert_within_capacity(pos, id).map_err(|_| ENOMEM)
+        match self.0.entry(id) {
+            rbtree::Entry::Occupied(_) => Err(EBUSY),
+            rbtree::Entry::Vacant(slot) => {
+                slot.insert((), RBTreeNodeReservation::new(GFP_KERNEL)?);
+                Ok(())
+            }
+        }
     }
 
     /// Forgets `id` (`xa_erase()`).
     fn unmark(&mut self, id: usize) {
-        if let Ok(pos) = self.0.binary_search(&id) {
-            self.0.remove(pos).ok();
-        }
+        self.0.remove(&id);
     }
 }
 
@@ -133,8 +140,14 @@ struct LuoFile {
 
 /// The files of one session, in preservation order (`struct luo_file_set`), and the KHO blocks of
 /// their entries (the previous kernel's, for an incoming session).
+///
+/// # Invariants
+///
+/// `tokens` maps the token of each file of `files` to its index there (the first file with that
+/// token, for an incoming set whose entries repeat one): files are only appended, or all dropped.
 pub(crate) struct FileSet {
     files: KVec<LuoFile>,
+    tokens: RBTree<u64, usize>,
     blocks: kho::BlockSet<abi::FileSer>,
 }
 
@@ -143,6 +156,7 @@ impl FileSet {
     pub(crate) fn new() -> Result<Self> {
         Ok(Self {
             files: KVec::new(),
+            tokens: RBTree::new(),
             blocks: kho::BlockSet::new()?,
         })
     }
@@ -160,7 +174,7 @@ impl FileSet {
         token: u64,
         fget: impl FnOnce() -> Result<ARef<File>>,
     ) -> Result {
-        if self.files.iter().any(|f| f.token == token) {
+        if self.tokens.get(&token).is_some() {
             return Err(EEXIST);
         }
         self.blocks.grow(self.count() + 1)?;
@@ -192,27 +206,37 @@ impl FileSet {
             file: Some(file),
             ..Default::default()
         };
+        // The file's own allocations (C's `kzalloc` of the `luo_file`) come
+        // between the FLBs and the handler, as in C.
         let res = luo_flb::file_preserve(luo, fh).and_then(|()| {
-            let res = (self.files.reserve(1, GFP_KERNEL).map_err(Error::from))
-                .and_then(|()| fh.preserve(&mut state));
+            let res = self.files.reserve(1, GFP_KERNEL).map_err(Error::from);
+            let res = res.and_then(|()| RBTreeNodeReservation::new(GFP_KERNEL));
+            let res = res.and_then(|node| fh.preserve(&mut state).map(|()| node));
             if res.is_err() {
                 luo_flb::file_unpreserve(luo, fh);
             }
             res
         });
-        if let Err(e) = res {
-            luo.preserved.lock().unmark(id);
-            // The module reference goes before the file, as in C.
-            drop(owner);
-            return Err(e);
-        }
+        let node = match res {
+            Ok(node) => node,
+            Err(e) => {
+                luo.preserved.lock().unmark(id);
+                // The module reference goes before the file, as in C.
+                drop(owner);
+                return Err(e);
+            }
+        };
         let file = LuoFile {
             fh,
             _owner: owner,
             state,
             token,
         };
-        self.files.push_within_capacity(file).map_err(|_| ENOMEM)
+        // Cannot fail: room was reserved above.
+        self.files.push_within_capacity(file).map_err(|_| ENOMEM)?;
+        // INVARIANT: `token` was free, and the file is the last one.
+        self.tokens.insert(node.into_node(token, self.files.len() - 1));
+        Ok(())
     }
 
     /// Unpreserves every file, last preserved first, when an outgoing
@@ -234,6 +258,8 @@ impl FileSet {
             }
             self.blocks.shrink(self.count());
         }
+        // INVARIANT: no file is left.
+        self.tokens = RBTree::new();
         self.blocks.destroy();
     }
 
@@ -291,11 +317,8 @@ impl FileSet {
     /// `RETRIEVE_FD`: the file preserved under `token`, recreated on first
     /// call (`luo_retrieve_file()`).
     pub(crate) fn retrieve(&mut self, luo: &Luo, token: u64) -> Result<ARef<File>> {
-        let f = self
-            .files
-            .iter_mut()
-            .find(|f| f.token == token)
-            .ok_or(ENOENT)?;
+        let index = *self.tokens.get(&token).ok_or(ENOENT)?;
+        let f = self.files.get_mut(index).ok_or(ENOENT)?;
         if let Some(res) = f.state.retrieve.tried() {
             return res.and_then(|()| f.state.file.clone().ok_or(ENOENT));
         }
@@ -333,20 +356,25 @@ impl FileSet {
             return Ok(());
         }
         self.blocks = kho::BlockSet::restore(head)?;
-        let res = read_entries(luo, &mut self.blocks, &mut self.files, count);
+        let res = read_entries(luo, &mut self.blocks, &mut self.files, &mut self.tokens, count);
         if res.is_err() {
+            // INVARIANT: no file is left.
             self.files.clear();
+            self.tokens = RBTree::new();
             self.blocks.destroy();
         }
         res
     }
 }
 
-/// Makes an incoming file of each entry, checking that there are `expected` of them.
+/// Makes an incoming file of each entry, checking that there are `expected` of them, and indexes
+/// them by token; where the previous kernel wrote a token twice, the first entry answers, as C's
+/// list walk does.
 fn read_entries(
     luo: &Luo,
     blocks: &mut kho::BlockSet<abi::FileSer>,
     files: &mut KVec<LuoFile>,
+    tokens: &mut RBTree<u64, usize>,
     expected: u64,
 ) -> Result {
     let reg = luo.registry.read();
@@ -358,6 +386,9 @@ fn read_entries(
             pr_warn!("No registered handler for compatible '{name}'\n");
             return Err(ENOENT);
         };
+        if let rbtree::Entry::Vacant(slot) = tokens.entry(entry.token) {
+            slot.insert(files.len(), RBTreeNodeReservation::new(GFP_KERNEL)?);
+        }
         files.push(
             LuoFile {
                 fh,
@@ -409,7 +440,8 @@ mod tests {
         // Forgetting an unknown id is harmless.
         ids.unmark(ID_B);
         assert_eq!(ids.mark(ID_B), Ok(()));
-        assert_eq!(ids.0.len(), 1);
+        assert_eq!(ids.0.keys().count(), 1);
+        assert!(ids.0.get(&ID_B).is_some());
     }
 
     #[test]
@@ -427,6 +459,7 @@ mod tests {
         assert_eq!(set.preserve(&luo, 7, || Ok(file)), Err(ENOENT));
         assert_eq!(set.blocks.head_pa(), 0);
         assert!(luo.preserved.lock().0.is_empty());
+        assert!(set.tokens.is_empty());
         Ok(())
     }
 
@@ -490,6 +523,7 @@ mod tests {
                 },
                 GFP_KERNEL,
             )?;
+            set.tokens.try_create_and_insert(i as u64, i, GFP_KERNEL)?;
         }
         Ok(set)
     }

@@ -29,11 +29,17 @@ use crate::{
     IoctlOp,
     Luo, //
 };
+use core::cmp::Ordering;
 use kernel::{
     bindings,
     fs::File,
     new_mutex,
     prelude::*,
+    rbtree::{
+        self,
+        RBTree,
+        RBTreeNodeReservation, //
+    },
     sync::{
         aref::ARef,
         Arc,
@@ -58,6 +64,14 @@ impl SessionName {
             return Err(EINVAL);
         }
         Ok(Self::from_bytes(name))
+    }
+
+    /// The name that a lookup by `raw` (from userspace) matches, compared as
+    /// C strings (`strncmp(.., 64)`): bytes after the NUL do not count, and
+    /// 64 bytes without NUL match no session.
+    fn lookup(raw: &[u8; 64]) -> Option<Self> {
+        let name = abi::c_str_bytes(raw);
+        (name.len() < raw.len()).then(|| Self::from_bytes(name))
     }
 
     /// A name from the previous kernel, truncated to 63 bytes as `strscpy()` does.
@@ -87,6 +101,27 @@ impl SessionName {
         dst[self.len..end].fill(0);
     }
 }
+
+// Names are ordered as their bytes, like `strcmp()`: the key of the session trees.
+impl Ord for SessionName {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.as_bytes().cmp(other.as_bytes())
+    }
+}
+
+impl PartialOrd for SessionName {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for SessionName {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_bytes() == other.as_bytes()
+    }
+}
+
+impl Eq for SessionName {}
 
 impl kernel::fmt::Display for SessionName {
     fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
@@ -146,50 +181,85 @@ impl Session {
     }
 }
 
-/// The session of `sessions` called `name`, compared as C strings
-/// (`strncmp(.., 64)`): bytes after the NUL do not count.
-fn find<'a>(sessions: &'a [Arc<Session>], name: &[u8]) -> Option<&'a Arc<Session>> {
-    let name = abi::c_str_bytes(name);
-    sessions.iter().find(|s| s.name.as_bytes() == name)
-}
-
 /// The outgoing sessions and the blocks their entries are written into,
 /// grown as sessions are created (`luo_session_global.outgoing`).
+///
+/// Sessions are kept in creation order, the order C's list has and the
+/// order they are frozen and written in, and found by name in O(log n).
+///
+/// # Invariants
+///
+/// `names` maps the name of each session of `sessions` to its key there, and nothing else;
+/// `count` is the number of sessions; keys in `sessions` are below `next`.
 #[derive(Default)]
 pub(crate) struct OutgoingList {
-    sessions: KVec<Arc<Session>>,
+    sessions: RBTree<u64, Arc<Session>>,
+    names: RBTree<SessionName, u64>,
+    count: usize,
+    next: u64,
     /// Made by the late initcall; `None` before or if that failed.
     blocks: Option<kho::BlockSet<abi::SessionSer>>,
 }
 
 impl OutgoingList {
     /// Adds `session`, making room for its entry first (`luo_session_insert()`).
+    ///
+    /// Unlike C, a failure (EEXIST, or no memory for the index) gives back the block grown for the
+    /// entry: left in place, a block that no entry uses would reach the next kernel empty if the
+    /// machine kexecs before another session is closed, and that kernel rejects the whole chain.
     fn insert(&mut self, session: Arc<Session>) -> Result {
-        let count = self.sessions.len() as u64 + 1;
-        self.blocks.as_mut().ok_or(ENOMEM)?.grow(count)?;
-        // As in C, the block grown above is not given back when the name is
-        // taken; the next removal shrinks the set.
-        if find(&self.sessions, session.name.as_bytes()).is_some() {
-            return Err(EEXIST);
+        let blocks = self.blocks.as_mut().ok_or(ENOMEM)?;
+        blocks.grow(self.count as u64 + 1)?;
+        let res = Self::index(&mut self.names, &mut self.sessions, self.next, session);
+        match res {
+            Ok(()) => {
+                // INVARIANT: one more session, under the key `next`, named in `names`.
+                self.count += 1;
+                self.next += 1;
+            }
+            Err(_) => blocks.shrink(self.count as u64),
         }
-        self.sessions.push(session, GFP_KERNEL)?;
+        res
+    }
+
+    /// Indexes `session` under `key` and its name: EEXIST if the name is taken.
+    fn index(
+        names: &mut RBTree<SessionName, u64>,
+        sessions: &mut RBTree<u64, Arc<Session>>,
+        key: u64,
+        session: Arc<Session>,
+    ) -> Result {
+        let rbtree::Entry::Vacant(slot) = names.entry(session.name) else {
+            return Err(EEXIST);
+        };
+        let by_key = RBTreeNodeReservation::new(GFP_KERNEL)?;
+        slot.insert(key, RBTreeNodeReservation::new(GFP_KERNEL)?);
+        sessions.insert(by_key.into_node(key, session));
         Ok(())
     }
 
-    /// Removes `session` (`luo_session_remove()`).
+    /// Removes `session` (`luo_session_remove()`); nothing if it is not listed.
     fn remove(&mut self, session: &Arc<Session>) {
-        self.sessions.retain(|s| !Arc::ptr_eq(s, session));
-        let count = self.sessions.len() as u64;
+        let Some(&key) = self.names.get(&session.name) else {
+            return;
+        };
+        if !self.sessions.get(&key).is_some_and(|s| Arc::ptr_eq(s, session)) {
+            return;
+        }
+        // INVARIANT: the session leaves both trees and the count.
+        self.names.remove(&session.name);
+        self.sessions.remove(&key);
+        self.count -= 1;
         if let Some(b) = self.blocks.as_mut() {
-            b.shrink(count);
+            b.shrink(self.count as u64);
         }
     }
 }
 
-/// The sessions handed over by the previous kernel (`luo_session_global.incoming`).
+/// The sessions handed over by the previous kernel (`luo_session_global.incoming`), by name.
 #[derive(Default)]
 pub(crate) struct IncomingList {
-    sessions: KVec<Arc<Session>>,
+    sessions: RBTree<SessionName, Arc<Session>>,
     /// The previous kernel's entries, until deserialized.
     blocks: Option<kho::BlockSet<abi::SessionSer>>,
     /// Turning the entries into sessions, tried on the first open of
@@ -239,7 +309,8 @@ pub(crate) fn create(luo: &'static Luo, raw_name: &[u8; 64]) -> Result<ARef<File
 pub(crate) fn retrieve(luo: &Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
     let ser = luo.sessions.read();
     let list = ser.incoming.lock();
-    let session = find(&list.sessions, raw_name).ok_or(ENOENT)?;
+    let name = SessionName::lookup(raw_name).ok_or(ENOENT)?;
+    let session = list.sessions.get(&name).ok_or(ENOENT)?;
     let mut inner = session.inner.lock();
     if inner.retrieved {
         return Err(EINVAL);
@@ -288,7 +359,7 @@ pub(crate) fn deserialize(luo: &'static Luo) -> Result {
 
 fn deserialize_all(
     luo: &'static Luo,
-    sessions: &mut KVec<Arc<Session>>,
+    sessions: &mut RBTree<SessionName, Arc<Session>>,
     blocks: &mut kho::BlockSet<abi::SessionSer>,
 ) -> Result {
     for ser in blocks.cursor() {
@@ -296,11 +367,11 @@ fn deserialize_all(
         let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
             pr_warn!("Failed to allocate session [{name}] during deserialization {e:?}\n")
         })?;
-        if find(sessions, session.name.as_bytes()).is_some() {
+        let rbtree::Entry::Vacant(slot) = sessions.entry(name) else {
             pr_warn!("Failed to insert session [{name}] EEXIST\n");
             return Err(EEXIST);
-        }
-        sessions.push(session.clone(), GFP_KERNEL)?;
+        };
+        slot.insert(session.clone(), RBTreeNodeReservation::new(GFP_KERNEL)?);
         let count = ser.file_set_ser.count;
         let mut inner = session.inner.lock();
         if let Err(e) = inner.files.deserialize(luo, ser.files(), count) {
@@ -317,29 +388,34 @@ fn deserialize_all(
 pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
     let ser = luo.sessions.write();
     let mut list = ser.outgoing.lock();
-    let OutgoingList { sessions, blocks } = &mut *list;
+    let OutgoingList {
+        sessions, blocks, ..
+    } = &mut *list;
     let blocks = blocks.as_mut().ok_or(ENOMEM)?;
     let mut cursor = blocks.cursor();
     let mut failed = None;
-    for (i, session) in sessions.iter().enumerate() {
+    for (&key, session) in sessions.iter() {
         let Some(entry) = cursor.reserve() else {
             pr_warn!("No room for session serialization entry\n");
-            failed = Some((i, ENOSPC));
+            failed = Some((key, ENOSPC));
             break;
         };
         if let Err(e) = session.inner.lock().files.freeze(entry) {
             cursor.prev();
-            failed = Some((i, e));
+            failed = Some((key, e));
             break;
         }
         abi::copy_c_str(&mut entry.name, session.name.as_bytes());
     }
-    if let Some((i, e)) = failed {
-        for session in sessions[..i].iter().rev() {
+    if let Some((key, e)) = failed {
+        // The sessions before the one that failed, last first.
+        let mut at = sessions.cursor_lower_bound_mut(&key).and_then(|c| c.move_prev());
+        while let Some(c) = at {
             if let Some(entry) = cursor.prev() {
-                session.inner.lock().files.unfreeze(entry);
+                c.current().1.inner.lock().files.unfreeze(entry);
                 entry.name = [0; 64];
             }
+            at = c.move_prev();
         }
         return Err(e);
     }
@@ -399,7 +475,9 @@ impl AnonFileOps for Session {
                     return Err(e);
                 }
                 let mut list = ser.incoming.lock();
-                list.sessions.retain(|s| !Arc::ptr_eq(s, &this));
+                if list.sessions.get(&this.name).is_some_and(|s| Arc::ptr_eq(s, &this)) {
+                    list.sessions.remove(&this.name);
+                }
             }
             Direction::Outgoing => {
                 this.inner.lock().files.unpreserve_all(this.luo);

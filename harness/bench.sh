@@ -228,6 +228,42 @@ table() {
 		both && printf ' %s |' "$(ratio "$op" "$n")"
 		echo
 	done
+	set -- $counts
+	if [ $# -ge 2 ]; then
+		lo=$1 hi=${!#}
+		echo
+		echo "Growth of each scale loop from n$lo to n$hi (time at n$hi / time at n$lo,"
+		echo "for $((hi / lo)) times the work; linear is $((hi / lo)), the goal at most $((hi * 3 / lo / 2))):"
+		echo
+		printf '| loop |'; for k in $impls; do printf ' %s |' "$k"; done; echo
+		printf '| --- |'; for k in $impls; do printf ' ---: |'; done; echo
+		for op in create_sessions close_sessions preserve_memfds retrieve_sessions \
+			  retrieve_memfds finish_memfds; do
+			printf '| %s |' "$op"
+			for k in $impls; do
+				printf ' %s |' "$(awk -v a="$(value "$k" "$op" "n$lo")" -v b="$(value "$k" "$op" "n$hi")" \
+					'BEGIN { if (a == "-" || b == "-" || a == 0) print "-"; else printf "%.1f", b / a }')"
+			done
+			echo
+		done
+	fi
+	if both; then
+		echo
+		echo "Goals (rust / c): memfd RETRIEVE_FD at most 0.5, PRESERVE_FD at most 1.0;"
+		echo "every scale loop at most 1.0:"
+		echo
+		for r in $rows; do
+			op=${r%%:*} n=${r#*:} q=$(ratio "$op" "$n")
+			case $op in
+			retrieve_fd) lim=0.5 ;;
+			preserve_fd|create_sessions|close_sessions|preserve_memfds|retrieve_sessions|retrieve_memfds|finish_memfds) lim=1.0 ;;
+			*) continue ;;
+			esac
+			[ "$q" = - ] && continue
+			awk -v q="$q" -v l="$lim" 'BEGIN { exit !(q <= l) }' && v=met || v="NOT met"
+			echo "- $op $n: $q (goal <= $lim): $v"
+		done
+	fi
 	echo
 	echo "Memory: growth of Shmem (/proc/meminfo) across PRESERVE_FD, the memfd's blocks"
 	echo "before and after it, and growth of ShmemHugePages across the fill and across"

@@ -11,6 +11,8 @@
 #   errno      selftests/luo_errno.c, and on rust the comparison with C
 #   leak       selftests/luo_leak.c: pins, shmem, memcg and free pages come
 #              back after unpreserve, finish, and finish without retrieve
+#   scale      selftests/luo_scale.c: 20,000 sessions and 20,000 memfds
+#              across a kexec, each checked
 #   boot       liveupdate=off and kho=off
 #   lockdep    rust: LUO used before its own initcall; both: no lockdep
 #              or atomic-sleep report in any console log of the run
@@ -33,7 +35,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-all_groups="kselftest kunit kexec flb chain errno leak boot lockdep lint symbols harness docs"
+all_groups="kselftest kunit kexec flb chain errno leak scale boot lockdep lint symbols harness docs"
 groups=${LUO_TESTS:-$all_groups}
 selected_groups=""
 for g in $groups; do
@@ -334,6 +336,37 @@ if selected leak; then
 		grep -m3 -E -A3 'BUG: |WARNING: |Bad page|page dumped because' "$log" | sed 's/^/#   /'
 	else
 		ok "leak: no BUG, WARNING or bad page report on the console"
+	fi
+	group_end
+fi
+
+# --- project tests: scale -------------------------------------------------------------
+# selftests/luo_scale.c, two stages on this variant's kernel across one kexec:
+# LUO_SCALE_N (default 20000) sessions, some closed and created again, and
+# as many one-page memfds in one session; each retrieved and checked, with
+# the errnos of used names and tokens.  Each KTAP line of the guest is a test.
+if selected scale; then
+	group_begin scale
+	n=${LUO_SCALE_N:-20000}
+	log=$logs/scale-$impl.log st=0
+	mk_chain_initrd "$tdir/scale-$impl.cpio" "$tdir/luo_scale" "-s @STAGE@ -n 2 -N $n" "$impl"
+	t=$SECONDS
+	run_vm "$log" "$kernel" "$tdir/scale-$impl.cpio" "${LUO_SCALE_TIMEOUT:-900}" || st=$?
+	nt=0
+	while IFS= read -r line; do
+		nt=$((nt + 1))
+		case $line in
+		"ok "*) ok "scale: $(sed -E 's/^ok [0-9]+ //' <<<"$line")" ;;
+		*) notok "scale: $(sed -E 's/^not ok [0-9]+ //' <<<"$line")" ;;
+		esac
+	done < <(grep -E '^(not )?ok [0-9]+ ' "$log.user" 2>/dev/null || true)
+	if grep -q "LUO-INIT: stage 2 passed, all stages passed" "$log.user" && [ "$nt" = 10 ] &&
+	   [ "$(grep -cE '^# Totals: pass:5 fail:0 ' "$log.user")" = 2 ]; then
+		ok "scale: both stages ran to the end ($n sessions, $n memfds, $((SECONDS - t)) s)"
+	else
+		notok "scale: the stages did not all pass ($nt of 10 tests reported)"
+		grep -E '^(Bail out!|# )|LUO-INIT: .*(status|killed|FAILED)' "$log.user" | head -8 | sed 's/^/#   /' || true
+		explain "$log" "$st"
 	fi
 	group_end
 fi
