@@ -235,7 +235,8 @@ impl FileSet {
         // Cannot fail: room was reserved above.
         self.files.push_within_capacity(file).map_err(|_| ENOMEM)?;
         // INVARIANT: `token` was free, and the file is the last one.
-        self.tokens.insert(node.into_node(token, self.files.len() - 1));
+        self.tokens
+            .insert(node.into_node(token, self.files.len() - 1));
         Ok(())
     }
 
@@ -356,7 +357,13 @@ impl FileSet {
             return Ok(());
         }
         self.blocks = kho::BlockSet::restore(head)?;
-        let res = read_entries(luo, &mut self.blocks, &mut self.files, &mut self.tokens, count);
+        let res = read_entries(
+            luo,
+            &mut self.blocks,
+            &mut self.files,
+            &mut self.tokens,
+            count,
+        );
         if res.is_err() {
             // INVARIANT: no file is left.
             self.files.clear();

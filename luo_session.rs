@@ -243,7 +243,11 @@ impl OutgoingList {
         let Some(&key) = self.names.get(&session.name) else {
             return;
         };
-        if !self.sessions.get(&key).is_some_and(|s| Arc::ptr_eq(s, session)) {
+        if !self
+            .sessions
+            .get(&key)
+            .is_some_and(|s| Arc::ptr_eq(s, session))
+        {
             return;
         }
         // INVARIANT: the session leaves both trees and the count.
@@ -409,7 +413,9 @@ pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
     }
     if let Some((key, e)) = failed {
         // The sessions before the one that failed, last first.
-        let mut at = sessions.cursor_lower_bound_mut(&key).and_then(|c| c.move_prev());
+        let mut at = sessions
+            .cursor_lower_bound_mut(&key)
+            .and_then(|c| c.move_prev());
         while let Some(c) = at {
             if let Some(entry) = cursor.prev() {
                 c.current().1.inner.lock().files.unfreeze(entry);
@@ -475,7 +481,11 @@ impl AnonFileOps for Session {
                     return Err(e);
                 }
                 let mut list = ser.incoming.lock();
-                if list.sessions.get(&this.name).is_some_and(|s| Arc::ptr_eq(s, &this)) {
+                if list
+                    .sessions
+                    .get(&this.name)
+                    .is_some_and(|s| Arc::ptr_eq(s, &this))
+                {
                     list.sessions.remove(&this.name);
                 }
             }
