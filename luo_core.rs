@@ -30,6 +30,7 @@ use kernel::{
 mod capi;
 mod luo_file;
 mod luo_flb;
+mod luo_index;
 mod luo_session;
 mod staging;
 

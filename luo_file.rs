@@ -17,6 +17,10 @@ use crate::{
         }, //
     },
     luo_flb,
+    luo_index::{
+        Keyed,
+        Table, //
+    },
     staging::kho,
     Luo, //
 };
@@ -138,27 +142,34 @@ struct LuoFile {
     token: u64,
 }
 
-/// The files of one session, in preservation order (`struct luo_file_set`), and the KHO blocks of
-/// their entries (the previous kernel's, for an incoming session).
-///
-/// # Invariants
-///
-/// `tokens` maps the token of each file of `files` to its index there (the first file with that
-/// token, for an incoming set whose entries repeat one): files are only appended, or all dropped.
+/// Files are found by token.
+impl Keyed for LuoFile {
+    type Key = u64;
+
+    fn key(&self) -> &u64 {
+        &self.token
+    }
+
+    fn hash(token: &u64) -> u64 {
+        let h = token.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        h ^ (h >> 32)
+    }
+}
+
+/// The files of one session, in preservation order and by token (`struct luo_file_set`), and the
+/// KHO blocks of their entries (the previous kernel's, for an incoming session).
 pub(crate) struct FileSet {
-    files: KVec<LuoFile>,
-    tokens: RBTree<u64, usize>,
+    files: Table<LuoFile>,
     blocks: kho::BlockSet<abi::FileSer>,
 }
 
 impl FileSet {
-    /// An empty set.
-    pub(crate) fn new() -> Result<Self> {
-        Ok(Self {
-            files: KVec::new(),
-            tokens: RBTree::new(),
-            blocks: kho::BlockSet::new()?,
-        })
+    /// An empty set; it allocates nothing until a file comes.
+    pub(crate) const fn new() -> Self {
+        Self {
+            files: Table::new(),
+            blocks: kho::BlockSet::new(),
+        }
     }
 
     /// Number of files.
@@ -174,7 +185,7 @@ impl FileSet {
         token: u64,
         fget: impl FnOnce() -> Result<ARef<File>>,
     ) -> Result {
-        if self.tokens.get(&token).is_some() {
+        if self.files.contains(&token) {
             return Err(EEXIST);
         }
         self.blocks.grow(self.count() + 1)?;
@@ -206,38 +217,29 @@ impl FileSet {
             file: Some(file),
             ..Default::default()
         };
-        // The file's own allocations (C's `kzalloc` of the `luo_file`) come
+        // The file's own room (C's `kzalloc` of the `luo_file`) is made
         // between the FLBs and the handler, as in C.
         let res = luo_flb::file_preserve(luo, fh).and_then(|()| {
-            let res = self.files.reserve(1, GFP_KERNEL).map_err(Error::from);
-            let res = res.and_then(|()| RBTreeNodeReservation::new(GFP_KERNEL));
-            let res = res.and_then(|node| fh.preserve(&mut state).map(|()| node));
+            let res = self.files.reserve().and_then(|()| fh.preserve(&mut state));
             if res.is_err() {
                 luo_flb::file_unpreserve(luo, fh);
             }
             res
         });
-        let node = match res {
-            Ok(node) => node,
-            Err(e) => {
-                luo.preserved.lock().unmark(id);
-                // The module reference goes before the file, as in C.
-                drop(owner);
-                return Err(e);
-            }
-        };
+        if let Err(e) = res {
+            luo.preserved.lock().unmark(id);
+            // The module reference goes before the file, as in C.
+            drop(owner);
+            return Err(e);
+        }
         let file = LuoFile {
             fh,
             _owner: owner,
             state,
             token,
         };
-        // Cannot fail: room was reserved above.
-        self.files.push_within_capacity(file).map_err(|_| ENOMEM)?;
-        // INVARIANT: `token` was free, and the file is the last one.
-        self.tokens
-            .insert(node.into_node(token, self.files.len() - 1));
-        Ok(())
+        // Cannot fail: the token is free and room was made above.
+        self.files.push(file)
     }
 
     /// Unpreserves every file, last preserved first, when an outgoing
@@ -259,8 +261,6 @@ impl FileSet {
             }
             self.blocks.shrink(self.count());
         }
-        // INVARIANT: no file is left.
-        self.tokens = RBTree::new();
         self.blocks.destroy();
     }
 
@@ -318,8 +318,7 @@ impl FileSet {
     /// `RETRIEVE_FD`: the file preserved under `token`, recreated on first
     /// call (`luo_retrieve_file()`).
     pub(crate) fn retrieve(&mut self, luo: &Luo, token: u64) -> Result<ARef<File>> {
-        let index = *self.tokens.get(&token).ok_or(ENOENT)?;
-        let f = self.files.get_mut(index).ok_or(ENOENT)?;
+        let f = self.files.get_mut(&token).ok_or(ENOENT)?;
         if let Some(res) = f.state.retrieve.tried() {
             return res.and_then(|()| f.state.file.clone().ok_or(ENOENT));
         }
@@ -357,31 +356,21 @@ impl FileSet {
             return Ok(());
         }
         self.blocks = kho::BlockSet::restore(head)?;
-        let res = read_entries(
-            luo,
-            &mut self.blocks,
-            &mut self.files,
-            &mut self.tokens,
-            count,
-        );
+        let res = read_entries(luo, &mut self.blocks, &mut self.files, count);
         if res.is_err() {
-            // INVARIANT: no file is left.
-            self.files.clear();
-            self.tokens = RBTree::new();
+            self.files = Table::default();
             self.blocks.destroy();
         }
         res
     }
 }
 
-/// Makes an incoming file of each entry, checking that there are `expected` of them, and indexes
-/// them by token; where the previous kernel wrote a token twice, the first entry answers, as C's
-/// list walk does.
+/// Makes an incoming file of each entry, checking that there are `expected` of them; where the
+/// previous kernel wrote a token twice, the first entry answers, as C's list walk does.
 fn read_entries(
     luo: &Luo,
     blocks: &mut kho::BlockSet<abi::FileSer>,
-    files: &mut KVec<LuoFile>,
-    tokens: &mut RBTree<u64, usize>,
+    files: &mut Table<LuoFile>,
     expected: u64,
 ) -> Result {
     let reg = luo.registry.read();
@@ -393,21 +382,15 @@ fn read_entries(
             pr_warn!("No registered handler for compatible '{name}'\n");
             return Err(ENOENT);
         };
-        if let rbtree::Entry::Vacant(slot) = tokens.entry(entry.token) {
-            slot.insert(files.len(), RBTreeNodeReservation::new(GFP_KERNEL)?);
-        }
-        files.push(
-            LuoFile {
-                fh,
-                _owner,
-                state: FileState {
-                    data: entry.data,
-                    ..Default::default()
-                },
-                token: entry.token,
+        files.push_shadowed(LuoFile {
+            fh,
+            _owner,
+            state: FileState {
+                data: entry.data,
+                ..Default::default()
             },
-            GFP_KERNEL,
-        )?;
+            token: entry.token,
+        })?;
     }
     let found = files.len();
     if found as u64 != expected {
@@ -454,7 +437,7 @@ mod tests {
     #[test]
     fn failed_preserve_gives_back_its_block() -> Result {
         let luo = KBox::pin_init(Luo::new(), GFP_KERNEL)?;
-        let mut set = FileSet::new()?;
+        let mut set = FileSet::new();
         // The token is free, so LUO grows the KHO blocks for one more entry,
         // then fget() fails: the block must be given back.
         assert_eq!(set.preserve(&luo, 7, || Err(EBADF)), Err(EBADF));
@@ -466,7 +449,7 @@ mod tests {
         assert_eq!(set.preserve(&luo, 7, || Ok(file)), Err(ENOENT));
         assert_eq!(set.blocks.head_pa(), 0);
         assert!(luo.preserved.lock().0.is_empty());
-        assert!(set.tokens.is_empty());
+        assert!(set.files.is_empty());
         Ok(())
     }
 
@@ -513,24 +496,20 @@ mod tests {
 
     /// A set of three files of the fake handler, with handles 1, `second`, 3.
     fn fake_set(fh: FileHandler, second: u64) -> Result<FileSet> {
-        let mut set = FileSet::new()?;
+        let mut set = FileSet::new();
         set.blocks.grow(3)?;
         for (i, data) in [1, second, 3].into_iter().enumerate() {
             let file = dummy_file()?;
-            set.files.push(
-                LuoFile {
-                    fh,
-                    _owner: fh.get_owner().ok_or(ENODEV)?,
-                    state: FileState {
-                        file: Some(file),
-                        data,
-                        ..Default::default()
-                    },
-                    token: i as u64,
+            set.files.push(LuoFile {
+                fh,
+                _owner: fh.get_owner().ok_or(ENODEV)?,
+                state: FileState {
+                    file: Some(file),
+                    data,
+                    ..Default::default()
                 },
-                GFP_KERNEL,
-            )?;
-            set.tokens.try_create_and_insert(i as u64, i, GFP_KERNEL)?;
+                token: i as u64,
+            })?;
         }
         Ok(set)
     }
@@ -590,7 +569,7 @@ mod tests {
     #[test]
     fn empty_set_retrieve_and_finish() -> Result {
         let luo = KBox::pin_init(Luo::new(), GFP_KERNEL)?;
-        let mut set = FileSet::new()?;
+        let mut set = FileSet::new();
         assert_eq!(set.retrieve(&luo, 1).err(), Some(ENOENT));
         assert_eq!(set.finish(&luo), Ok(()));
         let mut ser = abi::SessionSer::default();

@@ -16,6 +16,11 @@ use crate::{
         handler::Retrieve, //
     },
     luo_file::FileSet,
+    luo_index::{
+        self,
+        Keyed,
+        Table, //
+    },
     staging::{
         anon_inode::{
             self,
@@ -29,17 +34,11 @@ use crate::{
     IoctlOp,
     Luo, //
 };
-use core::cmp::Ordering;
 use kernel::{
     bindings,
     fs::File,
     new_mutex,
     prelude::*,
-    rbtree::{
-        self,
-        RBTree,
-        RBTreeNodeReservation, //
-    },
     sync::{
         aref::ARef,
         Arc,
@@ -102,26 +101,11 @@ impl SessionName {
     }
 }
 
-// Names are ordered as their bytes, like `strcmp()`: the key of the session trees.
-impl Ord for SessionName {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.as_bytes().cmp(other.as_bytes())
-    }
-}
-
-impl PartialOrd for SessionName {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
 impl PartialEq for SessionName {
     fn eq(&self, other: &Self) -> bool {
         self.as_bytes() == other.as_bytes()
     }
 }
-
-impl Eq for SessionName {}
 
 impl kernel::fmt::Display for SessionName {
     fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
@@ -157,7 +141,7 @@ pub(crate) struct Session {
 
 impl Session {
     fn new(luo: &'static Luo, name: SessionName, direction: Direction) -> Result<Arc<Self>> {
-        let files = FileSet::new()?;
+        let files = FileSet::new();
         Arc::pin_init(
             pin_init!(Session {
                 luo,
@@ -181,22 +165,25 @@ impl Session {
     }
 }
 
-/// The outgoing sessions and the blocks their entries are written into,
-/// grown as sessions are created (`luo_session_global.outgoing`).
-///
-/// Sessions are kept in creation order, the order C's list has and the
-/// order they are frozen and written in, and found by name in O(log n).
-///
-/// # Invariants
-///
-/// `names` maps the name of each session of `sessions` to its key there, and nothing else;
-/// `count` is the number of sessions; keys in `sessions` are below `next`.
+/// Sessions are found by name.
+impl Keyed for Arc<Session> {
+    type Key = SessionName;
+
+    fn key(&self) -> &SessionName {
+        &self.name
+    }
+
+    fn hash(key: &SessionName) -> u64 {
+        luo_index::hash_bytes(key.as_bytes())
+    }
+}
+
+/// The outgoing sessions, in creation order (the order they are frozen and
+/// written in), and the blocks their entries are written into, grown as
+/// sessions are created (`luo_session_global.outgoing`).
 #[derive(Default)]
 pub(crate) struct OutgoingList {
-    sessions: RBTree<u64, Arc<Session>>,
-    names: RBTree<SessionName, u64>,
-    count: usize,
-    next: u64,
+    sessions: Table<Arc<Session>>,
     /// Made by the late initcall; `None` before or if that failed.
     blocks: Option<kho::BlockSet<abi::SessionSer>>,
 }
@@ -204,58 +191,28 @@ pub(crate) struct OutgoingList {
 impl OutgoingList {
     /// Adds `session`, making room for its entry first (`luo_session_insert()`).
     ///
-    /// Unlike C, a failure (EEXIST, or no memory for the index) gives back the block grown for the
+    /// Unlike C, a failure (EEXIST, or no memory for the table) gives back the block grown for the
     /// entry: left in place, a block that no entry uses would reach the next kernel empty if the
     /// machine kexecs before another session is closed, and that kernel rejects the whole chain.
     fn insert(&mut self, session: Arc<Session>) -> Result {
         let blocks = self.blocks.as_mut().ok_or(ENOMEM)?;
-        blocks.grow(self.count as u64 + 1)?;
-        let res = Self::index(&mut self.names, &mut self.sessions, self.next, session);
-        match res {
-            Ok(()) => {
-                // INVARIANT: one more session, under the key `next`, named in `names`.
-                self.count += 1;
-                self.next += 1;
-            }
-            Err(_) => blocks.shrink(self.count as u64),
-        }
-        res
-    }
-
-    /// Indexes `session` under `key` and its name: EEXIST if the name is taken.
-    fn index(
-        names: &mut RBTree<SessionName, u64>,
-        sessions: &mut RBTree<u64, Arc<Session>>,
-        key: u64,
-        session: Arc<Session>,
-    ) -> Result {
-        let rbtree::Entry::Vacant(slot) = names.entry(session.name) else {
-            return Err(EEXIST);
-        };
-        let by_key = RBTreeNodeReservation::new(GFP_KERNEL)?;
-        slot.insert(key, RBTreeNodeReservation::new(GFP_KERNEL)?);
-        sessions.insert(by_key.into_node(key, session));
-        Ok(())
+        let count = self.sessions.len() as u64;
+        blocks.grow(count + 1)?;
+        self.sessions
+            .push(session)
+            .inspect_err(|_| blocks.shrink(count))
     }
 
     /// Removes `session` (`luo_session_remove()`); nothing if it is not listed.
     fn remove(&mut self, session: &Arc<Session>) {
-        let Some(&key) = self.names.get(&session.name) else {
-            return;
-        };
-        if !self
+        if self
             .sessions
-            .get(&key)
-            .is_some_and(|s| Arc::ptr_eq(s, session))
+            .remove_if(&session.name, |s| Arc::ptr_eq(s, session))
+            .is_some()
         {
-            return;
-        }
-        // INVARIANT: the session leaves both trees and the count.
-        self.names.remove(&session.name);
-        self.sessions.remove(&key);
-        self.count -= 1;
-        if let Some(b) = self.blocks.as_mut() {
-            b.shrink(self.count as u64);
+            if let Some(b) = self.blocks.as_mut() {
+                b.shrink(self.sessions.len() as u64);
+            }
         }
     }
 }
@@ -263,7 +220,7 @@ impl OutgoingList {
 /// The sessions handed over by the previous kernel (`luo_session_global.incoming`), by name.
 #[derive(Default)]
 pub(crate) struct IncomingList {
-    sessions: RBTree<SessionName, Arc<Session>>,
+    sessions: Table<Arc<Session>>,
     /// The previous kernel's entries, until deserialized.
     blocks: Option<kho::BlockSet<abi::SessionSer>>,
     /// Turning the entries into sessions, tried on the first open of
@@ -327,7 +284,7 @@ pub(crate) fn retrieve(luo: &Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
 /// Prepares the outgoing list: its block set, grown as sessions come.
 pub(crate) fn setup_outgoing(luo: &Luo) -> Result {
     let ser = luo.sessions.read();
-    ser.outgoing.lock().blocks = Some(kho::BlockSet::new()?);
+    ser.outgoing.lock().blocks = Some(kho::BlockSet::new());
     Ok(())
 }
 
@@ -363,7 +320,7 @@ pub(crate) fn deserialize(luo: &'static Luo) -> Result {
 
 fn deserialize_all(
     luo: &'static Luo,
-    sessions: &mut RBTree<SessionName, Arc<Session>>,
+    sessions: &mut Table<Arc<Session>>,
     blocks: &mut kho::BlockSet<abi::SessionSer>,
 ) -> Result {
     for ser in blocks.cursor() {
@@ -371,11 +328,11 @@ fn deserialize_all(
         let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
             pr_warn!("Failed to allocate session [{name}] during deserialization {e:?}\n")
         })?;
-        let rbtree::Entry::Vacant(slot) = sessions.entry(name) else {
+        if sessions.contains(&name) {
             pr_warn!("Failed to insert session [{name}] EEXIST\n");
             return Err(EEXIST);
-        };
-        slot.insert(session.clone(), RBTreeNodeReservation::new(GFP_KERNEL)?);
+        }
+        sessions.push(session.clone())?;
         let count = ser.file_set_ser.count;
         let mut inner = session.inner.lock();
         if let Err(e) = inner.files.deserialize(luo, ser.files(), count) {
@@ -392,36 +349,30 @@ fn deserialize_all(
 pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
     let ser = luo.sessions.write();
     let mut list = ser.outgoing.lock();
-    let OutgoingList {
-        sessions, blocks, ..
-    } = &mut *list;
+    let OutgoingList { sessions, blocks } = &mut *list;
     let blocks = blocks.as_mut().ok_or(ENOMEM)?;
     let mut cursor = blocks.cursor();
     let mut failed = None;
-    for (&key, session) in sessions.iter() {
+    for (i, session) in sessions.iter().enumerate() {
         let Some(entry) = cursor.reserve() else {
             pr_warn!("No room for session serialization entry\n");
-            failed = Some((key, ENOSPC));
+            failed = Some((i, ENOSPC));
             break;
         };
         if let Err(e) = session.inner.lock().files.freeze(entry) {
             cursor.prev();
-            failed = Some((key, e));
+            failed = Some((i, e));
             break;
         }
         abi::copy_c_str(&mut entry.name, session.name.as_bytes());
     }
-    if let Some((key, e)) = failed {
+    if let Some((i, e)) = failed {
         // The sessions before the one that failed, last first.
-        let mut at = sessions
-            .cursor_lower_bound_mut(&key)
-            .and_then(|c| c.move_prev());
-        while let Some(c) = at {
+        for session in sessions.iter().rev().skip(sessions.len() - i) {
             if let Some(entry) = cursor.prev() {
-                c.current().1.inner.lock().files.unfreeze(entry);
+                session.inner.lock().files.unfreeze(entry);
                 entry.name = [0; 64];
             }
-            at = c.move_prev();
         }
         return Err(e);
     }
@@ -481,13 +432,8 @@ impl AnonFileOps for Session {
                     return Err(e);
                 }
                 let mut list = ser.incoming.lock();
-                if list
-                    .sessions
-                    .get(&this.name)
-                    .is_some_and(|s| Arc::ptr_eq(s, &this))
-                {
-                    list.sessions.remove(&this.name);
-                }
+                list.sessions
+                    .remove_if(&this.name, |s| Arc::ptr_eq(s, &this));
             }
             Direction::Outgoing => {
                 this.inner.lock().files.unpreserve_all(this.luo);

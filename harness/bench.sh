@@ -29,7 +29,7 @@
 #
 # LUO_BENCH_WORK="NAME:SIZE:WRITTEN[:thp] ..." sets the memfds (default: 64
 # MiB, 256 MiB and 1 GiB dense, each with 4 KiB folios and THP, and a 1 GiB
-# one with 4 MiB written); LUO_BENCH_N="N ..." the counts of the scale boot
+# one with 4 MiB written; empty: no memfd boots); LUO_BENCH_N="N ..." the counts of the scale boot
 # (default "1000 8000"; empty: no scale boot); LUO_BENCH_IMPLS the kernels
 # (default "c rust"); LUO_VM_MEM the guest memory (default 6G: a C kernel
 # fills the holes of the sparse memfd, so the 4k boot preserves 2.3 GiB).
@@ -42,7 +42,7 @@
 
 default_work="4k64M:64M:64M 4k256M:256M:256M 4k1G:1G:1G sparse1G:1G:4M"
 default_work+=" thp64M:64M:64M:thp thp256M:256M:256M:thp thp1G:1G:1G:thp"
-work=${LUO_BENCH_WORK:-$default_work}
+work=${LUO_BENCH_WORK-$default_work}
 counts=${LUO_BENCH_N-1000 8000}
 impls=${LUO_BENCH_IMPLS:-c rust}
 out=${LUO_BENCH_OUT:-$ROOT/bench}

@@ -43,7 +43,7 @@ __attribute__((visibility("default"))) int qemu_plugin_version = 1;
 #define KERNEL_START 0xffff800000000000ULL
 
 struct ent {
-	uint64_t vaddr, count;
+	uint64_t vaddr, count, runs;
 };
 
 static struct ent *tab, *snap;
@@ -80,9 +80,10 @@ static void mark(unsigned int vcpu, void *is_end)
 		f = fopen(path, "w");
 		for (i = 0; f && i < NENT; i++)
 			if (tab[i].count != snap[i].count)
-				fprintf(f, "%llx %llu\n",
+				fprintf(f, "%llx %llu %llu\n",
 					(unsigned long long)tab[i].vaddr,
-					(unsigned long long)(tab[i].count - snap[i].count));
+					(unsigned long long)(tab[i].count - snap[i].count),
+					(unsigned long long)(tab[i].runs - snap[i].runs));
 		if (f)
 			fclose(f);
 	}
@@ -106,6 +107,8 @@ static void tb_trans(qemu_plugin_id_t id, struct qemu_plugin_tb *tb)
 	pthread_mutex_unlock(&lock);
 	qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
 						 &e->count, qemu_plugin_tb_n_insns(tb));
+	qemu_plugin_register_vcpu_tb_exec_inline(tb, QEMU_PLUGIN_INLINE_ADD_U64,
+						 &e->runs, 1);
 }
 
 __attribute__((visibility("default")))

@@ -226,13 +226,16 @@ impl<T: FromBytes> Deref for Incoming<T> {
 /// A set of KHO blocks holding an array of `T` entries (`struct
 /// kho_block_set`): outgoing, or the previous kernel's, restored.
 ///
+/// The C state is allocated when the set first needs blocks, so that an empty set (a session
+/// without files, the common case for many sessions) costs no allocation.
+///
 /// # Invariants
 ///
-/// `raw` was initialized with `kho_block_set_init()` for entries of `size_of::<T>()` bytes; it is
-/// pinned in its own allocation (it holds a `list_head`), so the handle can move, and only accessed
-/// through `&mut self`.
+/// `raw`, when present, was initialized with `kho_block_set_init()` for entries of
+/// `size_of::<T>()` bytes; it is pinned in its own allocation (it holds a `list_head`), so the
+/// handle can move, and only accessed through `&mut self`.
 pub(crate) struct BlockSet<T: FromBytes + AsBytes> {
-    raw: Pin<KBox<Opaque<bindings::kho_block_set>>>,
+    raw: Option<Pin<KBox<Opaque<bindings::kho_block_set>>>>,
     _t: PhantomData<T>,
 }
 
@@ -240,71 +243,103 @@ pub(crate) struct BlockSet<T: FromBytes + AsBytes> {
 // `&mut self` (type invariant), from any thread.
 unsafe impl<T: FromBytes + AsBytes> Send for BlockSet<T> {}
 
+impl<T: FromBytes + AsBytes> Default for BlockSet<T> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl<T: FromBytes + AsBytes> BlockSet<T> {
     /// An empty outgoing set.
-    pub(crate) fn new() -> Result<Self> {
-        let raw = KBox::pin_init(
-            // SAFETY: `kho_block_set_init` fully initializes the slot.
-            Opaque::ffi_init(|slot| unsafe { bindings::kho_block_set_init(slot, size_of::<T>()) }),
-            GFP_KERNEL,
-        )?;
-        // INVARIANT: initialized just above.
-        Ok(Self {
-            raw,
+    pub(crate) const fn new() -> Self {
+        // INVARIANT: no C state yet.
+        Self {
+            raw: None,
             _t: PhantomData,
-        })
+        }
     }
 
     /// Adopts the previous kernel's chain of blocks at `head` (0: none), which the ABI says holds
     /// `T`s; C checks it (no cycle, sane counts) and frees it on error.
     pub(crate) fn restore(head: HandoverAddr) -> Result<Self> {
-        let mut set = Self::new()?;
+        let mut set = Self::new();
+        let raw = set.raw_or_init()?;
         // SAFETY: a valid, empty block set; `head` is 0 or a block chain the
         // previous kernel preserved, adopted once (`HandoverAddr` invariant);
         // entries of another type would read as garbage, never out of bounds.
-        to_result(unsafe { bindings::kho_block_set_restore(set.raw(), head.0) })?;
+        to_result(unsafe { bindings::kho_block_set_restore(raw, head.0) })?;
         Ok(set)
     }
 
-    fn raw(&mut self) -> *mut bindings::kho_block_set {
-        self.raw.get()
+    /// The C state, if allocated.
+    fn raw(&mut self) -> Option<*mut bindings::kho_block_set> {
+        self.raw.as_ref().map(|raw| raw.get())
+    }
+
+    /// The C state, allocated and initialized on first use.
+    fn raw_or_init(&mut self) -> Result<*mut bindings::kho_block_set> {
+        if let Some(raw) = self.raw() {
+            return Ok(raw);
+        }
+        let raw = KBox::pin_init(
+            // SAFETY: `kho_block_set_init` fully initializes the slot.
+            Opaque::ffi_init(|slot| unsafe { bindings::kho_block_set_init(slot, size_of::<T>()) }),
+            GFP_KERNEL,
+        )?;
+        let ptr = raw.get();
+        // INVARIANT: initialized just above.
+        self.raw = Some(raw);
+        Ok(ptr)
     }
 
     /// Makes room for `count` entries, preserving new blocks (EINVAL for a restored set).
     pub(crate) fn grow(&mut self, count: u64) -> Result {
+        if count == 0 {
+            return Ok(());
+        }
+        let raw = self.raw_or_init()?;
         // SAFETY: a valid block set (type invariant).
-        to_result(unsafe { bindings::kho_block_set_grow(self.raw(), count) })
+        to_result(unsafe { bindings::kho_block_set_grow(raw, count) })
     }
 
     /// Frees blocks not needed for `count` entries.
     pub(crate) fn shrink(&mut self, count: u64) {
-        // SAFETY: a valid block set (type invariant).
-        unsafe { bindings::kho_block_set_shrink(self.raw(), count) }
+        if let Some(raw) = self.raw() {
+            // SAFETY: a valid block set (type invariant).
+            unsafe { bindings::kho_block_set_shrink(raw, count) }
+        }
     }
 
     /// Frees every block (unpreserving outgoing ones, restoring and freeing incoming ones).
     pub(crate) fn destroy(&mut self) {
-        // SAFETY: a valid block set (type invariant); it stays valid and empty.
-        unsafe { bindings::kho_block_set_destroy(self.raw()) }
+        if let Some(raw) = self.raw() {
+            // SAFETY: a valid block set (type invariant); it stays valid and empty.
+            unsafe { bindings::kho_block_set_destroy(raw) }
+        }
     }
 
     /// Zeroes every entry, keeping the blocks.
     pub(crate) fn clear(&mut self) {
-        // SAFETY: a valid block set (type invariant).
-        unsafe { bindings::kho_block_set_clear(self.raw()) }
+        if let Some(raw) = self.raw() {
+            // SAFETY: a valid block set (type invariant).
+            unsafe { bindings::kho_block_set_clear(raw) }
+        }
     }
 
     /// Physical address of the first block (0 if none).
     pub(crate) fn head_pa(&mut self) -> u64 {
         // SAFETY: a valid block set (type invariant); reading a field.
-        unsafe { (*self.raw()).head_pa }
+        self.raw().map_or(0, |raw| unsafe { (*raw).head_pa })
     }
 
     /// A cursor at the first entry.
     pub(crate) fn cursor(&mut self) -> BlockCursor<'_, T> {
-        let mut it = pin_init::zeroed();
-        // SAFETY: a valid block set (type invariant); `it` is a valid out pointer.
-        unsafe { bindings::kho_block_set_it_init(&mut it, self.raw()) };
+        let it = self.raw().map(|raw| {
+            let mut it = pin_init::zeroed();
+            // SAFETY: a valid block set (type invariant); `it` is a valid out pointer.
+            unsafe { bindings::kho_block_set_it_init(&mut it, raw) };
+            it
+        });
         BlockCursor {
             it,
             _set: PhantomData,
@@ -318,15 +353,16 @@ impl<T: FromBytes + AsBytes> Drop for BlockSet<T> {
     }
 }
 
-/// A position in a [`BlockSet`] (`struct kho_block_set_it`); as an
-/// iterator it reads the written entries as copies ([`Handed`]).
+/// A position in a [`BlockSet`] (`struct kho_block_set_it`; none for a set
+/// that has no blocks yet); as an iterator it reads the written entries as
+/// copies ([`Handed`]).
 ///
 /// # Invariants
 ///
-/// `it` iterates the block set this cursor borrows mutably, so the blocks
-/// live and nothing else touches them while it exists.
+/// `it`, if any, iterates the block set this cursor borrows mutably, so the
+/// blocks live and nothing else touches them while it exists.
 pub(crate) struct BlockCursor<'a, T: FromBytes + AsBytes> {
-    it: bindings::kho_block_set_it,
+    it: Option<bindings::kho_block_set_it>,
     _set: PhantomData<&'a mut BlockSet<T>>,
 }
 
@@ -342,15 +378,17 @@ impl<T: FromBytes + AsBytes> BlockCursor<'_, T> {
 
     /// Claims the next entry for writing; `None` when the blocks are full.
     pub(crate) fn reserve(&mut self) -> Option<&mut T> {
+        let it = self.it.as_mut()?;
         // SAFETY: `it` is valid (type invariant).
-        let p = unsafe { bindings::kho_block_set_it_reserve_entry(&mut self.it) };
+        let p = unsafe { bindings::kho_block_set_it_reserve_entry(it) };
         self.entry(p)
     }
 
     /// Steps back to the previous entry; `None` at the start.
     pub(crate) fn prev(&mut self) -> Option<&mut T> {
+        let it = self.it.as_mut()?;
         // SAFETY: `it` is valid (type invariant).
-        let p = unsafe { bindings::kho_block_set_it_prev(&mut self.it) };
+        let p = unsafe { bindings::kho_block_set_it_prev(it) };
         self.entry(p)
     }
 }
@@ -359,8 +397,9 @@ impl<T: FromBytes + AsBytes> Iterator for BlockCursor<'_, T> {
     type Item = Handed<T>;
 
     fn next(&mut self) -> Option<Handed<T>> {
+        let it = self.it.as_mut()?;
         // SAFETY: `it` is valid (type invariant).
-        let p = unsafe { bindings::kho_block_set_it_read_entry(&mut self.it) };
+        let p = unsafe { bindings::kho_block_set_it_read_entry(it) };
         let p = NonNull::new(p.cast::<T>())?;
         // SAFETY: `p` points to `size_of::<T>()` bytes inside a block of
         // the borrowed set (type invariant); any bytes are a valid `T`
