@@ -197,18 +197,14 @@ impl<T: Keyed> Table<T> {
         self.slots.retain(|s| s.is_some());
         self.index.fill(EMPTY);
         self.used = 0;
-        if self.shadowed == 0 {
-            for slot in 0..self.slots.len() {
-                self.place(slot);
-            }
-            return;
-        }
+        // Without shadowed values every key is new: no lookup needed.
+        let check = self.shadowed > 0;
         self.shadowed = 0;
         for slot in 0..self.slots.len() {
-            let shadowed = match &self.slots[slot] {
-                Some(v) => self.find(v.key()).is_some(),
-                None => continue,
-            };
+            let shadowed = check
+                && self.slots[slot]
+                    .as_ref()
+                    .is_some_and(|v| self.find(v.key()).is_some());
             if shadowed {
                 self.shadowed += 1;
             } else {

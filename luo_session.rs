@@ -328,11 +328,11 @@ fn deserialize_all(
         let session = Session::new(luo, name, Direction::Incoming).inspect_err(|e| {
             pr_warn!("Failed to allocate session [{name}] during deserialization {e:?}\n")
         })?;
-        if sessions.contains(&name) {
-            pr_warn!("Failed to insert session [{name}] EEXIST\n");
-            return Err(EEXIST);
-        }
-        sessions.push(session.clone())?;
+        sessions.push(session.clone()).inspect_err(|&e| {
+            if e == EEXIST {
+                pr_warn!("Failed to insert session [{name}] EEXIST\n");
+            }
+        })?;
         let count = ser.file_set_ser.count;
         let mut inner = session.inner.lock();
         if let Err(e) = inner.files.deserialize(luo, ser.files(), count) {
