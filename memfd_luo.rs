@@ -16,7 +16,8 @@
 use kernel::{
     alloc::{
         KVVec,
-        KVec, //
+        KVec,
+        VVec, //
     },
     bindings,
     ffi::c_ulong,
@@ -123,20 +124,24 @@ impl Preserved {
     fn walk(&mut self, inode: &InodeGuard<'_>, end: u64, seen: usize) -> Result {
         let kept = self.folios.len();
         let old = self.array.as_ref().map_or(&[][..], |a| a.as_slice());
-        // An entry for every page counted, so that the array only grows if
-        // pages appear during the walk; `n` are filled.  It always has room
-        // for those and the old entries not merged yet (`old[k..]`).
-        let mut entries = PreservedVmalloc::<FolioSer>::zeroed(seen.max(old.len()))?;
-        let (mut start, mut n, mut k) = (0, 0, 0);
+        // The array: `n` entries are filled, and it always has room for
+        // those and the old entries not merged yet (`old[k..]`).  It is
+        // sized at the first step (see [`array_len`]) and grows if pages
+        // appear during the walk or the guess was short.
+        let mut entries = VVec::<FolioSer>::new();
+        let (mut start, mut n, mut k, mut grown) = (0, 0, 0, false);
         loop {
             let mut batch = KVec::with_capacity(PIN_BATCH.min(seen.max(1)), GFP_KERNEL)?;
             if inode.pin_present(&mut start, end, &mut batch)? == 0 {
                 break;
             }
-            // Room for the entries of this step and the rest of the old array.
             let room = n + batch.len() + (old.len() - k);
-            if entries.len() < room {
+            if entries.is_empty() {
+                let pages = batch.iter().map(|f| f.nr_pages()).sum();
+                entries = PreservedVmalloc::zeroed(array_len(seen, pages, batch.len()).max(room))?;
+            } else if entries.len() < room {
                 entries.resize(room, FolioSer::default(), GFP_KERNEL)?;
+                grown = true;
             }
             batch.retain(|folio| {
                 let index = folio.index();
@@ -162,8 +167,10 @@ impl Preserved {
         }
         if self.folios.len() > kept {
             let rest = &old[k..];
-            entries[n..n + rest.len()].copy_from_slice(rest);
-            entries.truncate(n + rest.len());
+            let len = n + rest.len();
+            entries[n..len].copy_from_slice(rest);
+            entries.truncate(len);
+            let entries = exact(entries, grown)?;
             let array = PreservedVmalloc::new(entries)?;
             self.ser.nr_folios = array.as_slice().len() as u64;
             self.ser.folios = array.descriptor();
@@ -173,6 +180,34 @@ impl Preserved {
         self.seen = seen;
         Ok(())
     }
+}
+
+/// The length to give the folio array of a file with `seen` pages, whose
+/// first `folios` folios held `pages` pages: an entry for each page over the
+/// pages per folio seen so far.  A file of page-sized folios gets an entry
+/// per page (the most it can need, as C allocates), one of 2 MiB folios an
+/// entry per 512 pages, instead of preserving and handing over 512 times
+/// the array it needs.
+fn array_len(seen: usize, pages: usize, folios: usize) -> usize {
+    match pages.checked_div(folios) {
+        Some(per_folio) if per_folio > 1 => seen.div_ceil(per_folio),
+        _ => seen,
+    }
+}
+
+/// `entries` in an allocation with no page beyond the one of its last
+/// entry and zeroes after the entries, since the whole allocation is
+/// preserved and handed over: `entries` itself if it was allocated zeroed
+/// and not `grown` (a grown vector's spare room is not zeroed) and wastes
+/// no page, else a copy.
+fn exact(entries: VVec<FolioSer>, grown: bool) -> Result<VVec<FolioSer>> {
+    let pages = |n: usize| (n * size_of::<FolioSer>()).div_ceil(PAGE_SIZE);
+    if !grown && pages(entries.capacity()) == pages(entries.len()) {
+        return Ok(entries);
+    }
+    let mut copy = PreservedVmalloc::zeroed(entries.len())?;
+    copy.copy_from_slice(&entries);
+    Ok(copy)
 }
 
 /// Readies a pinned folio for the next kernel: up to date, dirty.
@@ -221,7 +256,7 @@ impl MemfdLuo {
     /// Inserts the handed-over folios into `memfd`, [`BATCH`] at a time;
     /// on error the folios not inserted yet are restored and freed, as C
     /// does.
-    fn restore_folios(memfd: &NewMemfd, array: &IncomingVmalloc<FolioSer>) -> Result {
+    fn restore_folios(memfd: &mut NewMemfd, array: &IncomingVmalloc<FolioSer>) -> Result {
         let mut entries = array.iter().filter_map(|e| Some((e.folio_addr()?, e)));
         let mut folios = match KVec::with_capacity(BATCH, GFP_KERNEL) {
             Ok(f) => f,
@@ -359,10 +394,10 @@ impl FileOps for MemfdLuo {
 
     fn retrieve(args: &mut OpArgs<'_, KBox<Preserved>>) -> Result<ARef<File>> {
         let ser = abi::incoming(args.data())?;
-        let res = Self::restore(&ser).and_then(|memfd| {
+        let res = Self::restore(&ser).and_then(|mut memfd| {
             if ser.nr_folios != 0 {
                 let array = ser.folio_array().ok_or(EINVAL)?;
-                Self::restore_folios(&memfd, &array)?;
+                Self::restore_folios(&mut memfd, &array)?;
             }
             Ok(memfd.into_file())
         });
