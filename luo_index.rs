@@ -31,6 +31,13 @@ pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     })
 }
 
+/// A multiplicative (Fibonacci) hash of `key`, for [`Keyed::hash`] of
+/// integer keys (tokens, ids).
+pub(crate) fn hash_u64(key: u64) -> u64 {
+    let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    h ^ (h >> 32)
+}
+
 /// An index entry that never held a slot: a lookup stops here.
 const EMPTY: u32 = u32::MAX;
 /// An index entry whose slot was removed: a lookup goes on past it.
@@ -89,18 +96,24 @@ impl<T: Keyed> Table<T> {
 
     /// The index entry and slot of the (first) value with `key`.
     fn find(&self, key: &T::Key) -> Option<(usize, usize)> {
+        self.find_by(T::hash(key), |v| v.key() == key)
+    }
+
+    /// The index entry and slot of the indexed value that `is` picks among
+    /// those whose keys have hash `hash`.
+    fn find_by(&self, hash: u64, is: impl Fn(&T) -> bool) -> Option<(usize, usize)> {
         if self.index.is_empty() {
             return None;
         }
         let mask = self.index.len() - 1;
-        let mut pos = T::hash(key) as usize & mask;
+        let mut pos = hash as usize & mask;
         loop {
             match self.index[pos] {
                 EMPTY => return None,
                 GONE => {}
                 s => {
                     if let Some(Some(v)) = self.slots.get(s as usize) {
-                        if v.key() == key {
+                        if is(v) {
                             return Some((pos, s as usize));
                         }
                     }
@@ -235,28 +248,41 @@ impl<T: Keyed> Table<T> {
             None => self.shadowed -= 1,
             Some(pos) => {
                 self.unindex(pos);
-                // A value this one shadowed is now the first with the key.
-                let next = (self.shadowed > 0)
-                    .then(|| {
-                        self.slots[slot + 1..]
-                            .iter()
-                            .position(|s| s.as_ref().is_some_and(|v| v.key() == value.key()))
-                    })
-                    .flatten();
-                if let Some(next) = next {
-                    self.shadowed -= 1;
-                    self.place(slot + 1 + next);
+                if self.shadowed > 0 {
+                    self.unshadow(slot, value.key());
                 }
             }
         }
         self.live -= 1;
+        if slot + 1 == self.slots.len() || self.slots.len() > 2 * self.live + MIN_INDEX {
+            self.trim();
+        }
+        Some(value)
+    }
+
+    /// Indexes the first value after `slot` with `key`, if any: the value
+    /// in `slot`, which it shadowed, is gone.
+    #[cold]
+    fn unshadow(&mut self, slot: usize, key: &T::Key) {
+        let next = self.slots[slot + 1..]
+            .iter()
+            .position(|s| s.as_ref().is_some_and(|v| v.key() == key));
+        if let Some(next) = next {
+            self.shadowed -= 1;
+            self.place(slot + 1 + next);
+        }
+    }
+
+    /// Drops the holes at the end of `slots`, and squeezes out all of them
+    /// once they outnumber the values.
+    #[cold]
+    fn trim(&mut self) {
         while let Some(None) = self.slots.last() {
             self.slots.pop();
         }
         if self.slots.len() > 2 * self.live + MIN_INDEX {
             self.reindex();
         }
-        Some(value)
     }
 
     /// Removes and returns the (first) value with `key`.
@@ -265,12 +291,11 @@ impl<T: Keyed> Table<T> {
         self.take(slot, Some(pos))
     }
 
-    /// Removes and returns the (first) value with `key` if `f` says so.
-    pub(crate) fn remove_if(&mut self, key: &T::Key, f: impl FnOnce(&T) -> bool) -> Option<T> {
-        let (pos, slot) = self.find(key)?;
-        if !f(self.slots[slot].as_ref()?) {
-            return None;
-        }
+    /// Removes and returns the (first) value with `key` that `is` picks,
+    /// where `is` holds for one value at most, and only for one with `key`
+    /// (an identity test): no key is compared.
+    pub(crate) fn remove_exact(&mut self, key: &T::Key, is: impl Fn(&T) -> bool) -> Option<T> {
+        let (pos, slot) = self.find_by(T::hash(key), is)?;
         self.take(slot, Some(pos))
     }
 
@@ -373,6 +398,24 @@ mod tests {
         assert_eq!(t.get(&12).map(|i| i.0), Some(12));
         assert_eq!(t.remove(&5).map(|i| i.1), Some(1));
         assert!(t.get(&5).is_none());
+        assert_eq!(t.len(), 1);
+        Ok(())
+    }
+
+    #[test]
+    fn remove_exact_takes_only_the_value_picked() -> Result {
+        let mut t = Table::<Item>::default();
+        t.push(Item(5, 0))?;
+        t.push(Item(12, 1))?; // same hash as 5
+        t.push_shadowed(Item(5, 2))?;
+        // Neither the other key of the hash nor a shadowed value is picked.
+        assert!(t.remove_exact(&5, |i| i.1 == 2).is_none());
+        assert_eq!(t.len(), 3);
+        assert_eq!(t.remove_exact(&12, |i| i.1 == 1).map(|i| i.0), Some(12));
+        assert!(t.get(&12).is_none());
+        assert_eq!(t.remove_exact(&5, |i| i.1 == 0).map(|i| i.1), Some(0));
+        // The shadowed value is now the first with its key.
+        assert_eq!(t.get(&5).map(|i| i.1), Some(2));
         assert_eq!(t.len(), 1);
         Ok(())
     }

@@ -28,7 +28,11 @@ use crate::{
             IoctlContext, //
         },
         kho,
-        rwsem::ReadGuard,
+        rwsem::{
+            new_rwsem,
+            ReadGuard,
+            RwSem, //
+        },
         uaccess::UserCmd, //
     },
     IoctlOp,
@@ -48,10 +52,17 @@ use kernel::{
 };
 
 /// A session name: 1 to 63 bytes, NUL-terminated in a 64-byte array.
+///
+/// # Invariants
+///
+/// The bytes of `raw` from `len` on are zero, and `hash` is
+/// [`luo_index::hash_bytes`] of the name, so that a lookup does not hash
+/// again and names of different hashes differ.
 #[derive(Clone, Copy)]
 pub(crate) struct SessionName {
     raw: [u8; 64],
     len: usize,
+    hash: u64,
 }
 
 impl SessionName {
@@ -83,8 +94,14 @@ impl SessionName {
     fn from_bytes(name: &[u8]) -> Self {
         let (mut raw, len) = ([0u8; 64], name.len());
         raw[..len].copy_from_slice(name);
-        Self { raw, len }
+        // INVARIANT: zeroes after the name, and its hash.
+        Self {
+            raw,
+            len,
+            hash: luo_index::hash_bytes(name),
+        }
     }
+
 
     /// The name without NUL.
     pub(crate) fn as_bytes(&self) -> &[u8] {
@@ -103,7 +120,8 @@ impl SessionName {
 
 impl PartialEq for SessionName {
     fn eq(&self, other: &Self) -> bool {
-        self.as_bytes() == other.as_bytes()
+        // Equal names have equal hashes (type invariant).
+        self.hash == other.hash && self.as_bytes() == other.as_bytes()
     }
 }
 
@@ -174,7 +192,7 @@ impl Keyed for Arc<Session> {
     }
 
     fn hash(key: &SessionName) -> u64 {
-        luo_index::hash_bytes(key.as_bytes())
+        key.hash
     }
 }
 
@@ -207,7 +225,7 @@ impl OutgoingList {
     fn remove(&mut self, session: &Arc<Session>) {
         if self
             .sessions
-            .remove_if(&session.name, |s| Arc::ptr_eq(s, session))
+            .remove_exact(&session.name, |s| Arc::ptr_eq(s, session))
             .is_some()
         {
             if let Some(b) = self.blocks.as_mut() {
@@ -228,21 +246,23 @@ pub(crate) struct IncomingList {
     deserialize: Retrieve,
 }
 
-/// Both session lists, behind the serialization lock.
+/// Both session lists, behind the serialization lock; each has its own
+/// semaphore, taken for write to change the list and for read to look a
+/// session up (`luo_session_header.rwsem`).
 #[pin_data]
 pub(crate) struct Sessions {
     #[pin]
-    outgoing: Mutex<OutgoingList>,
+    outgoing: RwSem<OutgoingList>,
     #[pin]
-    incoming: Mutex<IncomingList>,
+    incoming: RwSem<IncomingList>,
 }
 
 impl Sessions {
     /// Empty lists.
     pub(crate) fn new() -> impl PinInit<Self> {
         pin_init!(Self {
-            outgoing <- new_mutex!(OutgoingList::default(), "luo_session_outgoing"),
-            incoming <- new_mutex!(IncomingList::default(), "luo_session_incoming"),
+            outgoing <- new_rwsem!(OutgoingList::default(), "luo_session_outgoing"),
+            incoming <- new_rwsem!(IncomingList::default(), "luo_session_incoming"),
         })
     }
 }
@@ -255,13 +275,13 @@ pub(crate) fn create(luo: &'static Luo, raw_name: &[u8; 64]) -> Result<ARef<File
     let name = SessionName::new(raw_name)?;
     let session = Session::new(luo, name, Direction::Outgoing)?;
     let ser = luo.sessions.read();
-    ser.outgoing.lock().insert(session.clone())?;
+    ser.outgoing.write().insert(session.clone())?;
     let file = {
         let _guard = session.inner.lock();
         session.new_file()
     };
     if file.is_err() {
-        ser.outgoing.lock().remove(&session);
+        ser.outgoing.write().remove(&session);
     }
     file
 }
@@ -269,7 +289,7 @@ pub(crate) fn create(luo: &'static Luo, raw_name: &[u8; 64]) -> Result<ARef<File
 /// `RETRIEVE_SESSION`: the file of incoming session `name`, once.
 pub(crate) fn retrieve(luo: &Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
     let ser = luo.sessions.read();
-    let list = ser.incoming.lock();
+    let list = ser.incoming.read();
     let name = SessionName::lookup(raw_name).ok_or(ENOENT)?;
     let session = list.sessions.get(&name).ok_or(ENOENT)?;
     let mut inner = session.inner.lock();
@@ -284,7 +304,7 @@ pub(crate) fn retrieve(luo: &Luo, raw_name: &[u8; 64]) -> Result<ARef<File>> {
 /// Prepares the outgoing list: its block set, grown as sessions come.
 pub(crate) fn setup_outgoing(luo: &Luo) -> Result {
     let ser = luo.sessions.read();
-    ser.outgoing.lock().blocks = Some(kho::BlockSet::new());
+    ser.outgoing.write().blocks = Some(kho::BlockSet::new());
     Ok(())
 }
 
@@ -295,7 +315,7 @@ pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
     }
     let blocks = kho::BlockSet::restore(head)?;
     let ser = luo.sessions.read();
-    ser.incoming.lock().blocks = Some(blocks);
+    ser.incoming.write().blocks = Some(blocks);
     Ok(())
 }
 
@@ -306,7 +326,7 @@ pub(crate) fn setup_incoming(luo: &Luo, head: kho::HandoverAddr) -> Result {
 /// is in a broken state that only a reboot resets.
 pub(crate) fn deserialize(luo: &'static Luo) -> Result {
     let ser = luo.sessions.read();
-    let mut list = ser.incoming.lock();
+    let mut list = ser.incoming.write();
     if let Some(res) = list.deserialize.tried() {
         return res;
     }
@@ -348,7 +368,7 @@ fn deserialize_all(
 /// is unfrozen (`luo_session_serialize()`).
 pub(crate) fn serialize(luo: &Luo) -> Result<u64> {
     let ser = luo.sessions.write();
-    let mut list = ser.outgoing.lock();
+    let mut list = ser.outgoing.write();
     let OutgoingList { sessions, blocks } = &mut *list;
     let blocks = blocks.as_mut().ok_or(ENOMEM)?;
     let mut cursor = blocks.cursor();
@@ -431,13 +451,13 @@ impl AnonFileOps for Session {
                     pr_warn!("Unable to finish session [{}] on release\n", this.name);
                     return Err(e);
                 }
-                let mut list = ser.incoming.lock();
+                let mut list = ser.incoming.write();
                 list.sessions
-                    .remove_if(&this.name, |s| Arc::ptr_eq(s, &this));
+                    .remove_exact(&this.name, |s| Arc::ptr_eq(s, &this));
             }
             Direction::Outgoing => {
                 this.inner.lock().files.unpreserve_all(this.luo);
-                ser.outgoing.lock().remove(&this);
+                ser.outgoing.write().remove(&this);
             }
         }
         Ok(())

@@ -130,7 +130,8 @@ impl Preserved {
         // appear during the walk or the guess was short.
         let mut entries = VVec::<FolioSer>::new();
         let (mut start, mut n, mut k, mut grown) = (0, 0, 0, false);
-        loop {
+        // Past `end`, the walk is over: no vector to find that out.
+        while start <= end {
             let mut batch = KVec::with_capacity(PIN_BATCH.min(seen.max(1)), GFP_KERNEL)?;
             if inode.pin_present(&mut start, end, &mut batch)? == 0 {
                 break;

@@ -242,6 +242,9 @@ pub(crate) struct BlockSet<T: FromBytes + AsBytes> {
 // SAFETY: the block set owns its blocks and is only accessed through
 // `&mut self` (type invariant), from any thread.
 unsafe impl<T: FromBytes + AsBytes> Send for BlockSet<T> {}
+// SAFETY: a shared reference gives no access to the set, which is only
+// accessed through `&mut self` (type invariant).
+unsafe impl<T: FromBytes + AsBytes> Sync for BlockSet<T> {}
 
 impl<T: FromBytes + AsBytes> Default for BlockSet<T> {
     fn default() -> Self {
