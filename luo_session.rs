@@ -102,7 +102,6 @@ impl SessionName {
         }
     }
 
-
     /// The name without NUL.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         &self.raw[..self.len]
