@@ -342,6 +342,21 @@ if selected leak; then
 	group_end
 fi
 
+# Each "ok N ..." or "not ok N ..." line of the guest's KTAP ($1.user) as a
+# test of the current group, named "$2: ..."; their number goes to $relayed
+# (ok and notok count in this shell, so no subshell).
+relay_guest_tests() {
+	local log=$1 prefix=$2 line
+	relayed=0
+	while IFS= read -r line; do
+		relayed=$((relayed + 1))
+		case $line in
+		"ok "*) ok "$prefix: $(sed -E 's/^ok [0-9]+ //' <<<"$line")" ;;
+		*) notok "$prefix: $(sed -E 's/^not ok [0-9]+ //' <<<"$line")" ;;
+		esac
+	done < <(grep -E '^(not )?ok [0-9]+ ' "$log.user" 2>/dev/null || true)
+}
+
 # --- project tests: scale -------------------------------------------------------------
 # selftests/luo_scale.c, two stages on this variant's kernel across one kexec:
 # LUO_SCALE_N (default 20000) sessions, some closed and created again, and
@@ -354,14 +369,8 @@ if selected scale; then
 	mk_chain_initrd "$tdir/scale-$impl.cpio" "$tdir/luo_scale" "-s @STAGE@ -n 2 -N $n" "$impl"
 	t=$SECONDS
 	run_vm "$log" "$kernel" "$tdir/scale-$impl.cpio" "${LUO_SCALE_TIMEOUT:-900}" || st=$?
-	nt=0
-	while IFS= read -r line; do
-		nt=$((nt + 1))
-		case $line in
-		"ok "*) ok "scale: $(sed -E 's/^ok [0-9]+ //' <<<"$line")" ;;
-		*) notok "scale: $(sed -E 's/^not ok [0-9]+ //' <<<"$line")" ;;
-		esac
-	done < <(grep -E '^(not )?ok [0-9]+ ' "$log.user" 2>/dev/null || true)
+	relay_guest_tests "$log" scale
+	nt=$relayed
 	if grep -q "LUO-INIT: stage 2 passed, all stages passed" "$log.user" && [ "$nt" = 10 ] &&
 	   [ "$(grep -cE '^# Totals: pass:5 fail:0 ' "$log.user")" = 2 ]; then
 		ok "scale: both stages ran to the end ($n sessions, $n memfds, $((SECONDS - t)) s)"
@@ -386,14 +395,8 @@ if selected edge; then
 	log=$logs/edge-$impl.log st=0
 	mk_chain_initrd "$tdir/edge-$impl.cpio" "$tdir/luo_edge" "-s @STAGE@ -n 2" "$impl"
 	run_vm "$log" "$kernel" "$tdir/edge-$impl.cpio" || st=$?
-	nt=0
-	while IFS= read -r line; do
-		nt=$((nt + 1))
-		case $line in
-		"ok "*) ok "edge: $(sed -E 's/^ok [0-9]+ //' <<<"$line")" ;;
-		*) notok "edge: $(sed -E 's/^not ok [0-9]+ //' <<<"$line")" ;;
-		esac
-	done < <(grep -E '^(not )?ok [0-9]+ ' "$log.user" 2>/dev/null || true)
+	relay_guest_tests "$log" edge
+	nt=$relayed
 	passed=no
 	grep -q "LUO-INIT: stage 2 passed, all stages passed" "$log.user" 2>/dev/null && passed=yes
 	if [ "$impl" = c ]; then

@@ -193,11 +193,9 @@ impl NewMemfd {
         let file = NonNull::new(file.cast::<File>()).ok_or(ENOMEM)?;
         // SAFETY: a new file with one reference, now ours; `File` is a
         // transparent wrapper of `struct file`.
+        let file = unsafe { ARef::from_raw(file) };
         // INVARIANT: nobody else has it, and it has no folio.
-        Ok(Self {
-            file: unsafe { ARef::from_raw(file) },
-            floor: 0,
-        })
+        Ok(Self { file, floor: 0 })
     }
 
     fn inode(&self) -> *mut bindings::inode {
