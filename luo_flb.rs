@@ -58,8 +58,10 @@ impl FlbState {
     /// One file fewer: unpreserve the FLB with the last (`liveupdate_flb_put_outgoing()`).
     pub(crate) fn put_outgoing(&self) {
         let mut out = self.outgoing.lock();
+        // C's refcount_t warns on an underflow (WARN semantics: taint, backtrace).
         if out.count == 0 {
             pr_warn!("FLB outgoing reference count underflow\n");
+            kernel::warn_on!(true);
             return;
         }
         out.count -= 1;
@@ -99,6 +101,7 @@ impl FlbState {
         let mut inc = self.incoming.lock();
         if inc.count == 0 {
             pr_warn!("FLB incoming reference count underflow\n");
+            kernel::warn_on!(true);
             return;
         }
         inc.count -= 1;
@@ -106,8 +109,10 @@ impl FlbState {
             return;
         }
         if inc.retrieve != Retrieve::Done {
+            // `WARN_ON(err)` in C.
             if let Err(e) = self.retrieve_one(luo, &mut inc) {
                 pr_warn!("FLB retrieve on last put failed: {:?}\n", e);
+                kernel::warn_on!(true);
                 return;
             }
         }
@@ -143,13 +148,16 @@ pub(crate) fn register(luo: &Luo, fh: FileHandler, flb: Flb) -> Result {
     if !crate::enabled() {
         return Err(EOPNOTSUPP);
     }
+    // `WARN_ON()` in C, for both checks.
     if !flb.is_complete() {
         pr_warn!("FLB registration with missing callbacks\n");
+        kernel::warn_on!(true);
         return Err(EINVAL);
     }
     let mut reg = luo.registry.write();
     if reg.handler(fh).is_none() {
         pr_warn!("FLB registration with an unregistered file handler\n");
+        kernel::warn_on!(true);
         return Err(EINVAL);
     }
     let res = reg.register_flb(fh, flb);
