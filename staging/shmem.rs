@@ -241,11 +241,11 @@ impl NewMemfd {
         }
         let nr = u32::try_from(indices.len()).map_err(|_| EINVAL)?;
         let (ptr, _, cap) = core::mem::take(folios).into_raw_parts();
-        // `UniqueFolio` is a transparent folio pointer.
-        // SAFETY: a shmem inode nobody else can reach, without folios at or
-        // after `floor` unless it is `MAX` (type invariant); `ptr` has `nr`
-        // unique folios whose references go to C; an index each.
-        // INVARIANT: C moves `floor` past the folios it adds.
+        // `ptr` has `nr` unique folios (`UniqueFolio` is a transparent folio
+        // pointer) whose references go to C, and an index each; C moves
+        // `floor` past the folios it adds, which keeps the type invariant.
+        // SAFETY: a shmem inode nobody else can reach, with no folio at or
+        // after `floor` unless it is `MAX` (type invariant); `ptr` as above.
         let ret = unsafe {
             bindings::shmem_add_restored_folios(
                 self.inode(),
