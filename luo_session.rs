@@ -55,9 +55,8 @@ use kernel::{
 ///
 /// # Invariants
 ///
-/// The bytes of `raw` from `len` on are zero, and `hash` is
-/// [`luo_index::hash_bytes`] of the name, so that a lookup does not hash
-/// again and names of different hashes differ.
+/// `hash` is [`luo_index::hash_bytes`] of the name, so that a lookup does
+/// not hash again and names of different hashes differ.
 #[derive(Clone, Copy)]
 pub(crate) struct SessionName {
     raw: [u8; 64],
@@ -94,7 +93,7 @@ impl SessionName {
     fn from_bytes(name: &[u8]) -> Self {
         let (mut raw, len) = ([0u8; 64], name.len());
         raw[..len].copy_from_slice(name);
-        // INVARIANT: zeroes after the name, and its hash.
+        // INVARIANT: the hash of the name.
         Self {
             raw,
             len,
