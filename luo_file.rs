@@ -303,9 +303,14 @@ impl FileSet {
         Ok(())
     }
 
-    /// Unfreezes the first `n` files and zeroes the entries.
+    /// Unfreezes the first `n` files, last first, and zeroes the entries.
+    ///
+    /// C (`__luo_file_unfreeze()`) undoes them first first; undoing in the reverse order of the
+    /// freezes lets a handler whose freeze of one file builds on the freeze of an earlier one
+    /// (devices behind a shared object) unwind as it wound.
     fn unfreeze_first(&mut self, n: usize) {
-        for f in self.files.iter().take(n) {
+        let skip = self.files.len() - n;
+        for f in self.files.iter().rev().skip(skip) {
             f.fh.unfreeze(&f.state);
         }
         self.blocks.clear();

@@ -97,8 +97,21 @@ impl FlbState {
 
     /// One user of the incoming FLB is done: finish it with the last
     /// (`liveupdate_flb_put_incoming()`).
+    ///
+    /// An FLB that nobody asked for with `get_incoming` is retrieved here, with the first of its
+    /// files to finish: that sets its count to the previous kernel's number of files, so that the
+    /// last of them finishes it.  C decrements the count of 0 it has at that point (a `refcount_t`
+    /// underflow warning) and never retrieves nor finishes such an FLB.  An FLB the previous kernel
+    /// did not hand over (the handler gained it in this kernel) has nothing to finish.
     pub(crate) fn put_incoming(&self, luo: &Luo) {
         let mut inc = self.incoming.lock();
+        if inc.retrieve == Retrieve::NotTried && !inc.finished {
+            match self.retrieve_one(luo, &mut inc) {
+                Err(e) if e == ENOENT || e == ENODATA => return,
+                // A failed retrieval is remembered, and the last put reports it, as in C.
+                _ => {}
+            }
+        }
         if inc.count == 0 {
             pr_warn!("FLB incoming reference count underflow\n");
             kernel::warn_on!(true);

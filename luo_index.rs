@@ -102,17 +102,16 @@ impl<T: Keyed> Table<T> {
     /// The index entry and slot of the indexed value that `is` picks among
     /// those whose keys have hash `hash`.
     fn find_by(&self, hash: u64, is: impl Fn(&T) -> bool) -> Option<(usize, usize)> {
-        if self.index.is_empty() {
-            return None;
-        }
-        let mask = self.index.len() - 1;
+        // Each vector is turned into a slice once, not once per probe.
+        let (index, slots) = (&self.index[..], &self.slots[..]);
+        let mask = index.len().checked_sub(1)?;
         let mut pos = hash as usize & mask;
         loop {
-            match self.index[pos] {
+            match *index.get(pos)? {
                 EMPTY => return None,
                 GONE => {}
                 s => {
-                    if let Some(Some(v)) = self.slots.get(s as usize) {
+                    if let Some(Some(v)) = slots.get(s as usize) {
                         if is(v) {
                             return Some((pos, s as usize));
                         }
@@ -229,13 +228,17 @@ impl<T: Keyed> Table<T> {
     /// Removes the index entry at `pos`; entries left [`GONE`] before an
     /// [`EMPTY`] one become [`EMPTY`], so that lookups stay short.
     fn unindex(&mut self, mut pos: usize) {
-        let mask = self.index.len() - 1;
-        self.index[pos] = GONE;
-        if self.index[(pos + 1) & mask] != EMPTY {
+        let index = &mut self.index[..];
+        let mask = index.len().wrapping_sub(1);
+        let Some(entry) = index.get_mut(pos) else {
+            return;
+        };
+        *entry = GONE;
+        if index.get((pos + 1) & mask) != Some(&EMPTY) {
             return;
         }
-        while self.index[pos] == GONE {
-            self.index[pos] = EMPTY;
+        while let Some(entry) = index.get_mut(pos).filter(|e| **e == GONE) {
+            *entry = EMPTY;
             self.used -= 1;
             pos = pos.wrapping_sub(1) & mask;
         }

@@ -528,8 +528,8 @@ mod tests {
     /// None needed; `unsafe` for the table's function type.
     unsafe extern "C" fn flb_nop_void(_: *mut bindings::liveupdate_flb_op_args) {}
 
-    /// Stands in for the module that owns a test FLB: without
-    /// `CONFIG_MODULES` a module reference is never dereferenced.
+    /// Stands in for the module that owns a test FLB.  The test never preserves nor retrieves the
+    /// FLB, so LUO takes no reference on its owner: the pointer is only compared with NULL.
     static FAKE_MODULE: u8 = 0;
 
     /// An FLB owned by "a module", in a box that lives through the test.
@@ -545,7 +545,6 @@ mod tests {
         Ok(raw)
     }
 
-    #[cfg(not(CONFIG_MODULES))]
     #[test]
     fn module_flb_state_goes_with_its_last_registration() -> Result {
         if !crate::enabled() {
@@ -560,7 +559,8 @@ mod tests {
         };
         let mut raw = module_flb(&ops)?;
         // SAFETY: the box outlives every use of the handle in this test, and
-        // its state is released before the box is freed (checked below).
+        // its state is released before the box is freed (checked below); its
+        // owner is no live module, but nothing here takes a reference on it.
         let flb = unsafe { Flb::from_raw(&mut *raw) }.ok_or(EINVAL)?;
         let luo = KBox::pin_init(Luo::new(), GFP_KERNEL)?;
         let fh = NO_FILES.handle();

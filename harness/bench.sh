@@ -8,8 +8,9 @@
 # instruction counts and repeat to within 0.01%), runs selftests/luo_bench.c
 # stage 1 (memfds written, PRESERVE_FD timed), kexecs into K again and runs
 # stage 2 (RETRIEVE_SESSION, RETRIEVE_FD, SESSION_FINISH timed, every written
-# byte checked).  Each kernel boots three times, so that one workload's
-# memory and sessions do not weigh on another's figures:
+# byte checked).  Each kernel boots once per group, so that one workload's
+# memory and sessions do not weigh on another's figures (and once more for
+# each scale count):
 #
 #   4k     the memfds filled with pwrite() (4 KiB folios), each in session
 #          "bench-4k", shmem THP off (the kernels' default);
@@ -29,7 +30,7 @@
 #
 # LUO_BENCH_WORK="NAME:SIZE:WRITTEN[:thp] ..." sets the memfds (default: 64
 # MiB, 256 MiB and 1 GiB dense, each with 4 KiB folios and THP, and a 1 GiB
-# one with 4 MiB written; empty: no memfd boots); LUO_BENCH_N="N ..." the counts of the scale boot
+# one with 4 MiB written; empty: no memfd boots); LUO_BENCH_N="N ..." the counts of the scale boots
 # (default "1000 8000"; empty: no scale boot); LUO_BENCH_IMPLS the kernels
 # (default "c rust"); LUO_VM_MEM the guest memory (default 6G: a C kernel
 # fills the holes of the sparse memfd, so the 4k boot preserves 2.3 GiB).
@@ -62,7 +63,7 @@ status=0
 # The boots of each kernel: "NAME ARGS...", ARGS those of luo_bench after
 # "-s STAGE -n 2".
 runs=()
-w4k="" wthp="" nargs=""
+w4k="" wthp=""
 for w in $work; do
 	case "$w" in
 	*:*:*:thp) wthp+=" -w $w" ;;
@@ -71,10 +72,11 @@ for w in $work; do
 	*) die "LUO_BENCH_WORK: '$w' is not NAME:SIZE:WRITTEN[:thp]" ;;
 	esac
 done
-for n in $counts; do nargs+=" -N $n"; done
 [ -n "$w4k" ] && runs+=("4k -S bench-4k$w4k")
 [ -n "$wthp" ] && runs+=("thp -S bench-thp$wthp")
-[ -n "$nargs" ] && runs+=("scale$nargs")
+# One scale boot per N, so that the sessions, names and slabs of one count
+# do not weigh on the figures of the next.
+for n in $counts; do runs+=("scale$n -N $n"); done
 [ ${#runs[@]} -gt 0 ] || die "nothing to run: LUO_BENCH_WORK and LUO_BENCH_N are both empty"
 for r in "${runs[@]}"; do
 	# luo_init passes at most 31 words of /test_args: "-s @STAGE@ -n 2" and the

@@ -3,6 +3,7 @@
 # make kernel: build one variant (LUO_IMPL=c or rust) out of tree.
 #
 #   c     the pristine 7.3.4 tree with the upstream C LUO: the reference
+#         (plus one test-only file, lib/tests/luo_test_handler.c, below)
 #   rust  a copy of the tree with this repository applied (harness/overlay.sh)
 #
 # Results (symlinks into $LUO_CACHE): build/<impl>/{bzImage,vmlinux,.config,
@@ -49,6 +50,17 @@ if [ "$impl" = rust ]; then
 else
 	note "LUO_IMPL=c: building the pristine tree (upstream C LUO, the reference)"
 fi
+
+# --- the test file handler, in both trees -----------------------------------------
+# selftests/luo_test_handler.c is built into either kernel as
+# lib/tests/luo_test_handler.c with CONFIG_LIVEUPDATE_TEST (7.3's LUO exports
+# nothing to modules); it registers only with "luo_test_handler" on the
+# command line.  The one addition to the reference tree: no LUO file changes.
+for f in luo_test_handler.c luo_test_handler.h; do
+	cmp -s "$ROOT/selftests/$f" "$src/lib/tests/$f" || cp "$ROOT/selftests/$f" "$src/lib/tests/$f"
+done
+line='obj-$(CONFIG_LIVEUPDATE_TEST) += luo_test_handler.o'
+grep -qxF "$line" "$src/lib/tests/Makefile" || echo "$line" >> "$src/lib/tests/Makefile"
 
 # --- configuration: allnoconfig + config/luo.config + upstream selftest config --
 mkdir -p "$obj"
