@@ -260,6 +260,11 @@ impl FileSet {
     /// Lets go of every file, last first, after `done` tells its handler and
     /// FLBs; its id, entry and references go with it.
     fn release_all(&mut self, luo: &Luo, done: impl Fn(&LuoFile)) {
+        // Most sessions hold no file: no call for them.
+        if self.files.is_empty() {
+            self.blocks.destroy();
+            return;
+        }
         while let Some(f) = self.files.pop() {
             done(&f);
             if let Some(file) = &f.state.file {

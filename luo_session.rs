@@ -146,7 +146,7 @@ struct SessionInner {
 }
 
 /// A session (`struct luo_session`).
-#[pin_data]
+#[pin_data(PinnedDrop)]
 pub(crate) struct Session {
     luo: &'static Luo,
     name: SessionName,
@@ -178,6 +178,23 @@ impl Session {
         buf[PREFIX.len()..PREFIX.len() + name.len()].copy_from_slice(name);
         let name = CStr::from_bytes_until_nul(&buf).map_err(|_| EINVAL)?;
         anon_inode::new_file(name, self.clone())
+    }
+}
+
+/// An outgoing session that goes away unpreserves its files, last first.  It goes away when the
+/// release of its file drops the last reference, after taking it off the outgoing list: nobody
+/// else can reach it then, so its lock is not taken (C takes it).
+#[pinned_drop]
+impl PinnedDrop for Session {
+    fn drop(self: Pin<&mut Self>) {
+        let this = self.project();
+        if *this.direction == Direction::Outgoing {
+            this.inner
+                .data_mut()
+                .get_mut()
+                .files
+                .unpreserve_all(this.luo);
+        }
     }
 }
 
@@ -454,10 +471,13 @@ impl AnonFileOps for Session {
                     .remove_exact(&this.name, |s| Arc::ptr_eq(s, &this));
             }
             Direction::Outgoing => {
-                this.inner.lock().files.unpreserve_all(this.luo);
                 ser.outgoing.write().remove(&this);
+                // The last reference: the files are unpreserved (`PinnedDrop`), under the
+                // serialization lock, as in C.
+                drop(this);
             }
         }
+        drop(ser);
         Ok(())
     }
 }

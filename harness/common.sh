@@ -42,8 +42,12 @@ impl_check() {
 	esac
 }
 impl_src() { if [ "$1" = c ]; then echo "$PRISTINE"; else echo "$RUST_TREE"; fi; }
-impl_obj() { echo "$LUO_CACHE/obj-$1"; }
-impl_out() { echo "$ROOT/build/$1"; }
+# DEBUG=1: the debug variant of either kernel (config/debug.config: KASAN,
+# kmemleak, DEBUG_LIST, fault injection), in directories of its own.
+DEBUG=${DEBUG:-}
+case "$DEBUG" in ''|0) DEBUG= ;; 1) ;; *) die "DEBUG must be 1 or unset, not '$DEBUG'" ;; esac
+impl_obj() { echo "$LUO_CACHE/obj-$1${DEBUG:+-debug}"; }
+impl_out() { echo "$ROOT/build/$1${DEBUG:+-debug}"; }
 
 # True when this repository carries the Rust LUO (otherwise the rust variant
 # is the C LUO built from the overlaid tree).
@@ -52,5 +56,5 @@ have_rust_luo() { [ -f "$ROOT/luo_core.rs" ]; }
 kmake() {
 	local impl=$1; shift
 	make -C "$(impl_src "$impl")" O="$(impl_obj "$impl")" LLVM=$LLVM_SUFFIX \
-		RUST_LIB_SRC="$RUST_LIB_SRC" LOCALVERSION=-luo-"$impl" "$@"
+		RUST_LIB_SRC="$RUST_LIB_SRC" LOCALVERSION=-luo-"$impl${DEBUG:+-debug}" "$@"
 }

@@ -68,6 +68,7 @@ frag=$obj/luo-fragment.config
 sel=$src/tools/testing/selftests/liveupdate
 extra=()
 [ "$impl" = rust ] && extra=("$ROOT/config/luo-rust.config")
+[ -n "$DEBUG" ] && extra+=("$ROOT/config/debug.config")
 cat "$ROOT/config/luo.config" "${extra[@]}" "$sel/config.x86_64" "$sel/config" > "$frag.new"
 if ! cmp -s "$frag.new" "$frag" || [ ! -f "$obj/.config" ]; then
 	note "configuring $obj (allnoconfig + fragment)"

@@ -307,10 +307,19 @@ impl<T: FromBytes + AsBytes> BlockSet<T> {
 
     /// Frees blocks not needed for `count` entries.
     pub(crate) fn shrink(&mut self, count: u64) {
-        if let Some(raw) = self.raw() {
-            // SAFETY: a valid block set (type invariant).
-            unsafe { bindings::kho_block_set_shrink(raw, count) }
+        let Some(raw) = self.raw() else {
+            return;
+        };
+        // SAFETY: a valid block set (type invariant); reading two fields.
+        let (blocks, per_block) = unsafe { ((*raw).nblocks, (*raw).count_per_block) };
+        // `kho_block_set_shrink()` frees the last block while the others hold `count`
+        // entries; most calls free nothing, and make no call.
+        let blocks = u64::try_from(blocks).unwrap_or(0);
+        if blocks == 0 || count > (blocks - 1).saturating_mul(per_block) {
+            return;
         }
+        // SAFETY: a valid block set (type invariant).
+        unsafe { bindings::kho_block_set_shrink(raw, count) }
     }
 
     /// Frees every block (unpreserving outgoing ones, restoring and freeing incoming ones).
