@@ -15,7 +15,7 @@
  * opens of /dev/liveupdate (EBUSY while it is open).  A keeper session
  * "fuzz-keep" with four memfds, made first, must come through untouched.
  *
- * Stage 1, round 1: CALLS calls (default 20000) over THREADS threads
+ * Stage 1, round 1: CALLS calls (default 50000) over THREADS threads
  *   (default 4), no kexec; then every fd the fuzzer made is closed, and
  *   the kernel must be back where it started: Shmem and nr_shmem as
  *   before the round, every name of the fuzzer's set free again (CREATE
@@ -54,7 +54,7 @@
 #define POOL 64
 
 static uint64_t seed = 1;
-static unsigned int calls = 20000, nthreads = 4;
+static unsigned int calls = 50000, nthreads = 4;
 static int luo_fd = -1;
 static int keep_fds[1 + KEEP_FILES];
 
@@ -291,15 +291,20 @@ static void run_threads(void)
 		pthread_join(th[t], NULL);
 }
 
+/*
+ * Closes every fd the fuzzer made: the pool, and the fds that raw ioctls
+ * (CREATE_SESSION, RETRIEVE_SESSION, RETRIEVE_FD) installed, which the pool
+ * never saw: every fd but the keeper's, the device and stdio.
+ */
 static void close_pool(void)
 {
 	int i;
 
-	for (i = 0; i < POOL; i++) {
-		if (pool[i] >= 0)
-			close(pool[i]);
+	for (i = 0; i < POOL; i++)
 		pool[i] = -1;
-	}
+	for (i = 3; i < 4096; i++)
+		if (!is_keeper(i))
+			close(i);
 }
 
 /* A field of /proc/meminfo (Shmem) or /proc/vmstat (nr_shmem), with the

@@ -11,7 +11,8 @@
  *      nesting of initramfs images);
  *   3. run /test_binary with the words of /test_args, "@STAGE@" replaced by N
  *      (or, when there is no /test_binary, an interactive /bin/sh);
- *   4. on success kexec into stage N+1, or end the VM after the last stage.
+ *   4. on a kernel with kmemleak (DEBUG=1), scan and print what leaked;
+ *   5. on success kexec into stage N+1, or end the VM after the last stage.
  *
  * Every outcome is printed as a "LUO-INIT:" line the harness looks for.
  */
@@ -154,6 +155,41 @@ static int run_test(int stage)
 	return WEXITSTATUS(status) ? -1 : 0;
 }
 
+/*
+ * On a kernel with kmemleak (DEBUG=1): the objects leaked so far, once
+ * they are old enough to count (kmemleak's minimum age is 5 s), as
+ * "LUO-KMEMLEAK: " lines after a "LUO-INIT: stage N kmemleak: M
+ * unreferenced objects" line.  Nothing without kmemleak.
+ */
+static void kmemleak_report(int stage)
+{
+	static char buf[1 << 16];
+	int fd = open("/sys/kernel/debug/kmemleak", O_RDWR), n = 0, objects = 0;
+	char *line, *save = NULL;
+	ssize_t len = 0, r;
+
+	if (fd < 0)
+		return;
+	sleep(6);
+	if (write(fd, "scan", 4) != 4) {
+		close(fd);
+		return;
+	}
+	lseek(fd, 0, SEEK_SET);
+	while (len < (ssize_t)sizeof(buf) - 1 &&
+	       (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += r;
+	buf[len] = '\0';
+	close(fd);
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (strstr(line, "unreferenced object"))
+			objects++;
+		if (n++ < 400)
+			printf("LUO-KMEMLEAK: %s\n", line);
+	}
+	printf("LUO-INIT: stage %d kmemleak: %d unreferenced objects\n", stage, objects);
+}
+
 int main(void)
 {
 	struct utsname u;
@@ -198,6 +234,7 @@ int main(void)
 		end_vm(0);
 	if (run_test(stage))
 		end_vm(0);
+	kmemleak_report(stage);
 	if (!has_next) {
 		printf("LUO-INIT: stage %d passed, all stages passed\n", stage);
 		end_vm(1);
