@@ -61,6 +61,7 @@ static int keep_fds[1 + KEEP_FILES];
 /* The fds the fuzzer made, shared by the threads. */
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static int pool[POOL];
+static char kinds[POOL];	/* 'm' memfd, 's' session fd, 'o' other */
 
 struct rng {
 	uint64_t s;
@@ -94,8 +95,8 @@ static int is_keeper(int fd)
 	return fd == luo_fd || fd <= 2;
 }
 
-/* Puts fd in a free pool slot, or closes it. */
-static void pool_add(struct rng *r, int fd)
+/* Puts fd, of kind 'm', 's' or 'o', in a free pool slot, or closes it. */
+static void pool_add_kind(struct rng *r, int fd, char kind)
 {
 	int i, start = below(r, POOL);
 
@@ -107,6 +108,7 @@ static void pool_add(struct rng *r, int fd)
 
 		if (*slot < 0) {
 			*slot = fd;
+			kinds[slot - pool] = kind;
 			fd = -1;
 			break;
 		}
@@ -114,6 +116,26 @@ static void pool_add(struct rng *r, int fd)
 	pthread_mutex_unlock(&pool_lock);
 	if (fd >= 0)
 		close(fd);
+}
+
+static void pool_add(struct rng *r, int fd)
+{
+	pool_add_kind(r, fd, 'o');
+}
+
+static int pick_fd(struct rng *r);
+
+/* A pool fd of kind 'm' or 's' (any fd if there is none). */
+static int pick_kind(struct rng *r, char kind)
+{
+	int i, start = below(r, POOL), fd = -1;
+
+	pthread_mutex_lock(&pool_lock);
+	for (i = 0; i < POOL && fd < 0; i++)
+		if (kinds[(start + i) % POOL] == kind)
+			fd = pool[(start + i) % POOL];
+	pthread_mutex_unlock(&pool_lock);
+	return fd >= 0 ? fd : pick_fd(r);
 }
 
 /* Some fd: from the pool, the device, a keeper's session, or a number. */
@@ -140,11 +162,12 @@ static int pick_fd(struct rng *r)
 static void new_file(struct rng *r)
 {
 	int sv[2], p[2], fd = -1;
-	char name[LIVEUPDATE_SESSION_NAME_LENGTH];
+	char name[LIVEUPDATE_SESSION_NAME_LENGTH], kind = 'o';
 
 	switch (below(r, 6)) {
 	case 0:
 	case 1:
+		kind = 'm';
 		fd = memfd_create("fuzz", below(r, 2) ? MFD_ALLOW_SEALING : 0);
 		if (fd >= 0 && below(r, 2))
 			ftruncate(fd, below(r, 4) * 4096 + below(r, 100));
@@ -167,11 +190,12 @@ static void new_file(struct rng *r)
 		fd = eventfd(0, 0);
 		break;
 	case 5:
+		kind = 's';
 		fuzz_name(name, below(r, NNAMES));
 		fd = luo_create_session(luo_fd, name);
 		break;
 	}
-	pool_add(r, fd);
+	pool_add_kind(r, fd, kind);
 }
 
 static void close_one(struct rng *r)
@@ -261,14 +285,21 @@ static void *fuzz_thread(void *arg)
 				close(fd);
 			break;
 		case 4:
-			luo_session_preserve_fd(pick_fd(&r), pick_fd(&r), below(&r, NTOKENS));
+			/* Half the time a memfd into a session. */
+			if (below(&r, 2))
+				luo_session_preserve_fd(pick_kind(&r, 's'), pick_kind(&r, 'm'),
+							below(&r, NTOKENS));
+			else
+				luo_session_preserve_fd(pick_fd(&r), pick_fd(&r),
+							below(&r, NTOKENS));
 			break;
 		case 5:
 			fuzz_name(name, below(&r, NNAMES));
-			pool_add(&r, luo_retrieve_session(luo_fd, name));
+			pool_add_kind(&r, luo_retrieve_session(luo_fd, name), 's');
 			break;
 		case 6:
-			pool_add(&r, luo_session_retrieve_fd(pick_fd(&r), below(&r, NTOKENS)));
+			pool_add_kind(&r, luo_session_retrieve_fd(pick_kind(&r, 's'),
+								  below(&r, NTOKENS)), 'm');
 			break;
 		case 7:
 			luo_session_finish(pick_fd(&r));
