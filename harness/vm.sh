@@ -119,12 +119,22 @@ run_vm() {
 	local log=$1 kernel=$2 initrd=$3 tmo=${4:-$VM_TIMEOUT}
 	local st=0
 	rm -f "$log"
-	# LUO_VM_MEM and LUO_QEMU_ARGS (words) are for make bench.
+	# LUO_VM_MEM and LUO_QEMU_ARGS (words) are for make bench.  A DEBUG=1
+	# kernel needs more: KHO sizes its scratch areas (where the next kernel
+	# boots) at twice the memory the kernel reserved, KASAN's shadow
+	# included, which 1 GiB cannot hold, and KHO (so LUO) turns itself off.
+	# Fixed sizes instead (low, global, per node), room for the next
+	# kernel's shadow.
+	local mem=${LUO_VM_MEM:-1G} extra=""
+	if [ -n "$DEBUG" ]; then
+		[ -z "${LUO_VM_MEM:-}" ] && mem=3G
+		extra="kho_scratch=64M,512M,256M"
+	fi
 	# shellcheck disable=SC2086
-	timeout --foreground -k 5 "$tmo" qemu-system-x86_64 -m "${LUO_VM_MEM:-1G}" -smp 2 \
+	timeout --foreground -k 5 "$tmo" qemu-system-x86_64 -m "$mem" -smp 2 \
 		-no-reboot ${LUO_QEMU_ARGS:-} \
 		-nographic -nodefaults -accel "$ACCEL" -serial "file:$log" \
-		-append "$CMDLINE_BASE ${LUO_EXTRA_CMDLINE:-}" -kernel "$kernel" \
+		-append "$CMDLINE_BASE $extra ${LUO_EXTRA_CMDLINE:-}" -kernel "$kernel" \
 		-initrd "$initrd" </dev/null >"$log.qemu" 2>&1 || st=$?
 	sed -i 's/\r$//' "$log" 2>/dev/null || true
 	user_view "$log" > "$log.user"
