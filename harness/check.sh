@@ -80,6 +80,10 @@ explain() {
 	tail -n 15 "$log" 2>/dev/null | sed 's/^/#     /' || true
 }
 
+# Any kernel report on a console: KASAN, UBSAN, BUG, Oops, WARNING, and on a
+# DEBUG=1 kernel what kmemleak found after a stage (luo_init).
+KERNEL_REPORTS='BUG: |WARNING:|Oops|KASAN|UBSAN|general protection fault|kernel BUG at|LUO-INIT: stage [0-9]+ kmemleak: [1-9]'
+
 kernel=$(impl_out "$impl")/bzImage
 tdir=$ROOT/build/tests/$impl
 src=$(impl_src "$impl")
@@ -456,8 +460,8 @@ if selected hardening; then
 		want_warned="the C reference's refcount_t underflow warning"
 		[ "$warned" -gt 0 ] && warned=ok
 	else
-		warned=$(grep -c "WARNING:" "$log" || true)
-		want_warned="no WARNING on the console"
+		warned=$(grep -cE "$KERNEL_REPORTS" "$log" || true)
+		want_warned="no kernel report on the console"
 		[ "$warned" = 0 ] && warned=ok
 	fi
 	if grep -q "LUO-INIT: stage 2 passed, all stages passed" "$log.user" 2>/dev/null &&
@@ -465,7 +469,7 @@ if selected hardening; then
 		ok "harden: both stages ran to the end ($order order of unfreezes; $want_warned)"
 	elif [ "$warned" != ok ]; then
 		notok "harden: expected $want_warned"
-		grep -m3 -A3 "WARNING:" "$log" | sed 's/^/#   /' || true
+		grep -m3 -A3 -E "$KERNEL_REPORTS" "$log" | sed 's/^/#   /' || true
 	else
 		notok "harden: the stages did not all pass ($relayed of 11 tests reported)"
 		grep -E '^(Bail out!|# )|LUO-INIT: .*(status|killed|FAILED)' "$log.user" 2>/dev/null | head -8 | sed 's/^/#   /' || true
@@ -482,7 +486,7 @@ fi
 # names are back where they were; a second round is cut by the kexec at a
 # random point; the next kernel gets a keeper session whole, drains what the
 # fuzzer left (Shmem back again), and a normal live update follows.  No
-# WARNING, BUG or Oops on the console.
+# kernel report (KERNEL_REPORTS, above) on the console.
 if selected fuzz; then
 	group_begin fuzz
 	log=$logs/fuzz-$impl.log st=0
@@ -490,13 +494,13 @@ if selected fuzz; then
 	mk_chain_initrd "$tdir/fuzz-$impl.cpio" "$tdir/luo_fuzz" "$fuzz_args" "$impl" "$impl"
 	run_vm "$log" "$kernel" "$tdir/fuzz-$impl.cpio" || st=$?
 	relay_guest_tests "$log" fuzz
-	reports=$(grep -cE "WARNING:|BUG:|Oops|general protection" "$log" || true)
+	reports=$(grep -cE "$KERNEL_REPORTS" "$log" || true)
 	if grep -q "LUO-INIT: stage 3 passed, all stages passed" "$log.user" 2>/dev/null &&
 	   [ "$relayed" = 10 ] && [ "$reports" = 0 ]; then
 		ok "fuzz: three stages ran to the end (seed ${LUO_FUZZ_SEED:-1}), no kernel report"
 	else
 		notok "fuzz: the stages did not all pass ($relayed of 10 tests reported, $reports kernel reports)"
-		grep -m3 -A3 -E "WARNING:|BUG:|Oops" "$log" | sed 's/^/#   /' || true
+		grep -m3 -A3 -E "$KERNEL_REPORTS" "$log" | sed 's/^/#   /' || true
 		grep -E '^(Bail out!|# )|LUO-INIT: .*(status|killed|FAILED)' "$log.user" 2>/dev/null | head -8 | sed 's/^/#   /' || true
 		explain "$log" "$st"
 	fi
@@ -542,7 +546,6 @@ own_stages() {
 	awk -v tag="-luo-$impl${DEBUG:+-debug} " '/Linux version / { mine = index($0, tag) > 0 } mine' "$1"
 }
 LOCK_REPORTS='WARNING: possible|WARNING: inconsistent|INFO: trying to register non-static key|DEBUG_LOCKS_WARN_ON|DEBUG_RWSEMS_WARN_ON|BUG: sleeping function|BUG: scheduling while atomic|BUG: key .* has not been registered|WARNING: bad unlock balance|WARNING: held lock freed|INFO: possible recursive locking'
-KERNEL_REPORTS='BUG: |WARNING:|Oops|KASAN|UBSAN|general protection fault|kernel BUG at|LUO-INIT: stage [0-9]+ kmemleak: [1-9]'
 if selected lockdep; then
 	group_begin lockdep
 	if [ "$impl" = rust ] && have_rust_luo; then
@@ -579,10 +582,9 @@ if selected lockdep; then
 	for f in "${bad[@]}"; do
 		own_stages "$logs/$f" | grep -m1 -E -A12 "$LOCK_REPORTS" | sed 's/^/#   /'
 	done
-	# Any other kernel report: KASAN, UBSAN, BUG, Oops, WARNING, and on a
-	# DEBUG=1 kernel what kmemleak found after each stage (luo_init).  The
-	# one report a test provokes on purpose is named here: C's refcount_t
-	# underflow in the hardening group (the FLB nobody asks for).
+	# Any other kernel report ($KERNEL_REPORTS, above).  The one report a
+	# test provokes on purpose is named here: C's refcount_t underflow in
+	# the hardening group (the FLB nobody asks for).
 	bad=() nlogs=0
 	while read -r f; do
 		nlogs=$((nlogs + 1))
