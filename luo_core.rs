@@ -30,6 +30,7 @@ use kernel::{
 mod capi;
 mod luo_file;
 mod luo_flb;
+mod luo_handover;
 mod luo_index;
 mod luo_session;
 mod staging;
@@ -215,12 +216,16 @@ fn early_startup(luo: &Luo) -> Result {
         pr_err!("LUO state is too small ({} < {})\n", len, size);
         return Err(EINVAL);
     }
-    let luo_ser = kho::Incoming::<LuoSer>::adopt(addr, len)?;
+    let luo_ser = kho::Incoming::<LuoSer>::adopt(addr, len).inspect_err(|bad| {
+        pr_err!("LUO state at {:#x}: {bad}\n", addr.pa());
+    })?;
     // strncmp(compatible, LUO_ABI_COMPATIBLE, LUO_ABI_COMPAT_LEN).
     if abi::c_str_bytes(&luo_ser.compatible) != abi::COMPATIBLE.to_bytes() {
         pr_err!("LUO state is incompatible with '{}'\n", abi::COMPATIBLE);
         return Err(EINVAL);
     }
+    // Nothing is used before all of it has been checked.
+    luo_handover::check(&luo_ser, addr)?;
 
     let num = luo_ser.liveupdate_num;
     LIVEUPDATE_NUM.store(num, Relaxed);

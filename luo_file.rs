@@ -338,8 +338,14 @@ impl FileSet {
         if let Some(res) = f.state.retrieve.tried() {
             return res.and_then(|()| f.state.file.clone().ok_or(ENOENT));
         }
-        let file = f.fh.retrieve(&f.state);
-        let file = f.state.retrieve.record(file)?;
+        // Room to track the file, made first: nothing is retrieved without it.
+        luo.preserved.lock().0.reserve()?;
+        let file = match f.fh.retrieve(&f.state) {
+            // The handler consumed nothing: the file may be retrieved again later (C remembers
+            // every failure, and a transient ENOMEM loses the file).
+            Err((e, false)) => return Err(e),
+            res => f.state.retrieve.record(res.map_err(|(e, _)| e))?,
+        };
         if luo.preserved.lock().mark(f.fh.id_of(&file)).is_err() {
             pr_warn!("Retrieved file is already tracked as preserved\n");
         }

@@ -29,7 +29,7 @@ use kernel::{
 };
 
 /// Pages of the serialized FLB array.
-const FLB_PGCNT: usize = 1;
+pub(crate) const FLB_PGCNT: usize = 1;
 
 /// How many FLBs fit in the serialized array (`LUO_FLB_MAX`).
 pub(crate) const FLB_MAX: usize =
@@ -278,7 +278,7 @@ pub(crate) fn setup_incoming(luo: &Luo, addr: kho::HandoverAddr) {
     }
     match kho::Incoming::adopt(addr, FLB_PGCNT * PAGE_SIZE) {
         Ok(header) => luo.flb_headers.lock().incoming = Some(header),
-        Err(e) => pr_warn!("Cannot adopt the FLB array: {:?}\n", e),
+        Err(bad) => pr_warn!("Cannot adopt the FLB array: {bad}\n"),
     }
 }
 

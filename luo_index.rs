@@ -10,7 +10,14 @@
 //! one vector of slots (a removed entry leaves a hole, squeezed out once holes
 //! outnumber entries), and an open-addressing index holds slot numbers.
 
-use kernel::prelude::*;
+use crate::staging::random;
+use kernel::{
+    prelude::*,
+    sync::atomic::{
+        Atomic,
+        Relaxed, //
+    },
+};
 
 /// What a [`Table`] holds: values with a key.
 pub(crate) trait Keyed {
@@ -24,18 +31,44 @@ pub(crate) trait Keyed {
     fn hash(key: &Self::Key) -> u64;
 }
 
-/// FNV-1a over `bytes`, for [`Keyed::hash`] of byte-string keys.
-pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    })
+/// The key of this boot's hashes, random, so that keys chosen to collide (names or tokens in a
+/// handover, which [`Table`]s of the next kernel index) cannot be chosen in advance; 0 until the
+/// first hash draws it.
+static SEED: Atomic<u64> = Atomic::new(0);
+
+/// This boot's hash key, drawn on first use (never 0).
+fn seed() -> u64 {
+    let seed = SEED.load(Relaxed);
+    if seed != 0 {
+        return seed;
+    }
+    let new = random::get_random_u64() | 1;
+    // A concurrent first use may have drawn its own: the first one stored wins.
+    match SEED.cmpxchg(0, new, Relaxed) {
+        Ok(_) => new,
+        Err(old) => old,
+    }
 }
 
-/// A multiplicative (Fibonacci) hash of `key`, for [`Keyed::hash`] of
-/// integer keys (tokens, ids).
+/// The finalizer of MurmurHash3 (`fmix64`): every bit of `h` reaches every bit of the result.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// FNV-1a over `bytes` from this boot's key, mixed, for [`Keyed::hash`] of byte-string keys.
+pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
+    mix(bytes.iter().fold(seed() ^ 0xcbf2_9ce4_8422_2325, |h, &b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    }))
+}
+
+/// `key` with this boot's key, mixed, for [`Keyed::hash`] of integer keys (tokens, ids).
 pub(crate) fn hash_u64(key: u64) -> u64 {
-    let h = key.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    h ^ (h >> 32)
+    mix(key ^ seed())
 }
 
 /// An index entry that never held a slot: a lookup stops here.

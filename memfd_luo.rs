@@ -42,11 +42,14 @@ use abi::{
     MemfdSer, //
 };
 use staging::{
-    folio::PinnedFolio,
+    folio::{
+        PinnedFolio,
+        UniqueFolio, //
+    },
     initcall::builtin_init,
     kho,
     kho_folio::{
-        IncomingVmalloc,
+        HandedVmalloc,
         PreservedFolios,
         PreservedVmalloc,
         RestoreBatch, //
@@ -254,18 +257,14 @@ impl MemfdLuo {
         Ok(p)
     }
 
-    /// Inserts the handed-over folios into `memfd`, [`BATCH`] at a time;
-    /// on error the folios not inserted yet are restored and freed, as C
-    /// does.
-    fn restore_folios(memfd: &mut NewMemfd, array: &IncomingVmalloc<FolioSer>) -> Result {
+    /// Inserts the handed-over folios into `memfd`, [`BATCH`] at a time, through `folios` (room
+    /// for a batch); on error the folios not inserted yet are restored and freed, as C does.
+    fn restore_folios(
+        memfd: &mut NewMemfd,
+        array: &HandedVmalloc<FolioSer>,
+        mut folios: KVec<UniqueFolio>,
+    ) -> Result {
         let mut entries = array.iter().filter_map(|e| Some((e.folio_addr()?, e)));
-        let mut folios = match KVec::with_capacity(BATCH, GFP_KERNEL) {
-            Ok(f) => f,
-            Err(e) => {
-                discard(entries.map(|(_, e)| e));
-                return Err(e.into());
-            }
-        };
         let mut batch = RestoreBatch::<BATCH>::new();
         let (mut indices, mut flags) = ([0; BATCH], [0; BATCH]);
         let mut res = Ok(());
@@ -330,13 +329,94 @@ impl MemfdLuo {
     }
 }
 
-/// Restores and frees the folios of `entries`.
+/// Restores and frees the folios of `entries`; an entry whose folio KHO does not hold (a corrupt
+/// one, checked first) is skipped.
 fn discard(entries: impl Iterator<Item = kho::Handed<FolioSer>>) {
     for e in entries {
+        if e.folio_addr().is_some_and(|a| a.preserved_order().is_err()) {
+            continue;
+        }
         if let Err(phys) = e.restore() {
             pr_warn!("Unable to restore folio at physical address: {:x}\n", phys);
         }
     }
+}
+
+/// Checks what the previous kernel handed over for a memfd before any of it is used, and restores
+/// its folio array (`None` for a memfd without folios).
+///
+/// The size must be a file size; the folio array must hold `nr_folios` entries; each folio must
+/// be memory KHO preserved, start at an index aligned to its size, inside the file and after the
+/// previous folio, with known flags.  C checks none of this (it reads past the array for a large
+/// `nr_folios`, and inserts folios at any index).  On a fault, logged, the folios that are
+/// preserved are freed, and the memfd fails with EINVAL (EIO for a folio KHO does not hold, as in
+/// C): only this file is lost.
+fn check(ser: &kho::Incoming<MemfdSer>) -> Result<Option<HandedVmalloc<FolioSer>>> {
+    let (size, nr) = (ser.size, ser.nr_folios);
+    if nr > ser.folio_capacity() {
+        // The array cannot be trusted: its folios stay preserved (reserved).
+        pr_err!("{} folios do not fit in an array of {}\n", nr, ser.folio_capacity());
+        return Err(EINVAL);
+    }
+    let array = if nr == 0 {
+        None
+    } else {
+        match ser.folio_array() {
+            Ok(array) => Some(array),
+            Err(f) => {
+                pr_err!("folio array: {} at {:#x}\n", f.what, f.pa);
+                return Err(EINVAL);
+            }
+        }
+    };
+    // MAX_LFS_FILESIZE on 64-bit.
+    let fault = if size > i64::MAX as u64 {
+        pr_err!("file size {:#x} is not a file size\n", size);
+        Some(EINVAL)
+    } else {
+        array.as_ref().and_then(|a| check_folios(a, size))
+    };
+    match (fault, array) {
+        (None, array) => Ok(array),
+        (Some(e), array) => {
+            if let Some(array) = array {
+                discard(array.iter());
+                array.free();
+            }
+            Err(e)
+        }
+    }
+}
+
+/// The fault of the first folio entry that is wrong (see [`check`]).
+fn check_folios(array: &HandedVmalloc<FolioSer>, size: u64) -> Option<Error> {
+    let pages = size.div_ceil(PAGE_SIZE as u64);
+    let mut next = 0;
+    for (i, e) in array.iter().enumerate() {
+        let Some(addr) = e.folio_addr() else {
+            continue;
+        };
+        let Ok(order) = addr.preserved_order() else {
+            pr_err!("folio {} at {:#x} is not memory KHO preserved\n", i, addr.pa());
+            return Some(EIO);
+        };
+        let (index, nr_pages) = (e.index(), 1u64 << order);
+        let fault = if e.flags() & !FOLIO_FLAGS != 0 {
+            "has unknown flags"
+        } else if index % nr_pages != 0 {
+            "is not aligned to its size"
+        } else if index >= pages {
+            "is past the end of the file"
+        } else if index < next {
+            "overlaps the folio before it"
+        } else {
+            next = index + nr_pages;
+            continue;
+        };
+        pr_err!("folio {} at index {:#x} (order {}) {}\n", i, index, order, fault);
+        return Some(EINVAL);
+    }
+    None
 }
 
 impl FileOps for MemfdLuo {
@@ -393,18 +473,39 @@ impl FileOps for MemfdLuo {
         drop(args.take_private());
     }
 
+    /// Checks what the previous kernel handed over, makes the memfd and its batch first, and only
+    /// then restores folios: a failure before that (an allocation: the memfd's inode, dentry and
+    /// file) consumed nothing, and LUO lets the file be retrieved again ([`FileOps::RETRYABLE_RETRIEVE`]);
+    /// C frees the handed-over state on any failure, so a transient ENOMEM loses the memfd.  A
+    /// failure after it, or a corrupt handover, is final (the handle set to 0), as in C.
     fn retrieve(args: &mut OpArgs<'_, KBox<Preserved>>) -> Result<ARef<File>> {
-        let ser = abi::incoming(args.data())?;
-        let res = Self::restore(&ser).and_then(|mut memfd| {
-            if ser.nr_folios != 0 {
-                let array = ser.folio_array().ok_or(EINVAL)?;
-                Self::restore_folios(&mut memfd, &array)?;
+        let ser = abi::incoming(args.data()).inspect_err(|_| args.set_data(0))?;
+        let array = match check(&ser) {
+            Ok(array) => array,
+            Err(e) => {
+                ser.free();
+                args.set_data(0);
+                return Err(e);
             }
-            Ok(memfd.into_file())
-        });
+        };
+        // Nothing is consumed until the folios are restored.
+        let mut memfd = Self::restore(&ser)?;
+        let folios = KVec::with_capacity(BATCH, GFP_KERNEL)?;
+        if let Some(array) = array {
+            // On error the folios not inserted are freed, as C does.
+            let res = Self::restore_folios(&mut memfd, &array, folios);
+            array.free();
+            if let Err(e) = res {
+                ser.free();
+                args.set_data(0);
+                return Err(e);
+            }
+        }
         ser.free();
-        res
+        Ok(memfd.into_file())
     }
+
+    const RETRYABLE_RETRIEVE: bool = true;
 
     fn finish(args: &mut OpArgs<'_, KBox<Preserved>>) {
         // A retrieved file owns its folios, and a failed retrieve freed
@@ -415,9 +516,10 @@ impl FileOps for MemfdLuo {
         let Ok(ser) = abi::incoming(args.data()) else {
             return;
         };
-        if ser.nr_folios != 0 {
-            if let Some(array) = ser.folio_array() {
+        if ser.nr_folios != 0 && ser.nr_folios <= ser.folio_capacity() {
+            if let Ok(array) = ser.folio_array() {
                 discard(array.iter());
+                array.free();
             }
         }
         ser.free();

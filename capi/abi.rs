@@ -31,6 +31,7 @@ plain_bytes!(
     luo_file_ser: 64,
     luo_flb_header_ser: 16,
     luo_flb_ser: 64,
+    kho_block_header_ser: 16,
     liveupdate_ioctl_create_session: 72,
     liveupdate_ioctl_retrieve_session: 72,
     liveupdate_session_preserve_fd: 16,
@@ -49,6 +50,18 @@ pub(crate) type FileSer = Abi<bindings::luo_file_ser>;
 pub(crate) type FlbHeaderSer = Abi<bindings::luo_flb_header_ser>;
 /// `struct luo_flb_ser`, one preserved FLB.
 pub(crate) type FlbSer = Abi<bindings::luo_flb_ser>;
+/// `struct kho_block_header_ser`, the header of a block of session or file entries.
+pub(crate) type BlockHeaderSer = Abi<bindings::kho_block_header_ser>;
+
+/// Bytes of a block of entries (`KHO_BLOCK_SIZE`).
+pub(crate) const BLOCK_SIZE: usize = kernel::page::PAGE_SIZE;
+/// Blocks in a chain at most (`KHO_MAX_BLOCKS`, private to kho_block.c).
+pub(crate) const MAX_BLOCKS: usize = 10000;
+
+/// Entries of `T` a block holds (`count_per_block` of `kho_block_set_init()`).
+pub(crate) const fn per_block<T>() -> u64 {
+    ((BLOCK_SIZE - size_of::<BlockHeaderSer>()) / size_of::<T>()) as u64
+}
 
 /// Turns a `#define` string of a C header into a `&CStr` at compile time.
 const fn c_define(s: &'static [u8]) -> &'static CStr {
@@ -93,6 +106,8 @@ static_assert!(offset_of!(bindings::luo_session_ser, file_set_ser) == 64);
 static_assert!(offset_of!(bindings::luo_flb_header_ser, count) == 8);
 static_assert!(offset_of!(bindings::luo_flb_ser, data) == 48);
 static_assert!(offset_of!(bindings::luo_flb_ser, count) == 56);
+static_assert!(offset_of!(bindings::kho_block_header_ser, count) == 8);
+static_assert!(per_block::<SessionSer>() == 51 && per_block::<FileSer>() == 63);
 
 impl Incoming<LuoSer> {
     /// The head of the session entries' block chain (`sessions_pa`).
@@ -107,6 +122,15 @@ impl Incoming<LuoSer> {
         // SAFETY: read from the handed-over `luo_ser`, whose `flbs_pa` luo.h declares an allocation
         // holding a `struct luo_flb_header_ser` and its entries (or 0).
         unsafe { HandoverAddr::new(self.flbs_pa) }
+    }
+}
+
+impl Incoming<BlockHeaderSer> {
+    /// The next block of the chain (`next`; 0 after the last).
+    pub(crate) fn next(&self) -> HandoverAddr {
+        // SAFETY: read from a handed-over block header, whose `next` block.h declares the next
+        // block of the same chain (or 0).
+        unsafe { HandoverAddr::new(self.next) }
     }
 }
 

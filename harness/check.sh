@@ -22,6 +22,10 @@
 #              closed while the reboot freezes them; an FLB nobody asks for
 #   fuzz       selftests/luo_fuzz.c: a seeded ioctl fuzzer from four
 #              threads, then counters back; a kexec in the middle of it
+#   fault      selftests/luo_fault.c: each allocation of each LUO call
+#              failed in turn (fail-nth), across one live update
+#   corrupt    selftests/luo_corrupt.c: the handed-over state corrupted
+#              at kexec in 27 ways, one run each
 #   boot       liveupdate=off and kho=off
 #   lockdep    rust: LUO used before its own initcall; both: no lockdep
 #              or atomic-sleep report in any console log of the run, nor
@@ -45,7 +49,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-all_groups="kselftest kunit kexec flb chain errno leak scale edge hardening fuzz boot lockdep lint symbols harness docs"
+all_groups="kselftest kunit kexec flb chain errno leak scale edge hardening fuzz fault corrupt boot lockdep lint symbols harness docs"
 groups=${LUO_TESTS:-$all_groups}
 selected_groups=""
 for g in $groups; do
@@ -504,6 +508,147 @@ if selected fuzz; then
 		grep -E '^(Bail out!|# )|LUO-INIT: .*(status|killed|FAILED)' "$log.user" 2>/dev/null | head -8 | sed 's/^/#   /' || true
 		explain "$log" "$st"
 	fi
+	group_end
+fi
+
+# --- project tests: fault -------------------------------------------------------------------
+# selftests/luo_fault.c, two stages across one kexec: every allocation of
+# CREATE_SESSION, PRESERVE_FD, a session's close, the reboot serialization,
+# RETRIEVE_SESSION, RETRIEVE_FD, FINISH and an incoming close is failed in
+# turn (/proc/thread-self/fail-nth with failslab and fail_page_alloc); each
+# call must fail with ENOMEM or succeed, leave the state as it was and work
+# when retried; Shmem is back at the end of each stage.  -o c expects the C
+# reference's RETRIEVE_FD: a failed retrieve is remembered, its memfd lost.
+if selected fault; then
+	group_begin fault
+	log=$logs/fault-$impl.log st=0
+	mk_chain_initrd "$tdir/fault-$impl.cpio" "$tdir/luo_fault" "-s @STAGE@ -n 2 -o $impl" "$impl"
+	run_vm "$log" "$kernel" "$tdir/fault-$impl.cpio" || st=$?
+	relay_guest_tests "$log" fault
+	reports=$(grep -cE "$KERNEL_REPORTS" "$log" || true)
+	injected=$(grep -c "FAULT_INJECTION: forcing a failure" "$log" || true)
+	if grep -q "LUO-INIT: stage 2 passed, all stages passed" "$log.user" 2>/dev/null &&
+	   [ "$relayed" = 11 ] && [ "$reports" = 0 ]; then
+		ok "fault: both stages ran to the end ($injected faults logged by the kernel), no kernel report"
+	else
+		notok "fault: the stages did not all pass ($relayed of 11 tests reported, $reports kernel reports)"
+		grep -m3 -A12 -E "$KERNEL_REPORTS" "$log" | sed 's/^/#   /' || true
+		grep -E '^(Bail out!|# )|LUO-INIT: .*(status|killed|FAILED)' "$log.user" 2>/dev/null | head -8 | sed 's/^/#   /' || true
+		explain "$log" "$st"
+	fi
+	group_end
+fi
+
+# --- project tests: corrupt -----------------------------------------------------------------
+# selftests/luo_corrupt.c with the corruption knob of the test handler
+# (selftests/luo_test_handler.c): one corruption of the handed-over state,
+# written by a reboot notifier after LUO serialized it, per two-stage run
+# (notes/handover-validation.md, section 3.4 has the K numbers).  The Rust
+# LUO checks everything before use (luo_handover.rs, memfd_luo.rs): a
+# structural fault is logged, check by check, and the boot panics
+# (luo_restore_fail()); a fault in a memfd's own data costs that memfd
+# only.  The C reference is held to what it was seen to do (README).
+# Each entry: K number | what the Rust kernel must do | the line it must
+# log (ERE) | what the C kernel does.  An outcome is "panic", or what
+# stage 2 saw: "open=ERRNO", or the tokens that did not come back intact
+# ("b3=EINVAL"; "intact" when all did).
+corrupt_cases=(
+	"1|panic|LUO state is incompatible with 'luo-v5'|panic"
+	"3|panic|LUO state is too small \(8 < 32\)|panic"
+	"4|panic|session block at 0x[0-9a-f]+: not memory KHO preserved|C4"
+	"5|panic|session block at 0x[0-9a-f]+: not memory KHO preserved|C5"
+	"6|panic|session block at 0x[0-9a-f]+ contains invalid entry count: 0|panic"
+	"7|panic|session block at 0x[0-9a-f]+ contains invalid entry count: 52|panic"
+	"8|panic|session block at 0x[0-9a-f]+ is reached twice|panic"
+	"9|panic|is there twice|is reached twice|C9"
+	"10|panic|file block at 0x[0-9a-f]+ is reached twice|C10"
+	"11|panic|session name 'corrupt-[ac]' is there twice|C11"
+	"12|panic|session name 'corrupt-bx+' is empty or not terminated|C12"
+	"13|panic|session name '' is empty or not terminated|C13"
+	"14|panic|session 'corrupt-b': file count mismatch: expected 4, found 3|C14"
+	"15|panic|session 'corrupt-b' has 3 files but no file block|C15"
+	"16|panic|file block at 0x[0-9a-f]+ contains invalid entry count: 64|C16"
+	"17|panic|session 'corrupt-b': file handler 'memfd-v2A+' is empty or not terminated|C17"
+	"18|panic|session 'corrupt-b': token [12] is there twice|C18"
+	"19|b3=EINVAL|memfd_luo: serialized memfd at 0x0: no address|C19"
+	"20|b3=EINVAL|memfd_luo: [0-9]+ folios do not fit in an array of [0-9]+|C20"
+	"21|b3=EIO|memfd_luo: folio 0 at 0x[0-9a-f]+ is not memory KHO preserved|C21"
+	"22|b3=EINVAL|memfd_luo: folio 1 at index 0x0 \(order [0-9]+\) overlaps the folio before it|C22"
+	"23|b3=EINVAL|memfd_luo: folio [0-9]+ at index 0x[0-9a-f]+ \(order [0-9]+\) is past the end of the file|C23"
+	"25|b3=EINVAL|memfd_luo: file size 0x8000000000000000 is not a file size|C25"
+	"26|panic|FLB array at 0x[0-9a-f]+: 1000 entries, more than 63|C26"
+	"27|panic|FLB array at 0x[0-9a-f]+: 7 pages, not 1|C27"
+	"28|panic|FLB '[^']+': invalid count 0|C28"
+	"29|panic|FLB array at 0x[0-9a-f]+: not memory KHO preserved|C29"
+)
+
+# What a corrupt run came to (see above), from its console log.
+corrupt_outcome() {
+	local log=$1 open bad
+	if grep -q "Kernel panic" "$log"; then
+		echo panic
+		return
+	fi
+	open=$(sed -nE 's/^(not )?ok [0-9]+ open \/dev\/liveupdate: (.*)$/\2/p' "$log.user" | head -1)
+	if [ "$open" != ok ]; then
+		echo "open=${open:-none}"
+		return
+	fi
+	bad=$(sed -nE 's/^not ok [0-9]+ corrupt-(.)[^ ]* token ([0-9]+): ([A-Za-z0-9]+).*/\1\2=\3/p' "$log.user" |
+	      tr '\n' ' ' | sed 's/ $//')
+	echo "${bad:-intact}"
+}
+
+if selected corrupt; then
+	group_begin corrupt
+	pids=() n=0
+	for c in "${corrupt_cases[@]}"; do
+		k=${c%%|*}
+		log=$logs/corrupt-K$k-$impl.log
+		mk_chain_initrd "$tdir/corrupt-K$k-$impl.cpio" "$tdir/luo_corrupt" "-s @STAGE@ -n 2 -m $k" "$impl"
+		# Two VMs at a time.
+		( LUO_EXTRA_CMDLINE="luo_test_handler ${LUO_EXTRA_CMDLINE:-}" \
+			run_vm "$log" "$kernel" "$tdir/corrupt-K$k-$impl.cpio" || true ) &
+		pids+=($!)
+		n=$((n + 1))
+		if [ ${#pids[@]} -ge 2 ]; then
+			wait "${pids[0]}"
+			pids=("${pids[@]:1}")
+		fi
+	done
+	wait
+	for c in "${corrupt_cases[@]}"; do
+		IFS='|' read -r k want re want_c <<<"$c"
+		# K9's line has an alternative (two fields).
+		if [ "$k" = 9 ]; then
+			IFS='|' read -r k want re1 re2 want_c <<<"$c"
+			re="$re1|$re2"
+		fi
+		log=$logs/corrupt-K$k-$impl.log
+		got=$(corrupt_outcome "$log")
+		what=$(grep -m1 -oE "luo_test_handler: corrupted K$k \([^)]*\)" "$log" | sed 's/.*(\(.*\))/\1/')
+		if [ -z "$what" ]; then
+			notok "corrupt K$k: the knob did not fire (no 'corrupted K$k' line)"
+			grep -m2 "luo_test_handler" "$log" | sed 's/^/#   /' || true
+			continue
+		fi
+		reports=$(sed -n '/luo_test_handler: corrupted/,$p' "$log" | grep -cE "$KERNEL_REPORTS" || true)
+		if [ "$impl" = c ]; then
+			if [ "$got" = "$want_c" ]; then
+				ok "corrupt K$k ($what): C reference: $got"
+			else
+				notok "corrupt K$k ($what): C reference: $got, was $want_c"
+			fi
+			continue
+		fi
+		# The others must come back intact: only the target (b3) may fail.
+		if [ "$got" = "$want" ] && grep -qE "$re" "$log" && [ "$reports" = 0 ]; then
+			ok "corrupt K$k ($what): $got, after '$(grep -m1 -oE "$re" "$log")'"
+		else
+			notok "corrupt K$k ($what): $got (want $want), $reports kernel reports, check line found: $(grep -cE "$re" "$log" || true)"
+			grep -E "luo: |memfd_luo: |Kernel panic|$KERNEL_REPORTS" "$log" | head -6 | sed 's/^/#   /' || true
+		fi
+	done
 	group_end
 fi
 

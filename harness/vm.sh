@@ -24,7 +24,7 @@ build_guest_programs() {
 	# library (kselftest.h, lu_utils.c), as the upstream kselftest below.
 	guest_cc "$impl" "$d/luo_init" "$ROOT/selftests/luo_init.c"
 	local p
-	for p in luo_chain luo_errno luo_leak luo_probe luo_bench luo_scale luo_edge luo_harden luo_fuzz; do
+	for p in luo_chain luo_errno luo_leak luo_probe luo_bench luo_scale luo_edge luo_harden luo_fuzz luo_fault luo_corrupt; do
 		guest_cc "$impl" "$d/$p" -D_GNU_SOURCE= -Wno-unused-function \
 			-I "$sel/lib/include" -I "$src/tools/testing/selftests" \
 			"$ROOT/selftests/$p.c" "$sel/lib/lu_utils.c"

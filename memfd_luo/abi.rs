@@ -10,7 +10,10 @@
 use core::mem::offset_of;
 use kernel::{
     bindings,
-    page::PAGE_SHIFT,
+    page::{
+        PAGE_SHIFT,
+        PAGE_SIZE, //
+    },
     prelude::*,
     transmute::{
         AsBytes,
@@ -28,7 +31,8 @@ use crate::staging::{
     },
     kho_folio::{
         self,
-        IncomingVmalloc, //
+        HandedVmalloc,
+        VmallocFault, //
     },
 };
 
@@ -140,14 +144,18 @@ impl Handed<FolioSer> {
 }
 
 impl Incoming<MemfdSer> {
-    /// The folio array, restored (`kho_restore_vmalloc()`): `None` if KHO
-    /// cannot restore it.
-    pub(crate) fn folio_array(&self) -> Option<IncomingVmalloc<FolioSer>> {
+    /// How many folio entries the folio array's pages hold.
+    pub(crate) fn folio_capacity(&self) -> u64 {
+        let pages = self.folios.total_pages;
+        u64::from(pages) * (PAGE_SIZE / size_of::<FolioSer>()) as u64
+    }
+
+    /// The folio array, checked and read in place.
+    pub(crate) fn folio_array(&self) -> core::result::Result<HandedVmalloc<FolioSer>, VmallocFault> {
         let desc = self.folios;
-        // `self` is adopted once, so the array is restored once.
-        // SAFETY: `folios` of a handed-over `memfd_luo_ser`, which memfd.h
+        // SAFETY: `folios` of a handed-over `memfd_luo_ser` (adopted once), which memfd.h
         // declares the descriptor of its folio array's preservation.
-        unsafe { IncomingVmalloc::<FolioSer>::restore(desc, self.nr_folios) }
+        unsafe { HandedVmalloc::<FolioSer>::new(&desc, self.nr_folios) }
     }
 }
 
@@ -158,7 +166,10 @@ pub(crate) fn incoming(data: u64) -> Result<Incoming<MemfdSer>> {
     // previous kernel: the address of a `kho_alloc_preserve()` allocation
     // holding a `struct memfd_luo_ser`.
     let addr = unsafe { HandoverAddr::new(data) };
-    Incoming::adopt(addr, size_of::<MemfdSer>())
+    Incoming::adopt(addr, size_of::<MemfdSer>()).map_err(|bad| {
+        pr_err!("serialized memfd at {:#x}: {bad}\n", data);
+        Error::from(bad)
+    })
 }
 
 #[kunit_tests(memfd_luo_rs)]

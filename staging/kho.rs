@@ -16,6 +16,7 @@ use core::{
 use kernel::{
     bindings,
     error::to_result,
+    page::PAGE_SIZE,
     prelude::*,
     transmute::{
         AsBytes,
@@ -34,9 +35,10 @@ pub(crate) fn is_enabled() -> bool {
 ///
 /// # Invariants
 ///
-/// `0` (none), or an address the previous kernel published through KHO for this use: the FDT
-/// subtree's, or one stored in handed-over memory in a field that its ABI declares to hold a
-/// KHO-preserved allocation of the kind the address is used for.
+/// `0` (none), or an address read from the previous kernel's data, in a field that its ABI
+/// declares to hold a KHO-preserved allocation of the kind the address is used for.  The data may
+/// be corrupt: memory at the address is only read after [`HandoverAddr::check`] found it
+/// preserved ([`Incoming::adopt`] does).
 #[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct HandoverAddr(pub(super) u64);
 
@@ -53,6 +55,62 @@ impl HandoverAddr {
     /// Whether there is no address.
     pub(crate) fn is_null(self) -> bool {
         self.0 == 0
+    }
+
+    /// The physical address, for messages.
+    pub(crate) fn pa(self) -> u64 {
+        self.0
+    }
+
+    /// The order of the preserved memory that starts here and that this kernel has not restored
+    /// (`kho_preserved_order()`), or why there is none; reads nothing at the address.
+    pub(crate) fn preserved_order(self) -> core::result::Result<u32, BadAddr> {
+        if self.is_null() {
+            return Err(BadAddr::Null);
+        }
+        // SAFETY: `kho_preserved_order` reads the page's KHO information if the address is RAM,
+        // and nothing at the address; any value is allowed.
+        let order = unsafe { bindings::kho_preserved_order(self.0) };
+        u32::try_from(order).map_err(|_| BadAddr::NotPreserved)
+    }
+
+    /// Checks that `size` bytes from here are one preserved allocation this kernel has not
+    /// restored, before anything reads them.
+    pub(crate) fn check(self, size: usize) -> core::result::Result<(), BadAddr> {
+        let order = self.preserved_order()?;
+        let bytes = (PAGE_SIZE as u64).checked_shl(order).unwrap_or(u64::MAX);
+        if (size as u64) > bytes {
+            return Err(BadAddr::TooSmall);
+        }
+        Ok(())
+    }
+}
+
+/// Why a handed-over address cannot be read ([`HandoverAddr::check`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum BadAddr {
+    /// No address (0).
+    Null,
+    /// Not the start of memory the previous kernel preserved and this one has not restored: not
+    /// RAM, not page-aligned, never preserved, or restored already.
+    NotPreserved,
+    /// Preserved, but smaller than what is read there.
+    TooSmall,
+}
+
+impl kernel::fmt::Display for BadAddr {
+    fn fmt(&self, f: &mut kernel::fmt::Formatter<'_>) -> kernel::fmt::Result {
+        f.write_str(match self {
+            BadAddr::Null => "no address",
+            BadAddr::NotPreserved => "not memory KHO preserved (or restored already)",
+            BadAddr::TooSmall => "smaller than its contents",
+        })
+    }
+}
+
+impl From<BadAddr> for Error {
+    fn from(_: BadAddr) -> Error {
+        EINVAL
     }
 }
 
@@ -175,24 +233,35 @@ pub(crate) struct Incoming<T: FromBytes> {
 unsafe impl<T: FromBytes> Send for Incoming<T> {}
 
 impl<T: FromBytes> Incoming<T> {
-    /// The allocation of `size` bytes at `addr`: EINVAL for no address or
-    /// a size smaller than a `T`.
+    /// The allocation of `size` bytes at `addr`, after [`HandoverAddr::check`] found it preserved
+    /// and large enough; `size` must hold a `T`.
     ///
-    /// `addr` must be one allocation of at least `size` bytes (the
-    /// caller's ABI knowledge) that nothing else adopts.
-    pub(crate) fn adopt(addr: HandoverAddr, size: usize) -> Result<Self> {
-        if addr.is_null() || size < size_of::<T>() {
-            return Err(EINVAL);
+    /// `addr` must be one allocation of at least `size` bytes (the caller's ABI knowledge); only
+    /// the one that frees it may [`Incoming::free`] it, others drop theirs.
+    pub(crate) fn adopt(addr: HandoverAddr, size: usize) -> core::result::Result<Self, BadAddr> {
+        if size < size_of::<T>() {
+            return Err(BadAddr::TooSmall);
         }
-        // SAFETY: `phys_to_virt` is arithmetic on the direct map; a
-        // preserved allocation (the `HandoverAddr` invariant) is RAM.
+        addr.check(size)?;
+        // SAFETY: `phys_to_virt` is arithmetic on the direct map, which maps all RAM.
         let ptr = unsafe { bindings::phys_to_virt(addr.0) }.cast::<T>();
-        // INVARIANT: by the `HandoverAddr` invariant the previous kernel
-        // preserved `size` bytes there for this use.
+        // INVARIANT: KHO says `size` bytes there are preserved memory of the previous kernel,
+        // which this kernel has not restored, so nothing else in it uses them.
         Ok(Self {
-            ptr: NonNull::new(ptr).ok_or(EINVAL)?,
+            ptr: NonNull::new(ptr).ok_or(BadAddr::Null)?,
             size,
         })
+    }
+
+    /// The first `count` entries of `U` after the `T` header, as copies; `None` if they do not
+    /// fit in the allocation.
+    pub(crate) fn entries<'a, U: FromBytes + Copy + 'a>(
+        &'a self,
+        count: u64,
+    ) -> Option<impl Iterator<Item = Handed<U>> + 'a> {
+        let room = (self.size - size_of::<T>()) / size_of::<U>().max(1);
+        let n = usize::try_from(count).ok().filter(|&n| n <= room)?;
+        Some(self.trailing::<U>(n as u64).iter().map(|e| Handed(*e)))
     }
 
     /// The array of `U` that follows the `T` header, at most `count` long

@@ -6,9 +6,9 @@
 //!
 //! Outgoing: [`PreservedFolios`] keep pinned folios for the next kernel
 //! and a [`PreservedVmalloc`] a vmalloc'ed array, until they are dropped.
-//! Incoming: [`restore_folio`] and [`IncomingVmalloc`] take back what the
-//! previous kernel preserved, at a [`HandoverAddr`] or from a descriptor
-//! that the caller's ABI vouches for.
+//! Incoming: [`restore_folio`] takes back what the previous kernel preserved at a
+//! [`HandoverAddr`], and [`HandedVmalloc`] reads an array from a descriptor that the caller's ABI
+//! vouches for, checked, in place.
 
 use core::ptr::NonNull;
 use kernel::{
@@ -18,6 +18,7 @@ use kernel::{
     },
     bindings,
     error::to_result,
+    ffi::c_ulong,
     page::PAGE_SIZE,
     prelude::*,
     transmute::{
@@ -229,55 +230,196 @@ impl<const N: usize> Drop for RestoredFolios<'_, N> {
     }
 }
 
-/// A vmalloc'ed array of `T` that the previous kernel preserved, mapped
-/// again in this one (`kho_restore_vmalloc()`); freed on drop.
+/// Pages of a `kho_vmalloc_chunk` page-run list (`KHO_VMALLOC_SIZE`).
+const CHUNK_RUNS: usize = (PAGE_SIZE - size_of::<bindings::kho_vmalloc_hdr>()) / size_of::<u64>();
+
+/// Why a [`HandedVmalloc`] cannot be read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct VmallocFault {
+    /// What is wrong.
+    pub(crate) what: &'static str,
+    /// The physical address it is wrong at.
+    pub(crate) pa: u64,
+}
+
+/// An array of `T` that the previous kernel preserved with `kho_preserve_vmalloc()`, read in
+/// place, through the direct map, and restored only by [`HandedVmalloc::free`].
+///
+/// `kho_restore_vmalloc()` reads each chunk of the page list before KHO confirms it, restores as
+/// it goes, and on an allocation failure (of its page array or its mapping) has restored pages it
+/// then neither maps nor frees, so the array is lost.  This reads nothing before it is checked,
+/// allocates nothing, and restores nothing until the array is no longer needed: a reader that
+/// fails for want of memory can try again.  Dropping it without [`HandedVmalloc::free`] leaves the
+/// pages preserved (reserved).
 ///
 /// # Invariants
 ///
-/// `ptr` is a vmalloc area of at least `len` `T`s, owned by this object.
-pub(crate) struct IncomingVmalloc<T: FromBytes> {
-    ptr: NonNull<T>,
+/// `first` is the physical address of a chain of `kho_vmalloc_chunk` pages, preserved (order 0)
+/// and not restored, that list runs of `1 << order` pages, preserved with that order and not
+/// restored, `total_pages` pages in all, which hold at least `len` `T`s in order; nothing else in
+/// this kernel uses them.
+pub(crate) struct HandedVmalloc<T: FromBytes> {
+    first: u64,
+    order: u32,
     len: usize,
+    _t: core::marker::PhantomData<T>,
 }
 
-impl<T: FromBytes> IncomingVmalloc<T> {
-    /// Restores the array `desc` describes, of at most `count` entries:
-    /// `None` if KHO cannot.
+/// The page runs of a chunk chain, in order; the chain is one of a [`HandedVmalloc`] (whose
+/// invariant makes reading it sound) or one [`HandedVmalloc::new`] checks as it walks.
+struct Runs {
+    chunk: u64,
+    i: usize,
+}
+
+impl Runs {
+    /// The chunk page at `pa`.
     ///
     /// # Safety
     ///
-    /// `desc` was read from handed-over memory, from a field the ABI
-    /// declares to hold the descriptor of a `kho_preserve_vmalloc()`
-    /// preservation, and nothing else restores it.
-    pub(crate) unsafe fn restore(desc: bindings::kho_vmalloc, count: u64) -> Option<Self> {
-        // SAFETY: a descriptor of a vmalloc preservation, restored once
-        // (safety requirement).
-        let ptr = unsafe { bindings::kho_restore_vmalloc(&desc) };
-        let ptr = NonNull::new(ptr.cast::<T>())?;
-        let bytes = desc.total_pages as usize * PAGE_SIZE;
-        let room = bytes / size_of::<T>().max(1);
-        // INVARIANT: the area has `total_pages` pages and is ours.
-        Some(Self {
-            ptr,
-            len: room.min(usize::try_from(count).unwrap_or(usize::MAX)),
+    /// `pa` is a preserved page of the previous kernel that nothing in this one uses.
+    unsafe fn chunk<'a>(pa: u64) -> &'a bindings::kho_vmalloc_chunk {
+        // SAFETY: a page of RAM (safety requirement), in the direct map, which holds a
+        // `kho_vmalloc_chunk` (a page of integers) and that nothing writes.
+        unsafe { &*bindings::phys_to_virt(pa).cast::<bindings::kho_vmalloc_chunk>() }
+    }
+
+    /// The next run.
+    ///
+    /// # Safety
+    ///
+    /// The chunk this is at, if any, satisfies [`Runs::chunk`].
+    unsafe fn next_run(&mut self) -> Option<u64> {
+        while self.chunk != 0 {
+            // SAFETY: the caller's requirement.
+            let c = unsafe { Self::chunk(self.chunk) };
+            if self.i < CHUNK_RUNS && c.phys[self.i] != 0 {
+                self.i += 1;
+                return Some(c.phys[self.i - 1]);
+            }
+            // SAFETY: `next` is the `phys` of a `DECLARE_KHOSER_PTR` union.
+            self.chunk = unsafe { c.hdr.next.phys };
+            self.i = 0;
+        }
+        None
+    }
+}
+
+impl<T: FromBytes> HandedVmalloc<T> {
+    /// The array `desc` describes, of `len` entries, after checking every chunk and page run
+    /// against KHO and the page count against `desc`.
+    ///
+    /// # Safety
+    ///
+    /// `desc` was read from handed-over memory, from a field the ABI declares to hold the
+    /// descriptor of a `kho_preserve_vmalloc()` preservation of an array of `T`, and nothing else
+    /// in this kernel uses that preservation.
+    pub(crate) unsafe fn new(
+        desc: &bindings::kho_vmalloc,
+        len: u64,
+    ) -> core::result::Result<Self, VmallocFault> {
+        const { assert!(PAGE_SIZE % size_of::<T>() == 0) };
+        let fault = |what, pa| Err(VmallocFault { what, pa });
+        let order = u32::from(desc.order);
+        if order > bindings::MAX_PAGE_ORDER {
+            return fault("page order too large", 0);
+        }
+        let total = u64::from(desc.total_pages);
+        if len > total * (PAGE_SIZE / size_of::<T>()) as u64 {
+            return fault("more entries than its pages hold", 0);
+        }
+        // SAFETY: `first` is the `phys` of a `DECLARE_KHOSER_PTR` union.
+        let first = unsafe { desc.first.phys };
+        let (mut pages, mut chunks) = (0u64, 0u64);
+        let mut chunk = first;
+        while chunk != 0 {
+            // A chain that loops lists pages again (more than `total`) or is longer than `total`
+            // chunks with a page each.
+            chunks += 1;
+            if chunks > total + 1 {
+                return fault("chunk list too long", chunk);
+            }
+            // SAFETY: read from the caller's descriptor or a chunk checked below.
+            if unsafe { HandoverAddr::new(chunk) }.preserved_order() != Ok(0) {
+                return fault("chunk not preserved", chunk);
+            }
+            // SAFETY: KHO preserved the page and has not restored it: nothing uses it.
+            let c = unsafe { Runs::chunk(chunk) };
+            for &run in c.phys.iter().take_while(|&&pa| pa != 0) {
+                // SAFETY: an address of a checked chunk's list.
+                if unsafe { HandoverAddr::new(run) }.preserved_order() != Ok(order) {
+                    return fault("page run not preserved", run);
+                }
+                pages += 1 << order;
+                if pages > total {
+                    return fault("more pages than the descriptor says", run);
+                }
+            }
+            // SAFETY: `next` is the `phys` of a `DECLARE_KHOSER_PTR` union.
+            chunk = unsafe { c.hdr.next.phys };
+        }
+        if pages != total {
+            return fault("fewer pages than the descriptor says", first);
+        }
+        // INVARIANT: every chunk and run checked just above; the caller's requirement.
+        Ok(Self {
+            first,
+            order,
+            len: len as usize,
+            _t: core::marker::PhantomData,
         })
     }
 
     /// The entries, as copies of handed-over data.
     pub(crate) fn iter(&self) -> impl Iterator<Item = Handed<T>> + '_ {
-        (0..self.len).map(|i| {
-            // SAFETY: `i < len` entries of `T` are in the area (type
-            // invariant), and any bytes are a valid `T`, which may be
-            // packed, so read unaligned.
-            Handed(unsafe { self.ptr.as_ptr().add(i).read_unaligned() })
-        })
+        let per_run = (PAGE_SIZE << self.order) / size_of::<T>();
+        let mut runs = Runs {
+            chunk: self.first,
+            i: 0,
+        };
+        // SAFETY: the chain of a `HandedVmalloc` (type invariant).
+        core::iter::from_fn(move || unsafe { runs.next_run() })
+            .flat_map(move |run| {
+                (0..per_run).map(move |i| {
+                    // SAFETY: a preserved run of `PAGE_SIZE << order` bytes nothing else uses
+                    // (type invariant), which holds `per_run` `T`s that any bytes make (`FromBytes`),
+                    // maybe packed, so read unaligned.
+                    Handed(unsafe {
+                        bindings::phys_to_virt(run).cast::<T>().add(i).read_unaligned()
+                    })
+                })
+            })
+            .take(self.len)
+    }
+
+    /// Restores every page of the array and frees it.
+    pub(crate) fn free(self) {
+        let nr = 1u64 << self.order;
+        let mut chunk = self.first;
+        while chunk != 0 {
+            // SAFETY: a chunk of the chain (type invariant).
+            let c = unsafe { Runs::chunk(chunk) };
+            for &run in c.phys.iter().take_while(|&&pa| pa != 0) {
+                // SAFETY: a preserved run of `nr` pages nothing else uses (type invariant).
+                free_pages(unsafe { bindings::kho_restore_pages(run, nr as c_ulong) }, nr);
+            }
+            // SAFETY: `next` is the `phys` of a `DECLARE_KHOSER_PTR` union; read before the
+            // chunk is freed.
+            let next = unsafe { c.hdr.next.phys };
+            // SAFETY: a preserved page nothing else uses (type invariant), not read after this.
+            free_pages(unsafe { bindings::kho_restore_pages(chunk, 1) }, 1);
+            chunk = next;
+        }
     }
 }
 
-impl<T: FromBytes> Drop for IncomingVmalloc<T> {
-    fn drop(&mut self) {
-        // SAFETY: a vmalloc area owned by this object (type invariant),
-        // which `kvfree` hands to `vfree`.
-        unsafe { bindings::kvfree(self.ptr.as_ptr().cast()) };
+/// Frees `nr` order-0 pages from `page` that KHO just restored (`NULL`: none).
+fn free_pages(page: *mut bindings::page, nr: u64) {
+    if page.is_null() {
+        return;
+    }
+    for j in 0..nr as usize {
+        // SAFETY: KHO restored `nr` contiguous pages with a reference each, which are ours.
+        unsafe { bindings::__free_pages(page.add(j), 0) };
     }
 }

@@ -123,7 +123,14 @@ pub(crate) trait FileOps: 'static {
     /// Undoes `freeze` when a later one failed.
     fn unfreeze(_args: &mut OpArgs<'_, Self::Private>) {}
     /// Recreates the file from the handle, in the next kernel.
+    ///
+    /// With [`FileOps::RETRYABLE_RETRIEVE`], a failure that leaves the preserved state as it was
+    /// leaves the handle too, and LUO lets the file be retrieved again; one that consumed it sets
+    /// the handle to 0 ([`OpArgs::set_data`]), which makes the failure final.
     fn retrieve(args: &mut OpArgs<'_, Self::Private>) -> Result<ARef<File>>;
+    /// Whether [`FileOps::retrieve`] says, by the handle it leaves, whether a failure was final
+    /// (`retryable_retrieve`).
+    const RETRYABLE_RETRIEVE: bool = false;
     /// Whether the file may be finished now.
     fn can_finish(_args: &mut OpArgs<'_, Self::Private>) -> bool {
         true
@@ -167,6 +174,7 @@ impl<T: FileOps> Vtable<T> {
         get_id: Some(Self::get_id),
         // Built in: no module owns it.
         owner: core::ptr::null_mut(),
+        retryable_retrieve: T::RETRYABLE_RETRIEVE,
     };
 
     /// `can_preserve` of `T`.

@@ -15,6 +15,7 @@ pub(crate) mod kho;
 #[cfg(CONFIG_KUNIT = "y")]
 #[allow(dead_code)]
 pub(crate) mod liveupdate;
+pub(crate) mod random;
 pub(crate) mod rwsem;
 pub(crate) mod static_once;
 pub(crate) mod uaccess;
