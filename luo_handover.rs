@@ -83,7 +83,11 @@ impl Walk {
         let data = Incoming::adopt(addr, size).inspect_err(|bad| {
             pr_err!("{what} at {pa:#x}: {bad}\n");
         })?;
-        if self.seen.try_create_and_insert(pa, (), GFP_KERNEL)?.is_some() {
+        if self
+            .seen
+            .try_create_and_insert(pa, (), GFP_KERNEL)?
+            .is_some()
+        {
             pr_err!("{what} at {pa:#x} is reached twice: a chain loops or two chains share it\n");
             return Err(EINVAL);
         }
@@ -103,13 +107,20 @@ impl Walk {
         while !addr.is_null() {
             blocks += 1;
             if blocks > abi::MAX_BLOCKS {
-                pr_err!("{what} chain at {:#x} has more than {} blocks\n", head.pa(), abi::MAX_BLOCKS);
+                pr_err!(
+                    "{what} chain at {:#x} has more than {} blocks\n",
+                    head.pa(),
+                    abi::MAX_BLOCKS
+                );
                 return Err(EINVAL);
             }
             let block = self.adopt::<BlockHeaderSer>(what, addr, abi::BLOCK_SIZE)?;
             let count = block.count;
             if count == 0 || count > per_block {
-                pr_err!("{what} at {:#x} contains invalid entry count: {count}\n", addr.pa());
+                pr_err!(
+                    "{what} at {:#x} contains invalid entry count: {count}\n",
+                    addr.pa()
+                );
                 return Err(EINVAL);
             }
             for e in block.entries::<T>(count).ok_or(EINVAL)? {
@@ -214,11 +225,19 @@ fn check_flbs(walk: &mut Walk, addr: HandoverAddr) -> Result {
     let header = walk.adopt::<FlbHeaderSer>("FLB array", addr, size)?;
     let (pgcnt, count) = (header.pgcnt, header.count);
     if pgcnt != luo_flb::FLB_PGCNT as u64 {
-        pr_err!("FLB array at {:#x}: {pgcnt} pages, not {}\n", addr.pa(), luo_flb::FLB_PGCNT);
+        pr_err!(
+            "FLB array at {:#x}: {pgcnt} pages, not {}\n",
+            addr.pa(),
+            luo_flb::FLB_PGCNT
+        );
         return Err(EINVAL);
     }
     let Some(entries) = header.entries::<FlbSer>(count) else {
-        pr_err!("FLB array at {:#x}: {count} entries, more than {}\n", addr.pa(), luo_flb::FLB_MAX);
+        pr_err!(
+            "FLB array at {:#x}: {count} entries, more than {}\n",
+            addr.pa(),
+            luo_flb::FLB_MAX
+        );
         return Err(EINVAL);
     };
     let mut names = KVec::with_capacity(luo_flb::FLB_MAX, GFP_KERNEL)?;

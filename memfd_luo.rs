@@ -355,7 +355,8 @@ fn check(ser: &kho::Incoming<MemfdSer>) -> Result<Option<HandedVmalloc<FolioSer>
     let (size, nr) = (ser.size, ser.nr_folios);
     if nr > ser.folio_capacity() {
         // The array cannot be trusted: its folios stay preserved (reserved).
-        pr_err!("{} folios do not fit in an array of {}\n", nr, ser.folio_capacity());
+        let cap = ser.folio_capacity();
+        pr_err!("{} folios do not fit in an array of {}\n", nr, cap);
         return Err(EINVAL);
     }
     let array = if nr == 0 {
@@ -397,7 +398,11 @@ fn check_folios(array: &HandedVmalloc<FolioSer>, size: u64) -> Option<Error> {
             continue;
         };
         let Ok(order) = addr.preserved_order() else {
-            pr_err!("folio {} at {:#x} is not memory KHO preserved\n", i, addr.pa());
+            pr_err!(
+                "folio {} at {:#x} is not memory KHO preserved\n",
+                i,
+                addr.pa()
+            );
             return Some(EIO);
         };
         let (index, nr_pages) = (e.index(), 1u64 << order);
@@ -413,7 +418,13 @@ fn check_folios(array: &HandedVmalloc<FolioSer>, size: u64) -> Option<Error> {
             next = index + nr_pages;
             continue;
         };
-        pr_err!("folio {} at index {:#x} (order {}) {}\n", i, index, order, fault);
+        pr_err!(
+            "folio {} at index {:#x} (order {}) {}\n",
+            i,
+            index,
+            order,
+            fault
+        );
         return Some(EINVAL);
     }
     None

@@ -253,9 +253,17 @@ impl FileHandler {
 
     /// `retrieve`: recreates the file from `st.data`.  The error says whether the failure is final:
     /// it is unless the handler has `retryable_retrieve` and left the handle in place.
-    pub(crate) fn retrieve(&self, st: &FileState) -> core::result::Result<ARef<File>, (Error, bool)> {
+    pub(crate) fn retrieve(
+        &self,
+        st: &FileState,
+    ) -> core::result::Result<ARef<File>, (Error, bool)> {
         let (err, raw) = self.call(st, self.ops().retrieve).ok_or((EINVAL, true))?;
-        to_result(err).map_err(|e| (e, !self.ops().retryable_retrieve || raw.serialized_data == 0))?;
+        to_result(err).map_err(|e| {
+            (
+                e,
+                !self.ops().retryable_retrieve || raw.serialized_data == 0,
+            )
+        })?;
         let file = NonNull::new(raw.file.cast::<File>()).ok_or((EINVAL, true))?;
         // SAFETY: a successful `retrieve` leaves in the argument block a new file with one
         // reference, which is now ours; `File` is a transparent wrapper of `struct file`.

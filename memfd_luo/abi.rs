@@ -151,7 +151,9 @@ impl Incoming<MemfdSer> {
     }
 
     /// The folio array, checked and read in place.
-    pub(crate) fn folio_array(&self) -> core::result::Result<HandedVmalloc<FolioSer>, VmallocFault> {
+    pub(crate) fn folio_array(
+        &self,
+    ) -> core::result::Result<HandedVmalloc<FolioSer>, VmallocFault> {
         let desc = self.folios;
         // SAFETY: `folios` of a handed-over `memfd_luo_ser` (adopted once), which memfd.h
         // declares the descriptor of its folio array's preservation.

@@ -134,6 +134,9 @@ static int disarm(void)
 	return atoi(b) == 0;
 }
 
+/* n = 1, 2, ... until the loop breaks, or past MAX_NTH (t.overrun). */
+#define for_each_nth(n, t) for ((n) = 1; !((t).overrun = (n) > MAX_NTH); (n)++)
+
 /*
  * One fault: the result of the call (-errno or >= 0) in *res; returns
  * whether the fault was injected.
@@ -290,11 +293,7 @@ static void fault_create(void)
 	struct tally t = {};
 	int n, r, fd, injected;
 
-	for (n = 1;; n++) {
-		if (n > MAX_NTH) {
-			t.overrun = 1;
-			break;
-		}
+	for_each_nth(n, t) {
 		injected = INJECT(n, r, luo_create_session(luo, "fault-create"));
 		if (!injected) {
 			if (r >= 0)
@@ -325,11 +324,7 @@ static void fault_preserve(void)
 	struct tally t = {};
 	int n, r, sfd, fd, injected;
 
-	for (n = 1;; n++) {
-		if (n > MAX_NTH) {
-			t.overrun = 1;
-			break;
-		}
+	for_each_nth(n, t) {
 		sfd = create("fault-preserve");
 		fd = make_memfd(1, n);
 		injected = INJECT(n, r, luo_session_preserve_fd(sfd, fd, 7));
@@ -357,11 +352,7 @@ static void fault_close(void)
 	struct tally t = {};
 	int n, r, sfd, fd, injected;
 
-	for (n = 1;; n++) {
-		if (n > MAX_NTH) {
-			t.overrun = 1;
-			break;
-		}
+	for_each_nth(n, t) {
 		sfd = create("fault-close");
 		fd = make_memfd(2, n);
 		preserve(sfd, fd, 1);

@@ -385,7 +385,10 @@ impl<T: FromBytes> HandedVmalloc<T> {
                     // (type invariant), which holds `per_run` `T`s that any bytes make (`FromBytes`),
                     // maybe packed, so read unaligned.
                     Handed(unsafe {
-                        bindings::phys_to_virt(run).cast::<T>().add(i).read_unaligned()
+                        bindings::phys_to_virt(run)
+                            .cast::<T>()
+                            .add(i)
+                            .read_unaligned()
                     })
                 })
             })
@@ -401,7 +404,10 @@ impl<T: FromBytes> HandedVmalloc<T> {
             let c = unsafe { Runs::chunk(chunk) };
             for &run in c.phys.iter().take_while(|&&pa| pa != 0) {
                 // SAFETY: a preserved run of `nr` pages nothing else uses (type invariant).
-                free_pages(unsafe { bindings::kho_restore_pages(run, nr as c_ulong) }, nr);
+                free_pages(
+                    unsafe { bindings::kho_restore_pages(run, nr as c_ulong) },
+                    nr,
+                );
             }
             // SAFETY: `next` is the `phys` of a `DECLARE_KHOSER_PTR` union; read before the
             // chunk is freed.
