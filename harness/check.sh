@@ -26,6 +26,8 @@
 #              failed in turn (fail-nth), across one live update
 #   corrupt    selftests/luo_corrupt.c: the handed-over state corrupted
 #              at kexec in 27 ways, one run each
+#   agent      tools/luo-agent: cargo test, and a live update through luod
+#              with two clients in QEMU (tools/luo-agent/demo/e2e.sh)
 #   boot       liveupdate=off and kho=off
 #   lockdep    rust: LUO used before its own initcall; both: no lockdep
 #              or atomic-sleep report in any console log of the run, nor
@@ -49,7 +51,7 @@
 impl=${LUO_IMPL:-rust}
 impl_check "$impl"
 cur_impl=$impl
-all_groups="kselftest kunit kexec flb chain errno leak scale edge hardening fuzz fault corrupt boot lockdep lint symbols harness docs"
+all_groups="kselftest kunit kexec flb chain errno leak scale edge hardening fuzz fault corrupt agent boot lockdep lint symbols harness docs"
 groups=${LUO_TESTS:-$all_groups}
 selected_groups=""
 for g in $groups; do
@@ -661,6 +663,52 @@ if selected corrupt; then
 			grep -E "luo: |memfd_luo: |Kernel panic|$KERNEL_REPORTS" "$log" | head -6 | sed 's/^/#   /' || true
 		fi
 	done
+	group_end
+fi
+
+# --- the userspace agent: cargo test, and a live update through luod ---------------------
+# tools/luo-agent (luod, luoctl, luo-kvcache).  cargo test on the host (the
+# protocol, malformed input, records, luod on a private socket), each test a
+# line.  Then tools/luo-agent/demo/e2e.sh as PID 1, two stages across a
+# kexec: two clients and three sessions; a client that is not READY in time
+# stops the first luoctl kexec, which must change nothing; after the live
+# update one client claims its session with every key intact, the other never
+# comes back, and its session blocks the next update until luoctl release.
+if selected agent; then
+	group_begin agent
+	out=$logs/agent-cargo-test.log
+	st=0
+	CARGO_TARGET_DIR=$LUO_CACHE/cargo-target cargo test --locked \
+		--manifest-path "$ROOT/tools/luo-agent/Cargo.toml" -- --test-threads=2 > "$out" 2>&1 || st=$?
+	n=0
+	while read -r name res; do
+		n=$((n + 1))
+		if [ "$res" = ok ]; then ok "agent: cargo test $name"; else notok "agent: cargo test $name"; fi
+	done < <(sed -nE 's/^test ([^ ]+) \.\.\. (ok|FAILED)$/\1 \2/p' "$out")
+	if [ "$st" != 0 ] || [ "$n" = 0 ]; then
+		notok "agent: cargo test failed (status $st, $n tests)"
+		grep -E "panicked|^error|FAILED" "$out" | head -10 | sed 's/^/#   /' || true
+	fi
+	build_agent
+	init=$ROOT/tools/luo-agent/demo/e2e.sh
+	mk_agent_initrd "$impl" "$tdir/e2e-2-$impl.cpio" "$init"
+	mk_agent_initrd "$impl" "$tdir/e2e-1-$impl.cpio" "$init" "$kernel" "$tdir/e2e-2-$impl.cpio"
+	log=$logs/agent-e2e-$impl.log st=0
+	run_vm "$log" "$kernel" "$tdir/e2e-1-$impl.cpio" || st=$?
+	# (The console's reset sequences may start the first line.)
+	sed -i -E 's/\x1b(\[[0-9;?]*[a-zA-Z]|c)//g' "$log.user"
+	while IFS= read -r line; do
+		case $line in
+		"E2E: ok "*) ok "agent e2e: ${line#E2E: ok }" ;;
+		"E2E: FAILED"*) notok "agent e2e: ${line#E2E: FAILED }" ;;
+		esac
+	done < <(grep -E '^E2E: (ok|FAILED)' "$log.user" || true)
+	if grep -q '^E2E: PASSED' "$log.user" && [ "$(grep -c '^E2E: ok' "$log.user")" = 16 ]; then
+		ok "agent e2e: a live update through luod, both stages ($impl kernel)"
+	else
+		notok "agent e2e: did not pass ($(grep -c '^E2E: ok' "$log.user" || true) of 16 checks)"
+		explain "$log" "$st"
+	fi
 	group_end
 fi
 

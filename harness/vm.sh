@@ -148,3 +148,37 @@ run_vm() {
 user_view() {
 	perl -0pe 's/\[ *\d+\.\d+\] [^\n]*\n//g' "$1" 2>/dev/null || true
 }
+
+# The userspace agent (tools/luo-agent: luod, luoctl, luo-kvcache), static,
+# for the guest, into build/agent/.  Its own target directory in the cache.
+build_agent() {
+	local out=$ROOT/build/agent t=$LUO_CACHE/cargo-target b
+	mkdir -p "$out"
+	CARGO_TARGET_DIR=$t RUSTFLAGS="-C target-feature=+crt-static" \
+		cargo build -q --release --locked --target x86_64-unknown-linux-gnu \
+		--manifest-path "$ROOT/tools/luo-agent/Cargo.toml" >&2 ||
+		die "cargo build of tools/luo-agent failed"
+	for b in luod luoctl luo-kvcache; do
+		cp "$t/x86_64-unknown-linux-gnu/release/$b" "$out/$b"
+	done
+}
+
+# An initramfs with busybox and the agent, /init = $3 (a script of
+# tools/luo-agent/demo/); with $4 and $5, the next stage's kernel and
+# initramfs in /next.
+mk_agent_initrd() {
+	local impl=$1 out=$2 init=$3 next_kernel=${4:-} next_initrd=${5:-} a=$ROOT/build/agent
+	local next=()
+	[ -n "$next_kernel" ] && next=("dir /next 0755 0 0"
+		"file /next/kernel $next_kernel 0644 0 0"
+		"file /next/initrd.img $next_initrd 0644 0 0")
+	mkcpio "$impl" "$out" \
+		"file /init $init 0755 0 0" \
+		"dir /bin 0755 0 0" \
+		"file /bin/busybox $(command -v busybox) 0755 0 0" \
+		"dir /usr 0755 0 0" "dir /usr/bin 0755 0 0" "dir /usr/sbin 0755 0 0" \
+		"file /usr/sbin/luod $a/luod 0755 0 0" \
+		"file /usr/bin/luoctl $a/luoctl 0755 0 0" \
+		"file /usr/bin/luo-kvcache $a/luo-kvcache 0755 0 0" \
+		"${next[@]}"
+}

@@ -13,7 +13,7 @@ export PATH=/bin:/usr/bin:/usr/sbin
 
 t() { cut -d' ' -f1 /proc/uptime; }
 say() { echo "DEMO: $*"; }
-fail() { echo "DEMO-FAILED: $*"; sync; reboot -f; }
+fail() { echo "DEMO-FAILED: $*"; sync; sleep 1; reboot -f; }
 stage=1
 case " $(cat /proc/cmdline) " in *" luo_stage=2 "*) stage=2 ;; esac
 arg() { tr ' ' '\n' < /proc/cmdline | sed -n "s/^$1=//p"; }
@@ -27,7 +27,7 @@ wait_for() {	# a path, up to 600 s of guest time
 }
 
 say "stage $stage: kernel $(uname -r), at userspace at $(t) s"
-echo "DEMO-TIME $(t) at userspace"
+echo "TIMELINE: init: at userspace" > /dev/kmsg
 luod 2>&1 | sed 's/^/DEMO luod: /' &
 wait_for /run/luod/liveupdate.sock
 luo-kvcache serve --mib "${DEMO_MIB:-256}" 2>&1 | tee /run/kvcache.log | sed 's/^/DEMO kvcache: /' &
@@ -42,7 +42,7 @@ if [ $stage = 1 ]; then
 		--cmdline "$(cat /proc/cmdline) luo_stage=2 demo_keys=$keys demo_sum=$sum" ||
 		fail "luoctl load"
 	luoctl status | sed 's/^/DEMO luoctl status: /'
-	echo "DEMO-TIME $(t) update requested"
+	echo "TIMELINE: init: update requested" > /dev/kmsg
 	say "live update requested: luoctl kexec"
 	luoctl kexec 2>&1 | sed 's/^/DEMO luoctl kexec: /'
 	fail "still running after luoctl kexec"
@@ -50,12 +50,15 @@ fi
 
 # Stage 2: the cache claimed its session and mapped the memfd it preserved.
 grep -q "back from the previous kernel, no reload" /run/kvcache.log || fail "the cache reloaded its data"
+# The first request: one key (the service is back); then every key checked.
+first=$(luo-kvcache get 12345)
 res=$(luo-kvcache check) || fail "keys lost: $res"
 keys=${res#* }; keys=${keys%% *}; sum=${res##* }
-say "cache after the update: $keys keys, checksum $sum; key 12345 = $(luo-kvcache get 12345)"
+say "cache after the update: $keys keys, checksum $sum; key 12345 = $first"
 [ "$keys" = "$(arg demo_keys)" ] && [ "$sum" = "$(arg demo_sum)" ] ||
 	fail "before: $(arg demo_keys) keys, checksum $(arg demo_sum); after: $keys, $sum"
 luoctl status | sed 's/^/DEMO luoctl status: /'
 say "PASSED: every key served from the retrieved memfd, checksum verified"
 sync
+sleep 1
 reboot -f

@@ -19,3 +19,19 @@ pub fn uptime() -> f64 {
     let t = rustix::time::clock_gettime(rustix::time::ClockId::Boottime);
     t.tv_sec as f64 + t.tv_nsec as f64 / 1e9
 }
+
+/// Records a step of a live update in the kernel log ("TIMELINE: what", which
+/// the console prints with the kernel's timestamp and keeps across a reboot
+/// that follows at once), or on stderr with [`uptime`] where there is no
+/// /dev/kmsg to write.
+pub fn timeline(what: &str) {
+    use std::io::Write;
+    let line = format!("TIMELINE: {what}\n");
+    let written = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/kmsg")
+        .and_then(|mut k| k.write_all(line.as_bytes()));
+    if written.is_err() {
+        eprint!("[{:.6}] {line}", uptime());
+    }
+}

@@ -64,10 +64,9 @@ fn byte(k: u64, i: usize) -> u8 {
     (x ^ (x >> 29)) as u8
 }
 
-/// The timeline line the demo collects: guest time since this kernel booted.
+/// A step of the demo's timeline.
 fn mark(what: &str) {
-    println!("KVCACHE-TIME {:.6} {what}", luo_agent::uptime());
-    std::io::stdout().flush().ok();
+    luo_agent::timeline(&format!("kvcache: {what}"));
 }
 
 /// The mapped data set.
@@ -204,8 +203,8 @@ fn serve(args: &Args, id: &str, mib: usize, value_size: usize, luod: &str, never
                     continue;
                 }
                 if !never_ready {
-                    let _ = send(&conn, Request::Ready);
                     mark("ready");
+                    let _ = send(&conn, Request::Ready);
                 }
             }
             Ok(Event::Error { message, .. }) => eprintln!("kvcache: luod: {message}"),

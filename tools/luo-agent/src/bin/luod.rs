@@ -398,7 +398,7 @@ fn kexec(
     drop(dev);
     st.phase = Phase::Rebooting;
     log!("every client ready ({total}); kexec, generation {}", records.generation);
-    log!("time {:.6} kexec started", luo_agent::uptime());
+    luo_agent::timeline("luod: every client ready, kexec started");
     let ev = Event::Progress { ready: total, total, waiting: vec!["kexec".into()] };
     let _ = ctl.send(&proto::to_line(&ev), None);
     rustix::fs::sync();
