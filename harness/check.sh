@@ -689,6 +689,12 @@ if selected agent; then
 		notok "agent: cargo test failed (status $st, $n tests)"
 		grep -E "panicked|^error|FAILED" "$out" | head -10 | sed 's/^/#   /' || true
 	fi
+	if cargo fmt --check --manifest-path "$ROOT/tools/luo-agent/Cargo.toml" > "$logs/agent-fmt.log" 2>&1; then
+		ok "agent: cargo fmt --check"
+	else
+		notok "agent: cargo fmt --check wants changes"
+		head -20 "$logs/agent-fmt.log" | sed 's/^/#   /'
+	fi
 	build_agent
 	init=$ROOT/tools/luo-agent/demo/e2e.sh
 	mk_agent_initrd "$impl" "$tdir/e2e-2-$impl.cpio" "$init"

@@ -63,7 +63,7 @@ if [ $stage = 1 ]; then
 	echo "E2E: FAILED still running after luoctl kexec"; bad=1; end
 fi
 # Stage 2: kv-a comes back, kv-b does not.
-check "kv-a's session came back (with luod's own and kv-b's)" status_has "kv-a +luod.kv-a +incoming"
+check "kv-a's session came back, with the token it preserved (and luod's own and kv-b's)" status_has "kv-a +luod.kv-a +incoming +not connected +tokens 1$"
 check "kv-b's session came back" status_has "kv-b +luod.kv-b +incoming"
 check "generation 1" status_has "generation: +1"
 serve kv-a 16

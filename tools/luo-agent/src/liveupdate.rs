@@ -87,11 +87,19 @@ pub struct Device(OwnedFd);
 
 impl Device {
     pub fn open() -> io::Result<Self> {
-        Ok(Device(open(DEVICE, OFlags::RDWR | OFlags::CLOEXEC, Mode::empty())?))
+        Ok(Device(open(
+            DEVICE,
+            OFlags::RDWR | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?))
     }
 
     fn session(&self, op: u32, name: &str) -> io::Result<Session> {
-        let mut arg = SessionArg { size: 0, fd: -1, name: name_arg(name)? };
+        let mut arg = SessionArg {
+            size: 0,
+            fd: -1,
+            name: name_arg(name)?,
+        };
         arg.size = size_of_val32(&arg);
         // SAFETY: `arg` is the argument block of this command, which the kernel fills.
         unsafe {
@@ -121,7 +129,11 @@ impl Session {
     /// `LIVEUPDATE_SESSION_PRESERVE_FD`.
     pub fn preserve_fd(&self, fd: BorrowedFd<'_>, token: u64) -> io::Result<()> {
         use std::os::fd::AsRawFd;
-        let mut arg = FdArg { size: 0, fd: fd.as_raw_fd(), token };
+        let mut arg = FdArg {
+            size: 0,
+            fd: fd.as_raw_fd(),
+            token,
+        };
         arg.size = size_of_val32(&arg);
         // SAFETY: the argument block of this command.
         unsafe { ioctl(&self.0, Updater::<PRESERVE_FD, _>::new(&mut arg))? };
@@ -130,7 +142,11 @@ impl Session {
 
     /// `LIVEUPDATE_SESSION_RETRIEVE_FD`.
     pub fn retrieve_fd(&self, token: u64) -> io::Result<OwnedFd> {
-        let mut arg = FdArg { size: 0, fd: -1, token };
+        let mut arg = FdArg {
+            size: 0,
+            fd: -1,
+            token,
+        };
         arg.size = size_of_val32(&arg);
         // SAFETY: the argument block of this command, which the kernel fills.
         unsafe { ioctl(&self.0, Updater::<RETRIEVE_FD, _>::new(&mut arg))? };
@@ -139,7 +155,10 @@ impl Session {
 
     /// `LIVEUPDATE_SESSION_FINISH`.
     pub fn finish(&self) -> io::Result<()> {
-        let mut arg = FinishArg { size: 0, reserved: 0 };
+        let mut arg = FinishArg {
+            size: 0,
+            reserved: 0,
+        };
         arg.size = size_of_val32(&arg);
         // SAFETY: the argument block of this command.
         unsafe { ioctl(&self.0, Updater::<FINISH, _>::new(&mut arg))? };
@@ -148,7 +167,11 @@ impl Session {
 
     /// `LIVEUPDATE_SESSION_GET_NAME`.
     pub fn name(&self) -> io::Result<String> {
-        let mut arg = NameArg { size: 0, reserved: 0, name: [0; NAME_LEN] };
+        let mut arg = NameArg {
+            size: 0,
+            reserved: 0,
+            name: [0; NAME_LEN],
+        };
         arg.size = size_of_val32(&arg);
         // SAFETY: the argument block of this command, which the kernel fills.
         unsafe { ioctl(&self.0, Updater::<GET_NAME, _>::new(&mut arg))? };

@@ -40,8 +40,13 @@ pub const MAX_ID: usize = 63 - SESSION_PREFIX.len();
 pub enum Request {
     /// Base protocol: be given a session at the next live update.
     Subscribe { id: String },
-    /// Base protocol: the files are in the session.
-    Ready,
+    /// Base protocol: the files are in the session.  Extension: the tokens
+    /// it preserved them under, which `STATUS` lists (before and after the
+    /// kexec) and luod's records carry.
+    Ready {
+        #[serde(default)]
+        tokens: Vec<u64>,
+    },
     /// Base protocol, after the kexec: the session of `id`.
     Claim { id: String },
     /// Extension: the protocol version and luod's.
@@ -101,6 +106,9 @@ pub struct SessionStatus {
     pub state: String,
     /// Whether a client is connected for it.
     pub connected: bool,
+    /// The tokens its client said it preserved (`READY`), if it did.
+    #[serde(default)]
+    pub tokens: Vec<u64>,
 }
 
 /// What `STATUS` answers.
@@ -148,7 +156,11 @@ pub enum Event {
     /// The answer to `STATUS`.
     Status(Status),
     /// During `KEXEC`: clients ready so far.
-    Progress { ready: usize, total: usize, waiting: Vec<String> },
+    Progress {
+        ready: usize,
+        total: usize,
+        waiting: Vec<String>,
+    },
 }
 
 /// Checks a client id: 1 to [`MAX_ID`] bytes of `[A-Za-z0-9._-]`.
@@ -173,7 +185,10 @@ pub fn session_name(id: &str) -> String {
 /// Parses one line (without its newline) into a request.
 pub fn parse_request(line: &[u8]) -> Result<Envelope, (ErrorCode, String)> {
     if line.len() > MAX_LINE {
-        return Err((ErrorCode::TooLong, format!("line longer than {MAX_LINE} bytes")));
+        return Err((
+            ErrorCode::TooLong,
+            format!("line longer than {MAX_LINE} bytes"),
+        ));
     }
     let env: Envelope =
         serde_json::from_slice(line).map_err(|e| (ErrorCode::Malformed, e.to_string()))?;
@@ -205,13 +220,32 @@ mod tests {
     #[test]
     fn base_protocol_lines_parse_as_the_readme_writes_them() {
         let sub = parse_request(br#"{"cmd": "SUBSCRIBE", "id": "unique-id"}"#).unwrap();
-        assert_eq!(sub.req, Request::Subscribe { id: "unique-id".into() });
+        assert_eq!(
+            sub.req,
+            Request::Subscribe {
+                id: "unique-id".into()
+            }
+        );
         assert_eq!(sub.seq, None);
-        assert_eq!(parse_request(br#"{"cmd": "READY"}"#).unwrap().req, Request::Ready);
+        assert_eq!(
+            parse_request(br#"{"cmd": "READY"}"#).unwrap().req,
+            Request::Ready { tokens: vec![] }
+        );
+        assert_eq!(
+            parse_request(br#"{"cmd": "READY", "tokens": [1, 18446744073709551615]}"#)
+                .unwrap()
+                .req,
+            Request::Ready {
+                tokens: vec![1, u64::MAX]
+            }
+        );
+        assert!(parse_request(br#"{"cmd": "READY", "tokens": [-1]}"#).is_err());
         let claim = parse_request(br#"{"cmd":"CLAIM","id":"vm-1"}"#).unwrap();
         assert_eq!(claim.req, Request::Claim { id: "vm-1".into() });
         // What luod sends is what the README says the client waits for.
-        let ev = Event::StartPreservation { session: "luod.vm-1".into() };
+        let ev = Event::StartPreservation {
+            session: "luod.vm-1".into(),
+        };
         let line = to_line(&ev);
         assert!(line.ends_with(b"\n"));
         let v: serde_json::Value = serde_json::from_slice(&line).unwrap();
@@ -219,16 +253,29 @@ mod tests {
         // The README's own line, without a session name, parses too.
         assert_eq!(
             parse_event(br#"{"event": "START_PRESERVATION"}"#).unwrap(),
-            Event::StartPreservation { session: String::new() }
+            Event::StartPreservation {
+                session: String::new()
+            }
         );
     }
 
     #[test]
     fn unknown_fields_are_ignored_and_seq_is_kept() {
         let env = parse_request(br#"{"cmd":"STATUS","seq":7,"x":[1,2]}"#).unwrap();
-        assert_eq!(env, Envelope { req: Request::Status, seq: Some(7) });
+        assert_eq!(
+            env,
+            Envelope {
+                req: Request::Status,
+                seq: Some(7)
+            }
+        );
         let env = parse_request(br#"{"cmd":"KEXEC","timeout_ms":1500}"#).unwrap();
-        assert_eq!(env.req, Request::Kexec { timeout_ms: Some(1500) });
+        assert_eq!(
+            env.req,
+            Request::Kexec {
+                timeout_ms: Some(1500)
+            }
+        );
     }
 
     #[test]
@@ -244,14 +291,20 @@ mod tests {
             (br#"{"cmd":"SUBSCRIBE","id":""}"#, ErrorCode::BadId),
             (br#"{"cmd":"SUBSCRIBE","id":"a/b"}"#, ErrorCode::BadId),
             (br#"{"cmd":"CLAIM","id":"caf\u00e9"}"#, ErrorCode::BadId),
-            (br#"{"cmd":"SUBSCRIBE","id":"x","seq":-1}"#, ErrorCode::Malformed),
+            (
+                br#"{"cmd":"SUBSCRIBE","id":"x","seq":-1}"#,
+                ErrorCode::Malformed,
+            ),
         ];
         for (line, code) in cases {
             let got = parse_request(line).map_err(|(c, _)| c);
             assert_eq!(got, Err(*code), "{}", String::from_utf8_lossy(line));
         }
         let long = format!(r#"{{"cmd":"SUBSCRIBE","id":"{}"}}"#, "a".repeat(MAX_LINE));
-        assert_eq!(parse_request(long.as_bytes()).map_err(|(c, _)| c), Err(ErrorCode::TooLong));
+        assert_eq!(
+            parse_request(long.as_bytes()).map_err(|(c, _)| c),
+            Err(ErrorCode::TooLong)
+        );
     }
 
     #[test]
@@ -266,11 +319,25 @@ mod tests {
     #[test]
     fn events_round_trip() {
         let events = [
-            Event::Claimed { id: "a".into(), session: "luod.a".into() },
+            Event::Claimed {
+                id: "a".into(),
+                session: "luod.a".into(),
+            },
             Event::Ok { seq: Some(3) },
-            Event::Error { seq: None, code: ErrorCode::UnknownId, message: "no".into() },
-            Event::Version { protocol: PROTOCOL_VERSION, luod: "0.1.0".into() },
-            Event::Progress { ready: 1, total: 2, waiting: vec!["b".into()] },
+            Event::Error {
+                seq: None,
+                code: ErrorCode::UnknownId,
+                message: "no".into(),
+            },
+            Event::Version {
+                protocol: PROTOCOL_VERSION,
+                luod: "0.1.0".into(),
+            },
+            Event::Progress {
+                ready: 1,
+                total: 2,
+                waiting: vec!["b".into()],
+            },
             Event::Status(Status {
                 generation: 2,
                 updated_from: Some("7.3.4".into()),
@@ -281,6 +348,7 @@ mod tests {
                     session: "luod.a".into(),
                     state: "incoming".into(),
                     connected: false,
+                    tokens: vec![1, 2],
                 }],
                 problem: None,
             }),

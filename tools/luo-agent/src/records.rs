@@ -27,6 +27,9 @@ pub struct ClientRecord {
     pub id: String,
     /// Its LUO session.
     pub session: String,
+    /// The tokens its files were preserved under, as the client said.
+    #[serde(default)]
+    pub tokens: Vec<u64>,
 }
 
 /// What luod preserves for the next luod.
@@ -45,7 +48,10 @@ impl Records {
     /// session name, no id twice.
     pub fn validate(&self) -> Result<(), String> {
         if self.version != VERSION {
-            return Err(format!("records version {} (this luod reads {VERSION})", self.version));
+            return Err(format!(
+                "records version {} (this luod reads {VERSION})",
+                self.version
+            ));
         }
         let mut seen = BTreeSet::new();
         for c in &self.clients {
@@ -69,7 +75,10 @@ impl Records {
 
     /// A sealed memfd holding the records (no write, grow, shrink, or more seals).
     pub fn to_memfd(&self) -> io::Result<OwnedFd> {
-        let fd = memfd_create(c"luod-records", MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING)?;
+        let fd = memfd_create(
+            c"luod-records",
+            MemfdFlags::CLOEXEC | MemfdFlags::ALLOW_SEALING,
+        )?;
         let mut f = File::from(fd);
         f.write_all(&serde_json::to_vec(self).map_err(io::Error::other)?)?;
         let fd = OwnedFd::from(f);
@@ -86,7 +95,9 @@ impl Records {
         let mut f = File::from(fd);
         f.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
         let mut bytes = Vec::new();
-        f.take(MAX_SIZE + 1).read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+        f.take(MAX_SIZE + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
         if bytes.len() as u64 > MAX_SIZE {
             return Err(format!("records larger than {MAX_SIZE} bytes"));
         }
@@ -104,8 +115,16 @@ mod tests {
             generation: 3,
             kernel: "7.3.4-luo-rust".into(),
             clients: vec![
-                ClientRecord { id: "kv".into(), session: "luod.kv".into() },
-                ClientRecord { id: "vm-1".into(), session: "luod.vm-1".into() },
+                ClientRecord {
+                    id: "kv".into(),
+                    session: "luod.kv".into(),
+                    tokens: vec![1],
+                },
+                ClientRecord {
+                    id: "vm-1".into(),
+                    session: "luod.vm-1".into(),
+                    tokens: vec![],
+                },
             ],
         }
     }

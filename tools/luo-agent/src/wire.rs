@@ -56,7 +56,8 @@ impl LineReader {
             } else {
                 self.open.extend_from_slice(&data[..end]);
                 if nl.is_some() {
-                    self.done.push_back(Line::Complete(std::mem::take(&mut self.open)));
+                    self.done
+                        .push_back(Line::Complete(std::mem::take(&mut self.open)));
                 }
             }
             data = &data[(end + 1).min(data.len())..];
@@ -89,7 +90,12 @@ pub fn send_line(sock: BorrowedFd<'_>, line: &[u8], fd: Option<BorrowedFd<'_>>) 
                 }
             }
         }
-        let n = sendmsg(sock, &[IoSlice::new(&line[sent..])], &mut cmsg, SendFlags::NOSIGNAL)?;
+        let n = sendmsg(
+            sock,
+            &[IoSlice::new(&line[sent..])],
+            &mut cmsg,
+            SendFlags::NOSIGNAL,
+        )?;
         if n == 0 {
             return Err(io::ErrorKind::WriteZero.into());
         }
@@ -103,7 +109,12 @@ pub fn send_line(sock: BorrowedFd<'_>, line: &[u8], fd: Option<BorrowedFd<'_>>) 
 pub fn recv(sock: BorrowedFd<'_>, buf: &mut [u8], fds: &mut Vec<OwnedFd>) -> io::Result<usize> {
     let mut space = [MaybeUninit::uninit(); rustix::cmsg_space!(ScmRights(MAX_FDS))];
     let mut cmsg = RecvAncillaryBuffer::new(&mut space);
-    let msg = recvmsg(sock, &mut [IoSliceMut::new(buf)], &mut cmsg, RecvFlags::CMSG_CLOEXEC)?;
+    let msg = recvmsg(
+        sock,
+        &mut [IoSliceMut::new(buf)],
+        &mut cmsg,
+        RecvFlags::CMSG_CLOEXEC,
+    )?;
     for m in cmsg.drain() {
         if let RecvAncillaryMessage::ScmRights(got) = m {
             fds.extend(got);
@@ -122,7 +133,11 @@ pub struct Conn<S: AsFd> {
 
 impl<S: AsFd> Conn<S> {
     pub fn new(sock: S) -> Self {
-        Conn { sock, reader: LineReader::default(), fds: Vec::new() }
+        Conn {
+            sock,
+            reader: LineReader::default(),
+            fds: Vec::new(),
+        }
     }
 
     /// The next line, reading as needed; `None` at the end of the stream.
@@ -163,7 +178,10 @@ mod tests {
         r.push(b":2}\n\n");
         assert_eq!(
             lines(&mut r),
-            vec![Line::Complete(b"{\"b\":2}".to_vec()), Line::Complete(Vec::new())]
+            vec![
+                Line::Complete(b"{\"b\":2}".to_vec()),
+                Line::Complete(Vec::new())
+            ]
         );
         assert_eq!(r.pending(), 0);
     }
@@ -201,9 +219,15 @@ mod tests {
         send_line(a.as_fd(), b"with\n", Some(p.as_fd())).unwrap();
         send_line(a.as_fd(), b"without\n", None).unwrap();
         let mut conn = Conn::new(b);
-        assert_eq!(conn.read_line().unwrap(), Some(Line::Complete(b"with".to_vec())));
+        assert_eq!(
+            conn.read_line().unwrap(),
+            Some(Line::Complete(b"with".to_vec()))
+        );
         assert_eq!(conn.fds.len(), 1);
-        assert_eq!(conn.read_line().unwrap(), Some(Line::Complete(b"without".to_vec())));
+        assert_eq!(
+            conn.read_line().unwrap(),
+            Some(Line::Complete(b"without".to_vec()))
+        );
         assert_eq!(conn.fds.len(), 1);
         drop(a);
         assert_eq!(conn.read_line().unwrap(), None);
@@ -216,7 +240,10 @@ mod tests {
         big.push(b'\n');
         let t = std::thread::spawn(move || send_line(a.as_fd(), &big, None).unwrap());
         let mut conn = Conn::new(b);
-        assert_eq!(conn.read_line().unwrap(), Some(Line::Complete(vec![b'z'; MAX_LINE])));
+        assert_eq!(
+            conn.read_line().unwrap(),
+            Some(Line::Complete(vec![b'z'; MAX_LINE]))
+        );
         t.join().unwrap();
     }
 }

@@ -19,7 +19,11 @@ struct Luod {
 
 impl Luod {
     fn start(name: &str) -> Luod {
-        let socket = format!("{}/luod-test-{}-{name}.sock", std::env::temp_dir().display(), std::process::id());
+        let socket = format!(
+            "{}/luod-test-{}-{name}.sock",
+            std::env::temp_dir().display(),
+            std::process::id()
+        );
         let _ = std::fs::remove_file(&socket);
         let child = Command::new(env!("CARGO_BIN_EXE_luod"))
             .args(["--socket", &socket])
@@ -50,7 +54,8 @@ impl Drop for Luod {
 }
 
 fn send(c: &Conn<UnixStream>, req: Request, seq: Option<u64>) {
-    c.send(&proto::to_line(&Envelope { req, seq }), None).unwrap();
+    c.send(&proto::to_line(&Envelope { req, seq }), None)
+        .unwrap();
 }
 
 fn next(c: &mut Conn<UnixStream>) -> Event {
@@ -82,7 +87,13 @@ fn subscriptions_and_their_errors() {
     // Base protocol: no answer to a good SUBSCRIBE.
     send(&a, Request::Subscribe { id: "kv".into() }, None);
     send(&a, Request::Version, None);
-    assert!(matches!(next(&mut a), Event::Version { protocol: proto::PROTOCOL_VERSION, .. }));
+    assert!(matches!(
+        next(&mut a),
+        Event::Version {
+            protocol: proto::PROTOCOL_VERSION,
+            ..
+        }
+    ));
     // With seq: OK, echoing it.
     let mut b = luod.conn();
     send(&b, Request::Subscribe { id: "vm-1".into() }, Some(9));
@@ -94,14 +105,30 @@ fn subscriptions_and_their_errors() {
     send(&b, Request::Subscribe { id: "other".into() }, None);
     assert_eq!(error_code(next(&mut b)), ErrorCode::BadState);
     // READY before START_PRESERVATION, CLAIM and RELEASE of nothing.
-    send(&a, Request::Ready, None);
+    send(&a, Request::Ready { tokens: vec![] }, None);
     assert_eq!(error_code(next(&mut a)), ErrorCode::BadState);
-    send(&c, Request::Claim { id: "nobody".into() }, None);
+    send(
+        &c,
+        Request::Claim {
+            id: "nobody".into(),
+        },
+        None,
+    );
     assert_eq!(error_code(next(&mut c)), ErrorCode::UnknownId);
-    send(&c, Request::Release { id: "nobody".into() }, None);
+    send(
+        &c,
+        Request::Release {
+            id: "nobody".into(),
+        },
+        None,
+    );
     assert_eq!(error_code(next(&mut c)), ErrorCode::UnknownId);
     let s = status(&mut c);
-    let ids: Vec<_> = s.sessions.iter().map(|x| (x.id.as_str(), x.state.as_str())).collect();
+    let ids: Vec<_> = s
+        .sessions
+        .iter()
+        .map(|x| (x.id.as_str(), x.state.as_str()))
+        .collect();
     assert_eq!(ids, [("kv", "subscribed"), ("vm-1", "subscribed")]);
     assert_eq!(s.generation, 0);
     // A subscriber that goes away is forgotten, and its id is free again.
@@ -123,12 +150,20 @@ fn bad_input_gets_an_error_and_changes_nothing() {
         (b"garbage\n", ErrorCode::Malformed),
         (b"{\"cmd\":\"REBOOT\"}\n", ErrorCode::Malformed),
         (b"{\"cmd\":\"SUBSCRIBE\"}\n", ErrorCode::Malformed),
-        (b"{\"cmd\":\"SUBSCRIBE\",\"id\":\"../etc\"}\n", ErrorCode::BadId),
+        (
+            b"{\"cmd\":\"SUBSCRIBE\",\"id\":\"../etc\"}\n",
+            ErrorCode::BadId,
+        ),
         (b"{\"cmd\":\"CLAIM\",\"id\":\"\"}\n", ErrorCode::BadId),
     ];
     for (line, code) in lines {
         c.send(line, None).unwrap();
-        assert_eq!(error_code(next(&mut c)), *code, "{}", String::from_utf8_lossy(line));
+        assert_eq!(
+            error_code(next(&mut c)),
+            *code,
+            "{}",
+            String::from_utf8_lossy(line)
+        );
     }
     // An oversized line: one error, then the connection goes on.
     let mut big = vec![b'x'; proto::MAX_LINE + 100];
@@ -139,12 +174,16 @@ fn bad_input_gets_an_error_and_changes_nothing() {
     w.join().unwrap();
     // A descriptor with a request that takes none: refused, not subscribed.
     let (p, _q) = UnixStream::pair().unwrap();
-    let line = proto::to_line(&Envelope { req: Request::Subscribe { id: "fd".into() }, seq: None });
+    let line = proto::to_line(&Envelope {
+        req: Request::Subscribe { id: "fd".into() },
+        seq: None,
+    });
     send_line(c.sock.as_fd(), &line, Some(p.as_fd())).unwrap();
     assert_eq!(error_code(next(&mut c)), ErrorCode::UnexpectedFd);
     // A client that leaves in the middle of a line.
     let mut half = UnixStream::connect(&luod.socket).unwrap();
-    half.write_all(b"{\"cmd\":\"SUBSCRIBE\",\"id\":\"hal").unwrap();
+    half.write_all(b"{\"cmd\":\"SUBSCRIBE\",\"id\":\"hal")
+        .unwrap();
     drop(half);
     assert!(status(&mut c).sessions.is_empty());
 }
@@ -159,10 +198,23 @@ fn kexec_is_refused_with_the_reason() {
     // No kernel loaded here (nor /dev/liveupdate): refused, and nothing changes.
     let s = status(&mut c);
     assert!(s.problem.is_some());
-    send(&c, Request::Kexec { timeout_ms: Some(100) }, Some(5));
+    send(
+        &c,
+        Request::Kexec {
+            timeout_ms: Some(100),
+        },
+        Some(5),
+    );
     match next(&mut c) {
-        Event::Error { seq: Some(5), code, message } => {
-            assert!(matches!(code, ErrorCode::Refused | ErrorCode::Kernel), "{message}");
+        Event::Error {
+            seq: Some(5),
+            code,
+            message,
+        } => {
+            assert!(
+                matches!(code, ErrorCode::Refused | ErrorCode::Kernel),
+                "{message}"
+            );
         }
         other => panic!("{other:?}"),
     }

@@ -85,7 +85,14 @@ impl Data {
     fn map(fd: &OwnedFd, len: usize) -> std::io::Result<&'static mut [u8]> {
         // SAFETY: a fresh shared mapping of the memfd, never unmapped, used only as bytes.
         let p = unsafe {
-            mmap(std::ptr::null_mut(), len, ProtFlags::READ | ProtFlags::WRITE, MapFlags::SHARED, fd, 0)?
+            mmap(
+                std::ptr::null_mut(),
+                len,
+                ProtFlags::READ | ProtFlags::WRITE,
+                MapFlags::SHARED,
+                fd,
+                0,
+            )?
         };
         // SAFETY: `len` bytes mapped just above, for the life of the process.
         Ok(unsafe { std::slice::from_raw_parts_mut(p.cast::<u8>(), len) })
@@ -105,7 +112,11 @@ impl Data {
         map[..8].copy_from_slice(&MAGIC.to_le_bytes());
         map[8..16].copy_from_slice(&keys.to_le_bytes());
         map[16..24].copy_from_slice(&(value_size as u64).to_le_bytes());
-        Ok(Data { map, keys, value_size })
+        Ok(Data {
+            map,
+            keys,
+            value_size,
+        })
     }
 
     fn open(fd: &OwnedFd) -> Result<Self, String> {
@@ -118,11 +129,16 @@ impl Data {
         if magic != MAGIC || value_size == 0 || HEADER as u64 + keys * value_size > len as u64 {
             return Err("not a kvcache memfd".into());
         }
-        Ok(Data { map, keys, value_size: value_size as usize })
+        Ok(Data {
+            map,
+            keys,
+            value_size: value_size as usize,
+        })
     }
 
     fn value(&self, k: u64) -> Option<&[u8]> {
-        (k < self.keys).then(|| &self.map[HEADER + k as usize * self.value_size..][..self.value_size])
+        (k < self.keys)
+            .then(|| &self.map[HEADER + k as usize * self.value_size..][..self.value_size])
     }
 
     /// Every key checked: (keys right, FNV-1a of all values).
@@ -157,16 +173,28 @@ fn claim(luod: &str, id: &str) -> Option<Session> {
     }
 }
 
-fn serve(args: &Args, id: &str, mib: usize, value_size: usize, luod: &str, never_ready: bool) -> Result<(), String> {
+fn serve(
+    args: &Args,
+    id: &str,
+    mib: usize,
+    value_size: usize,
+    luod: &str,
+    never_ready: bool,
+) -> Result<(), String> {
     mark("start");
     let (fd, data) = match claim(luod, id) {
         Some(session) => {
             mark("session claimed");
-            let fd = session.retrieve_fd(TOKEN).map_err(|e| format!("RETRIEVE_FD: {e}"))?;
+            let fd = session
+                .retrieve_fd(TOKEN)
+                .map_err(|e| format!("RETRIEVE_FD: {e}"))?;
             mark("memfd retrieved");
             let data = Data::open(&fd)?;
             session.finish().map_err(|e| format!("FINISH: {e}"))?;
-            println!("kvcache: {} keys back from the previous kernel, no reload", data.keys);
+            println!(
+                "kvcache: {} keys back from the previous kernel, no reload",
+                data.keys
+            );
             (fd, data)
         }
         None => {
@@ -174,7 +202,11 @@ fn serve(args: &Args, id: &str, mib: usize, value_size: usize, luod: &str, never
                 .map_err(|e| e.to_string())?;
             let t = Instant::now();
             let data = Data::build(&fd, mib, value_size).map_err(|e| e.to_string())?;
-            println!("kvcache: loaded {} keys ({mib} MiB) in {:.1} s", data.keys, t.elapsed().as_secs_f64());
+            println!(
+                "kvcache: loaded {} keys ({mib} MiB) in {:.1} s",
+                data.keys,
+                t.elapsed().as_secs_f64()
+            );
             (fd, data)
         }
     };
@@ -204,7 +236,12 @@ fn serve(args: &Args, id: &str, mib: usize, value_size: usize, luod: &str, never
                 }
                 if !never_ready {
                     mark("ready");
-                    let _ = send(&conn, Request::Ready);
+                    let _ = send(
+                        &conn,
+                        Request::Ready {
+                            tokens: vec![TOKEN],
+                        },
+                    );
                 }
             }
             Ok(Event::Error { message, .. }) => eprintln!("kvcache: luod: {message}"),
@@ -221,7 +258,10 @@ fn serve(args: &Args, id: &str, mib: usize, value_size: usize, luod: &str, never
         }
         let reply = match line.split_whitespace().collect::<Vec<_>>().as_slice() {
             ["GET", k] => match k.parse().ok().and_then(|k| data.value(k)) {
-                Some(v) => v[..16.min(v.len())].iter().map(|b| format!("{b:02x}")).collect(),
+                Some(v) => v[..16.min(v.len())]
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
                 None => "ERR no such key".into(),
             },
             ["CHECK"] => {
@@ -241,18 +281,25 @@ fn serve(args: &Args, id: &str, mib: usize, value_size: usize, luod: &str, never
 
 fn ask(path: &str, req: &str) -> Result<String, String> {
     let mut s = UnixStream::connect(path).map_err(|e| format!("{path}: {e}"))?;
-    s.write_all(format!("{req}\n").as_bytes()).map_err(|e| e.to_string())?;
+    s.write_all(format!("{req}\n").as_bytes())
+        .map_err(|e| e.to_string())?;
     let mut line = String::new();
-    BufReader::new(&s).read_line(&mut line).map_err(|e| e.to_string())?;
+    BufReader::new(&s)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
     Ok(line.trim_end().to_string())
 }
 
 fn main() -> std::process::ExitCode {
     let args = Args::parse();
     let res = match &args.cmd {
-        Cmd::Serve { id, mib, value_size, luod, never_ready } => {
-            serve(&args, id, *mib, *value_size, luod, *never_ready)
-        }
+        Cmd::Serve {
+            id,
+            mib,
+            value_size,
+            luod,
+            never_ready,
+        } => serve(&args, id, *mib, *value_size, luod, *never_ready),
         Cmd::Get { key } => ask(&args.socket, &format!("GET {key}")).map(|r| println!("{r}")),
         Cmd::Check => ask(&args.socket, "CHECK").and_then(|r| {
             println!("{r}");

@@ -83,13 +83,21 @@ fn request(args: &Args, req: Request) -> Result<Event, Fail> {
         if args.json {
             println!("{}", String::from_utf8_lossy(&line));
         }
-        let ev = proto::parse_event(&line).map_err(|e| Fail(1, format!("bad line from luod: {e}")))?;
+        let ev =
+            proto::parse_event(&line).map_err(|e| Fail(1, format!("bad line from luod: {e}")))?;
         match ev {
-            Event::Progress { ready, total, waiting } if !args.json => {
+            Event::Progress {
+                ready,
+                total,
+                waiting,
+            } if !args.json => {
                 if waiting.first().is_some_and(|w| w == "kexec") {
                     println!("all {total} clients ready: rebooting into the new kernel");
                 } else {
-                    println!("waiting for clients: {ready}/{total} ready (waiting: {})", waiting.join(", "));
+                    println!(
+                        "waiting for clients: {ready}/{total} ready (waiting: {})",
+                        waiting.join(", ")
+                    );
                 }
                 io::stdout().flush()?;
             }
@@ -109,11 +117,27 @@ fn print_status(s: &Status) {
         println!("updated from: {k}");
     }
     println!("phase:        {}", s.phase);
-    println!("kexec loaded: {}", if s.kexec_loaded { "yes" } else { "no" });
+    println!(
+        "kexec loaded: {}",
+        if s.kexec_loaded { "yes" } else { "no" }
+    );
     println!("sessions:     {}", s.sessions.len());
     for x in &s.sessions {
-        let conn = if x.connected { "connected" } else { "not connected" };
-        println!("  {:<24} {:<28} {:<10} {conn}", x.id, x.session, x.state);
+        let conn = if x.connected {
+            "connected"
+        } else {
+            "not connected"
+        };
+        let tokens: Vec<String> = x.tokens.iter().map(u64::to_string).collect();
+        let tokens = if tokens.is_empty() {
+            "-".into()
+        } else {
+            tokens.join(",")
+        };
+        println!(
+            "  {:<24} {:<28} {:<10} {conn:<13} tokens {tokens}",
+            x.id, x.session, x.state
+        );
     }
     match &s.problem {
         Some(p) => println!("live update:  refused: {p}"),
@@ -122,7 +146,12 @@ fn print_status(s: &Status) {
 }
 
 /// Pre-flight checks and kexec_file_load().
-fn load(kernel: &str, initrd: Option<&str>, cmdline: Option<&str>, reuse: bool) -> Result<(), Fail> {
+fn load(
+    kernel: &str,
+    initrd: Option<&str>,
+    cmdline: Option<&str>,
+    reuse: bool,
+) -> Result<(), Fail> {
     let open = |p: &str| std::fs::File::open(p).map_err(|e| Fail(1, format!("{p}: {e}")));
     let k = open(kernel)?;
     // A bzImage has "HdrS" at 0x202.
@@ -137,15 +166,22 @@ fn load(kernel: &str, initrd: Option<&str>, cmdline: Option<&str>, reuse: bool) 
     let i = initrd.map(open).transpose()?;
     let mut line = match (cmdline, reuse) {
         (Some(c), _) => c.to_string(),
-        (None, true) => std::fs::read_to_string("/proc/cmdline")?.trim_end().to_string(),
+        (None, true) => std::fs::read_to_string("/proc/cmdline")?
+            .trim_end()
+            .to_string(),
         (None, false) => String::new(),
     };
     // kexec_file_load() takes the length with the NUL.
     if line.len() + 1 > 4096 {
         return Err(Fail(1, "command line longer than 4095 bytes".into()));
     }
-    let flags = if i.is_none() { libc::KEXEC_FILE_NO_INITRAMFS } else { 0 };
-    let c = CString::new(std::mem::take(&mut line)).map_err(|_| Fail(1, "NUL in command line".into()))?;
+    let flags = if i.is_none() {
+        libc::KEXEC_FILE_NO_INITRAMFS
+    } else {
+        0
+    };
+    let c = CString::new(std::mem::take(&mut line))
+        .map_err(|_| Fail(1, "NUL in command line".into()))?;
     // SAFETY: kexec_file_load(kernel_fd, initrd_fd, cmdline_len, cmdline, flags) with open
     // descriptors and a NUL-terminated string of cmdline_len bytes.
     let r = unsafe {
@@ -159,7 +195,10 @@ fn load(kernel: &str, initrd: Option<&str>, cmdline: Option<&str>, reuse: bool) 
         )
     };
     if r != 0 {
-        return Err(Fail(3, format!("kexec_file_load: {}", io::Error::last_os_error())));
+        return Err(Fail(
+            3,
+            format!("kexec_file_load: {}", io::Error::last_os_error()),
+        ));
     }
     if !luo_agent::liveupdate::kexec_loaded() {
         return Err(Fail(3, "the kernel says nothing is loaded".into()));
@@ -175,7 +214,10 @@ fn run(args: &Args) -> Result<(), Fail> {
         },
         Cmd::Version => match request(args, Request::Version)? {
             Event::Version { protocol, luod } if !args.json => {
-                println!("luoctl {}, luod {luod}, protocol {protocol}", env!("CARGO_PKG_VERSION"))
+                println!(
+                    "luoctl {}, luod {luod}, protocol {protocol}",
+                    env!("CARGO_PKG_VERSION")
+                )
             }
             _ => {}
         },
@@ -185,8 +227,18 @@ fn run(args: &Args) -> Result<(), Fail> {
                 println!("released the session of {id}");
             }
         }
-        Cmd::Load { kernel, initrd, cmdline, reuse_cmdline } => {
-            load(kernel, initrd.as_deref(), cmdline.as_deref(), *reuse_cmdline)?;
+        Cmd::Load {
+            kernel,
+            initrd,
+            cmdline,
+            reuse_cmdline,
+        } => {
+            load(
+                kernel,
+                initrd.as_deref(),
+                cmdline.as_deref(),
+                *reuse_cmdline,
+            )?;
             if !args.json {
                 println!("loaded {kernel}");
             }
@@ -198,7 +250,12 @@ fn run(args: &Args) -> Result<(), Fail> {
                     return Err(Fail(2, format!("live update refused: {p}")));
                 }
             }
-            request(args, Request::Kexec { timeout_ms: Some(timeout.saturating_mul(1000)) })?;
+            request(
+                args,
+                Request::Kexec {
+                    timeout_ms: Some(timeout.saturating_mul(1000)),
+                },
+            )?;
         }
     }
     Ok(())

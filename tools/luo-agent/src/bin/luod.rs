@@ -54,13 +54,15 @@ struct Sub {
     session: Option<Session>,
     ready: bool,
     gone: bool,
+    /// The tokens it said it preserved.
+    tokens: Vec<u64>,
 }
 
 struct State {
     phase: Phase,
     subs: BTreeMap<String, Sub>,
-    /// Sessions of the previous kernel not claimed yet.
-    incoming: BTreeMap<String, Session>,
+    /// Sessions of the previous kernel not claimed yet, with their tokens.
+    incoming: BTreeMap<String, (Session, Vec<u64>)>,
     generation: u64,
     updated_from: Option<String>,
     /// Records that could not be read: a problem until luod restarts.
@@ -91,7 +93,9 @@ macro_rules! log {
 /// Why `KEXEC` would be refused now, if it would.
 fn problem(st: &State) -> Option<String> {
     if let Some(p) = &st.records_problem {
-        return Some(format!("the previous kernel's records could not be read: {p}"));
+        return Some(format!(
+            "the previous kernel's records could not be read: {p}"
+        ));
     }
     if !st.incoming.is_empty() {
         let ids: Vec<_> = st.incoming.keys().cloned().collect();
@@ -120,13 +124,15 @@ fn status(st: &State) -> Status {
             }
             .into(),
             connected: !s.gone,
+            tokens: s.tokens.clone(),
         })
         .collect();
-    sessions.extend(st.incoming.keys().map(|id| SessionStatus {
+    sessions.extend(st.incoming.iter().map(|(id, (_, tokens))| SessionStatus {
         id: id.clone(),
         session: session_name(id),
         state: "incoming".into(),
         connected: false,
+        tokens: tokens.clone(),
     }));
     Status {
         generation: st.generation,
@@ -139,7 +145,11 @@ fn status(st: &State) -> Status {
 }
 
 fn error(seq: Option<u64>, code: ErrorCode, message: impl Into<String>) -> Event {
-    Event::Error { seq, code, message: message.into() }
+    Event::Error {
+        seq,
+        code,
+        message: message.into(),
+    }
 }
 
 /// One client connection.
@@ -167,9 +177,11 @@ impl Client {
                 }
             };
             let reply = match line {
-                Line::TooLong => {
-                    Some(error(None, ErrorCode::TooLong, format!("line over {} bytes", proto::MAX_LINE)))
-                }
+                Line::TooLong => Some(error(
+                    None,
+                    ErrorCode::TooLong,
+                    format!("line over {} bytes", proto::MAX_LINE),
+                )),
                 Line::Complete(bytes) => {
                     // No request takes a descriptor: close any that came.
                     let stray = std::mem::take(&mut self.conn.fds).len();
@@ -209,28 +221,40 @@ impl Client {
                 Ok(()) => return Self::ok(seq),
                 Err((code, msg)) => error(seq, code, msg),
             }),
-            Request::Ready => {
+            Request::Ready { tokens } => {
                 let mut st = self.shared.lock();
                 let sub = self.subscribed.as_ref().and_then(|id| st.subs.get_mut(id));
                 match sub {
                     Some(sub) if sub.session.is_some() => {
                         sub.ready = true;
+                        sub.tokens = tokens;
                         self.shared.changed.notify_all();
                         Self::ok(seq)
                     }
-                    _ => Some(error(seq, ErrorCode::BadState, "READY before START_PRESERVATION")),
+                    _ => Some(error(
+                        seq,
+                        ErrorCode::BadState,
+                        "READY before START_PRESERVATION",
+                    )),
                 }
             }
             Request::Claim { id } => {
                 let session = self.shared.lock().incoming.remove(&id);
-                let Some(session) = session else {
-                    return Some(error(seq, ErrorCode::UnknownId, format!("no session for {id:?}")));
+                let Some((session, tokens)) = session else {
+                    return Some(error(
+                        seq,
+                        ErrorCode::UnknownId,
+                        format!("no session for {id:?}"),
+                    ));
                 };
-                let ev = Event::Claimed { id: id.clone(), session: session_name(&id) };
+                let ev = Event::Claimed {
+                    id: id.clone(),
+                    session: session_name(&id),
+                };
                 if let Err(e) = self.conn.send(&proto::to_line(&ev), Some(session.as_fd())) {
                     // Not handed over: keep it for another claim.
                     log!("claim of {id}: {e}");
-                    self.shared.lock().incoming.insert(id, session);
+                    self.shared.lock().incoming.insert(id, (session, tokens));
                     return None;
                 }
                 log!("session of {id} claimed");
@@ -243,14 +267,20 @@ impl Client {
                     log!("session of {id} released");
                     Self::ok(seq)
                 }
-                None => Some(error(seq, ErrorCode::UnknownId, format!("no session for {id:?}"))),
+                None => Some(error(
+                    seq,
+                    ErrorCode::UnknownId,
+                    format!("no session for {id:?}"),
+                )),
             },
             Request::Kexec { timeout_ms } => {
                 let timeout = timeout_ms.unwrap_or(self.shared.ready_timeout);
-                Some(match kexec(&self.shared, &self.conn, Duration::from_millis(timeout)) {
-                    Ok(()) => return Self::ok(seq),
-                    Err((code, msg)) => error(seq, code, msg),
-                })
+                Some(
+                    match kexec(&self.shared, &self.conn, Duration::from_millis(timeout)) {
+                        Ok(()) => return Self::ok(seq),
+                        Err((code, msg)) => error(seq, code, msg),
+                    },
+                )
             }
         }
     }
@@ -261,18 +291,31 @@ impl Client {
             return Err((ErrorCode::BadState, "a live update is under way".into()));
         }
         if self.subscribed.is_some() {
-            return Err((ErrorCode::BadState, "this connection has subscribed already".into()));
+            return Err((
+                ErrorCode::BadState,
+                "this connection has subscribed already".into(),
+            ));
         }
         if st.subs.contains_key(&id) {
             return Err((ErrorCode::Duplicate, format!("{id:?} has a subscriber")));
         }
         if st.incoming.contains_key(&id) {
-            return Err((ErrorCode::BadState, format!("claim the session of {id:?} first")));
+            return Err((
+                ErrorCode::BadState,
+                format!("claim the session of {id:?} first"),
+            ));
         }
         let sock = Arc::clone(&self.conn.sock);
         st.subs.insert(
             id.clone(),
-            Sub { conn: self.id, sock, session: None, ready: false, gone: false },
+            Sub {
+                conn: self.id,
+                sock,
+                session: None,
+                ready: false,
+                gone: false,
+                tokens: Vec::new(),
+            },
         );
         log!("{id} subscribed");
         self.subscribed = Some(id);
@@ -299,6 +342,7 @@ fn abandon(st: &mut State) {
     for sub in st.subs.values_mut() {
         sub.session = None;
         sub.ready = false;
+        sub.tokens.clear();
     }
     st.phase = Phase::Idle;
 }
@@ -319,7 +363,8 @@ fn kexec(
     st.phase = Phase::Preserving;
     // Sessions out, one per client.
     let res = (|| {
-        let dev = Device::open().map_err(|e| (ErrorCode::Kernel, format!("{}: {e}", liveupdate::DEVICE)))?;
+        let dev = Device::open()
+            .map_err(|e| (ErrorCode::Kernel, format!("{}: {e}", liveupdate::DEVICE)))?;
         for (id, sub) in st.subs.iter_mut() {
             let name = session_name(id);
             let session = dev
@@ -344,16 +389,26 @@ fn kexec(
     let total = st.subs.len();
     let mut last = usize::MAX;
     loop {
-        let waiting: Vec<String> =
-            st.subs.iter().filter(|(_, s)| !s.ready).map(|(id, _)| id.clone()).collect();
+        let waiting: Vec<String> = st
+            .subs
+            .iter()
+            .filter(|(_, s)| !s.ready)
+            .map(|(id, _)| id.clone())
+            .collect();
         if let Some((id, _)) = st.subs.iter().find(|(_, s)| s.gone && !s.ready) {
             let id = id.clone();
             abandon(&mut st);
-            return Err(refused(format!("{id} disconnected before READY: no live update")));
+            return Err(refused(format!(
+                "{id} disconnected before READY: no live update"
+            )));
         }
         if waiting.len() != last {
             last = waiting.len();
-            let ev = Event::Progress { ready: total - waiting.len(), total, waiting: waiting.clone() };
+            let ev = Event::Progress {
+                ready: total - waiting.len(),
+                total,
+                waiting: waiting.clone(),
+            };
             let _ = ctl.send(&proto::to_line(&ev), None);
         }
         if waiting.is_empty() {
@@ -368,17 +423,28 @@ fn kexec(
                 waiting.join(", ")
             )));
         }
-        st = shared.changed.wait_timeout(st, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        st = shared
+            .changed
+            .wait_timeout(st, deadline - now)
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
     }
     // luod's own records, in its own session.
     let records = Records {
         version: records::VERSION,
         generation: st.generation + 1,
-        kernel: rustix::system::uname().release().to_string_lossy().into_owned(),
+        kernel: rustix::system::uname()
+            .release()
+            .to_string_lossy()
+            .into_owned(),
         clients: st
             .subs
-            .keys()
-            .map(|id| ClientRecord { id: id.clone(), session: session_name(id) })
+            .iter()
+            .map(|(id, s)| ClientRecord {
+                id: id.clone(),
+                session: session_name(id),
+                tokens: s.tokens.clone(),
+            })
             .collect(),
     };
     let own = (|| {
@@ -397,20 +463,37 @@ fn kexec(
     // Not held across the reboot (systemd-shutdown may want it).
     drop(dev);
     st.phase = Phase::Rebooting;
-    log!("every client ready ({total}); kexec, generation {}", records.generation);
+    log!(
+        "every client ready ({total}); kexec, generation {}",
+        records.generation
+    );
     luo_agent::timeline("luod: every client ready, kexec started");
-    let ev = Event::Progress { ready: total, total, waiting: vec!["kexec".into()] };
+    let ev = Event::Progress {
+        ready: total,
+        total,
+        waiting: vec!["kexec".into()],
+    };
     let _ = ctl.send(&proto::to_line(&ev), None);
     rustix::fs::sync();
     let err = rustix::system::reboot(rustix::system::RebootCommand::Kexec).err();
     // Still here: the reboot failed.
     drop(own);
     abandon(&mut st);
-    Err((ErrorCode::Kernel, format!("reboot(KEXEC): {}", err.map_or("returned".into(), |e| e.to_string()))))
+    Err((
+        ErrorCode::Kernel,
+        format!(
+            "reboot(KEXEC): {}",
+            err.map_or("returned".into(), |e| e.to_string())
+        ),
+    ))
 }
 
 fn proto_send(sock: &UnixStream, ev: &Event, session: Option<&Session>) -> io::Result<()> {
-    luo_agent::wire::send_line(sock.as_fd(), &proto::to_line(ev), session.map(|s| s.as_fd()))
+    luo_agent::wire::send_line(
+        sock.as_fd(),
+        &proto::to_line(ev),
+        session.map(|s| s.as_fd()),
+    )
 }
 
 /// Reads the previous kernel's records and retrieves its clients' sessions.
@@ -447,7 +530,7 @@ fn restore(st: &mut State) {
     for c in &records.clients {
         match dev.retrieve_session(&c.session) {
             Ok(s) => {
-                st.incoming.insert(c.id.clone(), s);
+                st.incoming.insert(c.id.clone(), (s, c.tokens.clone()));
             }
             Err(e) => log!("session {} of {}: {e}", c.session, c.id),
         }
@@ -518,7 +601,12 @@ fn main() {
             st.next_conn += 1;
             st.next_conn
         };
-        let client = Client { shared: Arc::clone(&shared), id, conn: Conn::new(sock), subscribed: None };
+        let client = Client {
+            shared: Arc::clone(&shared),
+            id,
+            conn: Conn::new(sock),
+            subscribed: None,
+        };
         std::thread::spawn(move || client.run());
     }
 }
