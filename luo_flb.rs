@@ -38,7 +38,9 @@ pub(crate) const FLB_MAX: usize =
 /// The serialized FLB arrays of both kernels.
 #[derive(Default)]
 pub(crate) struct Headers {
-    incoming: Option<kho::Incoming<abi::FlbHeaderSer>>,
+    /// The previous kernel's entries, copied out at boot (the page is freed then); `None` if it
+    /// handed over no FLB array.
+    incoming: Option<KVec<kho::Handed<abi::FlbSer>>>,
     outgoing: Option<kho::Preserved<abi::FlbHeaderSer>>,
 }
 
@@ -82,8 +84,7 @@ impl FlbState {
         }
         {
             let headers = luo.flb_headers.lock();
-            let header = headers.incoming.as_ref().ok_or(ENODATA)?;
-            let entries = header.trailing::<abi::FlbSer>(header.count);
+            let entries = headers.incoming.as_ref().ok_or(ENODATA)?;
             let name = self.flb.compatible();
             let found = entries.iter().find(|e| abi::c_str_bytes(&e.name) == name);
             let found = found.ok_or(ENOENT)?;
@@ -269,16 +270,33 @@ impl Registry {
     }
 }
 
-/// Adopts the previous kernel's FLB array at `addr` (none: nothing to do).
+/// Copies out the previous kernel's FLB array at `addr` (none: nothing to do), which
+/// [`crate::luo_handover::check`] has checked, and frees its page.
 ///
-/// As in C the page is never freed: FLBs are retrieved on demand, for the whole boot.
+/// C keeps the page for the boot and reads it in place on demand; a copy taken at boot leaves no
+/// handed-over page for a file handler's corrupt handle to free under LUO.
 pub(crate) fn setup_incoming(luo: &Luo, addr: kho::HandoverAddr) {
     if addr.is_null() {
         return;
     }
-    match kho::Incoming::adopt(addr, FLB_PGCNT * PAGE_SIZE) {
-        Ok(header) => luo.flb_headers.lock().incoming = Some(header),
-        Err(bad) => pr_warn!("Cannot adopt the FLB array: {bad}\n"),
+    let header = match kho::Incoming::<abi::FlbHeaderSer>::adopt(addr, FLB_PGCNT * PAGE_SIZE) {
+        Ok(header) => header,
+        Err(bad) => {
+            pr_warn!("Cannot adopt the FLB array: {bad}\n");
+            return;
+        }
+    };
+    let mut copy = KVec::new();
+    let res = match header.entries::<abi::FlbSer>(header.count) {
+        Some(entries) => entries
+            .into_iter()
+            .try_for_each(|e| copy.push(e, GFP_KERNEL)),
+        None => Ok(()),
+    };
+    header.free();
+    match res {
+        Ok(()) => luo.flb_headers.lock().incoming = Some(copy),
+        Err(_) => pr_warn!("Cannot copy the FLB array: no memory\n"),
     }
 }
 

@@ -21,7 +21,10 @@
 //!   unique in their session;
 //! - the FLB array is one page (`pgcnt`), holds at most `LUO_FLB_MAX`
 //!   entries, each with a terminated, non-empty, unique name and a count from
-//!   1 to `INT_MAX`.
+//!   1 to `INT_MAX`;
+//! - no file's handle is one of the pages above (a handler frees what its
+//!   handle names).  The FLB entries are then copied out and their page freed
+//!   (`luo_flb::setup_incoming`).
 //!
 //! The previous kernel writes none of these faults itself, so each is
 //! corruption.  Policy: the check that failed is logged with the address it
@@ -166,7 +169,7 @@ pub(crate) fn check(luo_ser: &Incoming<LuoSer>, addr: HandoverAddr) -> Result {
     })?;
     let mut names = KVVec::with_capacity(sessions.len(), GFP_KERNEL)?;
     for s in sessions.iter() {
-        names.push(s.name, GFP_KERNEL)?;
+        names.push(c_padded(&s.name), GFP_KERNEL)?;
     }
     if let Some(name) = duplicate(&mut names) {
         let name = BStr::from_bytes(abi::c_str_bytes(&name));
@@ -174,9 +177,9 @@ pub(crate) fn check(luo_ser: &Incoming<LuoSer>, addr: HandoverAddr) -> Result {
         return Err(EINVAL);
     }
     drop(names);
-    let mut tokens = KVVec::<u64>::new();
+    let (mut tokens, mut data) = (KVVec::<u64>::new(), KVVec::new());
     for s in sessions.iter() {
-        check_files(&mut walk, s, &mut tokens)?;
+        check_files(&mut walk, s, &mut tokens, &mut data)?;
     }
     drop(sessions);
 
@@ -184,11 +187,33 @@ pub(crate) fn check(luo_ser: &Incoming<LuoSer>, addr: HandoverAddr) -> Result {
     if !flbs.is_null() {
         check_flbs(&mut walk, flbs)?;
     }
+    // A file handler frees what its handle names: never a page of LUO's own.
+    for (token, d) in data.iter() {
+        if walk.seen.get(d).is_some() {
+            pr_err!("file token {token}: its handle {d:#x} is a page of LUO's own state\n");
+            return Err(EINVAL);
+        }
+    }
     Ok(())
 }
 
-/// Checks the file entries of session `s`; `tokens` is scratch space.
-fn check_files(walk: &mut Walk, s: &Handed<SessionSer>, tokens: &mut KVVec<u64>) -> Result {
+/// A C string of a fixed-size field with every byte after its NUL zeroed, so that two names equal
+/// as C strings compare equal.
+fn c_padded<const N: usize>(raw: &[u8; N]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let s = abi::c_str_bytes(raw);
+    out[..s.len()].copy_from_slice(s);
+    out
+}
+
+/// Checks the file entries of session `s`; `tokens` is scratch space, and each file's token and
+/// handle go to `data`.
+fn check_files(
+    walk: &mut Walk,
+    s: &Handed<SessionSer>,
+    tokens: &mut KVVec<u64>,
+    data: &mut KVVec<(u64, u64)>,
+) -> Result {
     let name = BStr::from_bytes(abi::c_str_bytes(&s.name));
     let (head, count) = (s.files(), s.file_set_ser.count);
     if head.is_null() {
@@ -206,6 +231,7 @@ fn check_files(walk: &mut Walk, s: &Handed<SessionSer>, tokens: &mut KVVec<u64>)
             return Err(EINVAL);
         }
         tokens.push(f.token, GFP_KERNEL)?;
+        data.push((f.token, f.data), GFP_KERNEL)?;
         Ok(())
     })?;
     if found != count {
@@ -252,7 +278,7 @@ fn check_flbs(walk: &mut Walk, addr: HandoverAddr) -> Result {
             pr_err!("FLB '{raw}': invalid count {users}\n");
             return Err(EINVAL);
         }
-        names.push(e.name, GFP_KERNEL)?;
+        names.push(c_padded(&e.name), GFP_KERNEL)?;
     }
     if let Some(name) = duplicate(&mut names) {
         let name = BStr::from_bytes(abi::c_str_bytes(&name));

@@ -49,6 +49,7 @@ use staging::{
     initcall::builtin_init,
     kho,
     kho_folio::{
+        ClaimedVmalloc,
         HandedVmalloc,
         PreservedFolios,
         PreservedVmalloc,
@@ -261,7 +262,7 @@ impl MemfdLuo {
     /// for a batch); on error the folios not inserted yet are restored and freed, as C does.
     fn restore_folios(
         memfd: &mut NewMemfd,
-        array: &HandedVmalloc<FolioSer>,
+        array: &ClaimedVmalloc<FolioSer>,
         mut folios: KVec<UniqueFolio>,
     ) -> Result {
         let mut entries = array.iter().filter_map(|e| Some((e.folio_addr()?, e)));
@@ -270,6 +271,13 @@ impl MemfdLuo {
         let mut res = Ok(());
         while res.is_ok() {
             for (addr, e) in entries.by_ref() {
+                // An entry naming a page taken already (the array's own, the memfd_luo_ser, a
+                // folio listed twice): corrupt.
+                if !batch.takes(addr) {
+                    pr_err!("folio at {:#x} is not memory KHO holds\n", addr.pa());
+                    res = Err(EIO);
+                    break;
+                }
                 let n = batch.len();
                 (indices[n], flags[n]) = (e.index() as c_ulong, e.flags());
                 // The batch has room: it is restored when full.
@@ -342,55 +350,48 @@ fn discard(entries: impl Iterator<Item = kho::Handed<FolioSer>>) {
     }
 }
 
-/// Checks what the previous kernel handed over for a memfd before any of it is used, and restores
-/// its folio array (`None` for a memfd without folios).
-///
-/// The size must be a file size; the folio array must hold `nr_folios` entries; each folio must
-/// be memory KHO preserved, start at an index aligned to its size, inside the file and after the
-/// previous folio, with known flags.  C checks none of this (it reads past the array for a large
-/// `nr_folios`, and inserts folios at any index).  On a fault, logged, the folios that are
-/// preserved are freed, and the memfd fails with EINVAL (EIO for a folio KHO does not hold, as in
-/// C): only this file is lost.
+/// Checks the handed-over memfd's own fields before anything is taken: the size must be a file
+/// size and the folio array must hold `nr_folios` entries; gives the array's descriptor (`None`
+/// for a memfd without folios).  A fault is logged; it is final (EINVAL).
 fn check(ser: &kho::Incoming<MemfdSer>) -> Result<Option<HandedVmalloc<FolioSer>>> {
     let (size, nr) = (ser.size, ser.nr_folios);
+    // MAX_LFS_FILESIZE on 64-bit.
+    if size > i64::MAX as u64 {
+        pr_err!("file size {:#x} is not a file size\n", size);
+        return Err(EINVAL);
+    }
+    if nr == 0 {
+        return Ok(None);
+    }
     if nr > ser.folio_capacity() {
         // The array cannot be trusted: its folios stay preserved (reserved).
         let cap = ser.folio_capacity();
         pr_err!("{} folios do not fit in an array of {}\n", nr, cap);
         return Err(EINVAL);
     }
-    let array = if nr == 0 {
-        None
-    } else {
-        match ser.folio_array() {
-            Ok(array) => Some(array),
-            Err(f) => {
-                pr_err!("folio array: {} at {:#x}\n", f.what, f.pa);
-                return Err(EINVAL);
-            }
-        }
-    };
-    // MAX_LFS_FILESIZE on 64-bit.
-    let fault = if size > i64::MAX as u64 {
-        pr_err!("file size {:#x} is not a file size\n", size);
-        Some(EINVAL)
-    } else {
-        array.as_ref().and_then(|a| check_folios(a, size))
-    };
-    match (fault, array) {
-        (None, array) => Ok(array),
-        (Some(e), array) => {
-            if let Some(array) = array {
-                discard(array.iter());
-                array.free();
-            }
-            Err(e)
-        }
+    ser.folio_array().map(Some).map_err(|f| {
+        pr_err!("folio array: {} at {:#x}\n", f.what, f.pa);
+        EINVAL
+    })
+}
+
+/// Takes the folio array's pages and checks every entry: the array, or the fault (logged; the
+/// folios that KHO still holds are freed).  C checks none of this: it reads past the array for a
+/// large `nr_folios`, and inserts folios at any index.
+fn claim_folios(array: HandedVmalloc<FolioSer>, size: u64) -> Result<ClaimedVmalloc<FolioSer>> {
+    let array = array.claim().map_err(|f| {
+        pr_err!("folio array: {} at {:#x}\n", f.what, f.pa);
+        EINVAL
+    })?;
+    if let Some(e) = check_folios(&array, size) {
+        discard(array.iter());
+        return Err(e);
     }
+    Ok(array)
 }
 
 /// The fault of the first folio entry that is wrong (see [`check`]).
-fn check_folios(array: &HandedVmalloc<FolioSer>, size: u64) -> Option<Error> {
+fn check_folios(array: &ClaimedVmalloc<FolioSer>, size: u64) -> Option<Error> {
     let pages = size.div_ceil(PAGE_SIZE as u64);
     let mut next = 0;
     for (i, e) in array.iter().enumerate() {
@@ -484,58 +485,82 @@ impl FileOps for MemfdLuo {
         drop(args.take_private());
     }
 
-    /// Checks what the previous kernel handed over, makes the memfd and its batch first, and only
-    /// then restores folios: a failure before that (an allocation: the memfd's inode, dentry and
-    /// file) consumed nothing, and LUO lets the file be retrieved again ([`FileOps::RETRYABLE_RETRIEVE`]);
-    /// C frees the handed-over state on any failure, so a transient ENOMEM loses the memfd.  A
-    /// failure after it, or a corrupt handover, is final (the handle set to 0), as in C.
+    /// Checks what the previous kernel handed over, makes the memfd and its batch, and only then
+    /// takes the handed-over pages and restores folios: a failure before that (an allocation: the
+    /// memfd's inode, dentry and file) consumed nothing, and LUO lets the file be retrieved again
+    /// ([`FileOps::RETRYABLE_RETRIEVE`]); C frees the handed-over state on any failure, so a
+    /// transient ENOMEM loses the memfd.  A failure after it, or a corrupt handover, is final
+    /// (the handle set to 0), as in C.
     fn retrieve(args: &mut OpArgs<'_, KBox<Preserved>>) -> Result<ARef<File>> {
-        let ser = abi::incoming(args.data()).inspect_err(|_| args.set_data(0))?;
-        let array = match check(&ser) {
-            Ok(array) => array,
-            Err(e) => {
-                ser.free();
-                args.set_data(0);
-                return Err(e);
+        let res = (|| {
+            let ser = abi::incoming(args.data()).map_err(Final)?;
+            let array = match check(&ser) {
+                Ok(array) => array,
+                Err(e) => {
+                    drop(ser.claim());
+                    return Err(Final(e));
+                }
+            };
+            // Nothing is consumed until the pages are taken.
+            let mut memfd = Self::restore(&ser).map_err(Retry)?;
+            let folios = KVec::with_capacity(BATCH, GFP_KERNEL).map_err(|e| Retry(e.into()))?;
+            let size = ser.size;
+            // The memfd_luo_ser page and the array's pages are ours from here, so an entry
+            // naming one of them finds it taken.
+            let ser = ser.claim().map_err(|bad| {
+                pr_err!("serialized memfd: {bad}\n");
+                Final(EINVAL)
+            })?;
+            if let Some(array) = array {
+                let array = claim_folios(array, size).map_err(Final)?;
+                // On error the folios not inserted are freed, as C does.
+                Self::restore_folios(&mut memfd, &array, folios).map_err(Final)?;
             }
-        };
-        // Nothing is consumed until the folios are restored.
-        let mut memfd = Self::restore(&ser)?;
-        let folios = KVec::with_capacity(BATCH, GFP_KERNEL)?;
-        if let Some(array) = array {
-            // On error the folios not inserted are freed, as C does.
-            let res = Self::restore_folios(&mut memfd, &array, folios);
-            array.free();
-            if let Err(e) = res {
-                ser.free();
+            drop(ser);
+            Ok(memfd.into_file())
+        })();
+        res.map_err(|fault| match fault {
+            Retry(e) => e,
+            Final(e) => {
                 args.set_data(0);
-                return Err(e);
+                e
             }
-        }
-        ser.free();
-        Ok(memfd.into_file())
+        })
     }
 
     const RETRYABLE_RETRIEVE: bool = true;
 
     fn finish(args: &mut OpArgs<'_, KBox<Preserved>>) {
-        // A retrieved file owns its folios, and a failed retrieve freed
-        // what it could: only a file nobody retrieved is left to free.
+        // A retrieved file owns its folios, and a failed retrieve freed what it could (or, if it
+        // may be tried again, consumed nothing): only a file not retrieved is left to free.
         if args.retrieve_status().is_some() {
             return;
         }
         let Ok(ser) = abi::incoming(args.data()) else {
             return;
         };
-        if ser.nr_folios != 0 && ser.nr_folios <= ser.folio_capacity() {
-            if let Ok(array) = ser.folio_array() {
-                discard(array.iter());
-                array.free();
+        let array = check(&ser);
+        let Ok(_ser) = ser.claim() else {
+            return;
+        };
+        if let Ok(Some(array)) = array {
+            match array.claim() {
+                Ok(array) => discard(array.iter()),
+                Err(f) => pr_err!("folio array: {} at {:#x}\n", f.what, f.pa),
             }
         }
-        ser.free();
     }
 }
+
+/// How a retrieve failed: `Retry` consumed nothing, `Final` did (or met corrupt data).
+enum Fault {
+    Retry(Error),
+    Final(Error),
+}
+use Fault::{
+    Final,
+    Retry, //
+};
 
 /// The handler LUO calls.
 static HANDLER: RustFileHandler<MemfdLuo> = RustFileHandler::new(abi::COMPATIBLE);

@@ -25,7 +25,7 @@
 #   fault      selftests/luo_fault.c: each allocation of each LUO call
 #              failed in turn (fail-nth), across one live update
 #   corrupt    selftests/luo_corrupt.c: the handed-over state corrupted
-#              at kexec in 27 ways, one run each
+#              at kexec in 29 ways, one run each
 #   agent      tools/luo-agent: cargo test, and a live update through luod
 #              with two clients in QEMU (tools/luo-agent/demo/e2e.sh)
 #   boot       liveupdate=off and kho=off
@@ -582,6 +582,8 @@ corrupt_cases=(
 	"27|panic|FLB array at 0x[0-9a-f]+: 7 pages, not 1|intact"
 	"28|panic|FLB '[^']+': invalid count 0|intact+warn"
 	"29|panic|FLB array at 0x[0-9a-f]+: not memory KHO preserved|oops"
+	"30|b3=EIO|memfd_luo: folio 0 at 0x[0-9a-f]+ is not memory KHO preserved|b3=EIO+warn"
+	"31|panic|file token 3: its handle 0x[0-9a-f]+ is a page of LUO's own state|b3=EOPNOTSUPP"
 )
 
 # What a corrupt run came to (see above), from its console log: "panic"
@@ -708,11 +710,11 @@ if selected agent; then
 		"E2E: ok "*) ok "agent e2e: ${line#E2E: ok }" ;;
 		"E2E: FAILED"*) notok "agent e2e: ${line#E2E: FAILED }" ;;
 		esac
-	done < <(grep -E '^E2E: (ok|FAILED)' "$log.user" || true)
-	if grep -q '^E2E: PASSED' "$log.user" && [ "$(grep -c '^E2E: ok' "$log.user")" = 16 ]; then
+	done < <(grep -oE 'E2E: (ok|FAILED).*' "$log.user" || true)
+	if grep -q 'E2E: PASSED' "$log.user" && [ "$(grep -c 'E2E: ok' "$log.user")" = 16 ]; then
 		ok "agent e2e: a live update through luod, both stages ($impl kernel)"
 	else
-		notok "agent e2e: did not pass ($(grep -c '^E2E: ok' "$log.user" || true) of 16 checks)"
+		notok "agent e2e: did not pass ($(grep -c 'E2E: ok' "$log.user" || true) of 16 checks)"
 		explain "$log" "$st"
 	fi
 	group_end

@@ -150,7 +150,7 @@ impl Incoming<MemfdSer> {
         u64::from(pages) * (PAGE_SIZE / size_of::<FolioSer>()) as u64
     }
 
-    /// The folio array, checked and read in place.
+    /// The folio array's descriptor, whose pages [`HandedVmalloc::claim`] takes.
     pub(crate) fn folio_array(
         &self,
     ) -> core::result::Result<HandedVmalloc<FolioSer>, VmallocFault> {

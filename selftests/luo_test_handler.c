@@ -404,6 +404,8 @@ static const char *const corrupt_names[LUO_CORRUPT_MAX + 1] = {
 	[LUO_CORRUPT_FLB_PGCNT]			= "FLB pgcnt 7",
 	[LUO_CORRUPT_FLB_ENTRY_COUNT_0]		= "FLB entry count 0",
 	[LUO_CORRUPT_FLBS_NOT_RAM]		= "flbs_pa not RAM",
+	[LUO_CORRUPT_FOLIO_IS_ARRAY]		= "folio pfn = its array's chunk",
+	[LUO_CORRUPT_DATA_IS_FLB]		= "file data = FLB page",
 };
 
 /* One planned write: @len bytes of @val at @dst (direct map), or why not. */
@@ -587,19 +589,22 @@ static __printf(2, 3) int corrupt_why(struct corrupt_write *w, const char *fmt, 
 	return -ENOENT;
 }
 
-static bool corrupt_session_mode(u32 mode)
+static bool corrupt_memfd_mode(u32 mode)
 {
-	return mode >= LUO_CORRUPT_SBLOCK_NEXT_FILES && mode <= LUO_CORRUPT_MEMFD_SIZE;
+	return (mode >= LUO_CORRUPT_MEMFD_DATA_0 && mode <= LUO_CORRUPT_MEMFD_SIZE) ||
+	       mode == LUO_CORRUPT_FOLIO_IS_ARRAY;
 }
 
 static bool corrupt_file_mode(u32 mode)
 {
-	return mode >= LUO_CORRUPT_FILE_COMPAT_UNTERM && mode <= LUO_CORRUPT_MEMFD_SIZE;
+	return (mode >= LUO_CORRUPT_FILE_COMPAT_UNTERM && mode <= LUO_CORRUPT_MEMFD_SIZE) ||
+	       corrupt_memfd_mode(mode) || mode == LUO_CORRUPT_DATA_IS_FLB;
 }
 
-static bool corrupt_memfd_mode(u32 mode)
+static bool corrupt_session_mode(u32 mode)
 {
-	return mode >= LUO_CORRUPT_MEMFD_DATA_0 && mode <= LUO_CORRUPT_MEMFD_SIZE;
+	return (mode >= LUO_CORRUPT_SBLOCK_NEXT_FILES && mode <= LUO_CORRUPT_MEMFD_SIZE) ||
+	       corrupt_file_mode(mode);
 }
 
 /* Finds the target of @req in the state LUO wrote; fills @w, writes nothing. */
@@ -829,6 +834,23 @@ static int corrupt_plan(const struct luo_test_corrupt *req, struct corrupt_ctx *
 
 	case LUO_CORRUPT_MEMFD_SIZE:
 		corrupt_set_u64(w, &m->size, 1ULL << 63);
+		return 0;
+
+	case LUO_CORRUPT_FOLIO_IS_ARRAY:
+		e = corrupt_memfd_folio(m, 0);
+		if (!e || !corrupt_pa_ok(m->folios.first.phys))
+			return corrupt_why(w, "memfd %llu has no folio entry 0", req->token);
+		fe = *e;
+		fe.pfn = PHYS_PFN(m->folios.first.phys);
+		corrupt_set(w, e, &fe, sizeof(fe));
+		snprintf(w->msg, sizeof(w->msg), ": pfn %#llx -> %#llx", (u64)e->pfn,
+			 (u64)PHYS_PFN(m->folios.first.phys));
+		return 0;
+
+	case LUO_CORRUPT_DATA_IS_FLB:
+		if (!corrupt_pa_ok(ser->flbs_pa))
+			return corrupt_why(w, "no FLB page (flbs_pa %#llx)", ser->flbs_pa);
+		corrupt_set_u64(w, &f->data, ser->flbs_pa);
 		return 0;
 
 	case LUO_CORRUPT_FLB_COUNT:

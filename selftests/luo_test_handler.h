@@ -53,7 +53,9 @@ enum luo_test_corrupt_mode {
 	LUO_CORRUPT_FLB_PGCNT		= 27,	/* FLB header: pgcnt = 7 */
 	LUO_CORRUPT_FLB_ENTRY_COUNT_0	= 28,	/* first FLB entry: count = 0 */
 	LUO_CORRUPT_FLBS_NOT_RAM	= 29,	/* flbs_pa = past the end of RAM */
-	LUO_CORRUPT_MAX			= LUO_CORRUPT_FLBS_NOT_RAM,
+	LUO_CORRUPT_FOLIO_IS_ARRAY	= 30,	/* memfd @token: folio 0's pfn = its array's first chunk */
+	LUO_CORRUPT_DATA_IS_FLB		= 31,	/* file @token: data = flbs_pa (LUO's FLB page) */
+	LUO_CORRUPT_MAX			= LUO_CORRUPT_DATA_IS_FLB,
 };
 
 #define LUO_TEST_CORRUPT_MAX	16

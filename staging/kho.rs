@@ -283,6 +283,61 @@ impl<T: FromBytes> Incoming<T> {
     }
 }
 
+// Used by mm/memfd_luo.rs, which includes this module too.
+#[allow(dead_code)]
+impl<T: FromBytes> Incoming<T> {
+    /// Takes the allocation (one page) from KHO, so that nothing else can: an address naming it
+    /// later finds it gone.  `NotPreserved` if something took it since it was adopted.
+    pub(crate) fn claim(self) -> core::result::Result<Claimed<T>, BadAddr> {
+        if self.size > PAGE_SIZE {
+            return Err(BadAddr::TooSmall);
+        }
+        // SAFETY: `ptr` is a direct-map address (type invariant).
+        let pa = unsafe { bindings::virt_to_phys(self.ptr.as_ptr().cast()) };
+        // Still there: nothing took it since it was adopted.
+        HandoverAddr(pa).check(self.size)?;
+        // SAFETY: preserved memory of the previous kernel that nothing restored (checked just
+        // above); it becomes ours.
+        if unsafe { bindings::kho_restore_pages(pa, 1) }.is_null() {
+            return Err(BadAddr::NotPreserved);
+        }
+        // INVARIANT: restored just above, ours; it holds a `T` (`Incoming` invariant).
+        Ok(Claimed { ptr: self.ptr })
+    }
+}
+
+/// A page the previous kernel handed over, taken from KHO ([`Incoming::claim`]), read in place,
+/// and freed on drop.
+///
+/// # Invariants
+///
+/// `ptr` is the direct-map address of a page this kernel restored from KHO and owns, which holds
+/// a `T`.
+#[allow(dead_code)]
+pub(crate) struct Claimed<T: FromBytes> {
+    ptr: NonNull<T>,
+}
+
+// SAFETY: a page this object owns, only read, from any thread.
+unsafe impl<T: FromBytes> Send for Claimed<T> {}
+
+impl<T: FromBytes> Deref for Claimed<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        // SAFETY: a `T` is there (type invariant); any bytes are valid.
+        unsafe { self.ptr.as_ref() }
+    }
+}
+
+impl<T: FromBytes> Drop for Claimed<T> {
+    fn drop(&mut self) {
+        // SAFETY: a page restored from KHO with one reference, ours (type invariant), not used
+        // after this.
+        unsafe { bindings::free_pages(self.ptr.as_ptr() as kernel::ffi::c_ulong, 0) };
+    }
+}
+
 impl<T: FromBytes> Deref for Incoming<T> {
     type Target = T;
 

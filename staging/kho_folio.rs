@@ -7,8 +7,8 @@
 //! Outgoing: [`PreservedFolios`] keep pinned folios for the next kernel
 //! and a [`PreservedVmalloc`] a vmalloc'ed array, until they are dropped.
 //! Incoming: [`restore_folio`] takes back what the previous kernel preserved at a
-//! [`HandoverAddr`], and [`HandedVmalloc`] reads an array from a descriptor that the caller's ABI
-//! vouches for, checked, in place.
+//! [`HandoverAddr`], and [`HandedVmalloc`] takes the pages of an array from a descriptor that the
+//! caller's ABI vouches for, checked, and reads it in place ([`ClaimedVmalloc`]).
 
 use core::ptr::NonNull;
 use kernel::{
@@ -19,7 +19,10 @@ use kernel::{
     bindings,
     error::to_result,
     ffi::c_ulong,
-    page::PAGE_SIZE,
+    page::{
+        PAGE_SHIFT,
+        PAGE_SIZE, //
+    },
     prelude::*,
     transmute::{
         AsBytes,
@@ -172,6 +175,12 @@ impl<const N: usize> RestoreBatch<N> {
         true
     }
 
+    /// Whether the folio at `addr` can be added: KHO holds it, unrestored, and the batch does not
+    /// have it yet (restoring it twice would make KHO warn).
+    pub(crate) fn takes(&self, addr: HandoverAddr) -> bool {
+        addr.preserved_order().is_ok() && !self.phys[..self.len].contains(&addr.0)
+    }
+
     /// The number of folios added.
     pub(crate) fn len(&self) -> usize {
         self.len
@@ -242,190 +251,289 @@ pub(crate) struct VmallocFault {
     pub(crate) pa: u64,
 }
 
-/// An array of `T` that the previous kernel preserved with `kho_preserve_vmalloc()`, read in
-/// place, through the direct map, and restored only by [`HandedVmalloc::free`].
+/// The descriptor of an array of `T` that the previous kernel preserved with
+/// `kho_preserve_vmalloc()`; [`HandedVmalloc::claim`] takes its pages.
 ///
-/// `kho_restore_vmalloc()` reads each chunk of the page list before KHO confirms it, restores as
-/// it goes, and on an allocation failure (of its page array or its mapping) has restored pages it
-/// then neither maps nor frees, so the array is lost.  This reads nothing before it is checked,
-/// allocates nothing, and restores nothing until the array is no longer needed: a reader that
-/// fails for want of memory can try again.  Dropping it without [`HandedVmalloc::free`] leaves the
-/// pages preserved (reserved).
+/// `kho_restore_vmalloc()` reads each chunk of the page list before KHO confirms it, and on an
+/// allocation failure (of its page array or its mapping) has restored pages it then neither maps
+/// nor frees, so the array is lost.  Claiming checks each page before it reads it, allocates
+/// nothing (the array is read in place, through the direct map), and takes every page from KHO
+/// before any entry is read, so that an entry naming one of the array's own pages (or a page
+/// listed twice) finds it taken rather than freeing it under the reader.
 ///
 /// # Invariants
 ///
-/// `first` is the physical address of a chain of `kho_vmalloc_chunk` pages, preserved (order 0)
-/// and not restored, that list runs of `1 << order` pages, preserved with that order and not
-/// restored, `total_pages` pages in all, which hold at least `len` `T`s in order; nothing else in
-/// this kernel uses them.
+/// `first`, `order`, `total` and `len` were read from a descriptor the ABI declares to describe
+/// a `kho_preserve_vmalloc()` array of `T`, which nothing else in this kernel claims; `len` `T`s
+/// fit in `total` pages.
 pub(crate) struct HandedVmalloc<T: FromBytes> {
+    first: u64,
+    order: u32,
+    total: u64,
+    len: usize,
+    _t: core::marker::PhantomData<T>,
+}
+
+/// The array of a [`HandedVmalloc`], its pages taken from KHO; freed on drop.
+///
+/// # Invariants
+///
+/// `first` heads a chain of `kho_vmalloc_chunk` pages listing runs of `1 << order` pages, every
+/// one of them restored from KHO and owned by this object, `total` pages of runs in all, which
+/// hold at least `len` `T`s in order.
+pub(crate) struct ClaimedVmalloc<T: FromBytes> {
     first: u64,
     order: u32,
     len: usize,
     _t: core::marker::PhantomData<T>,
 }
 
-/// The page runs of a chunk chain, in order; the chain is one of a [`HandedVmalloc`] (whose
-/// invariant makes reading it sound) or one [`HandedVmalloc::new`] checks as it walks.
-struct Runs {
-    chunk: u64,
-    i: usize,
+/// The chunk page at `pa`.
+///
+/// # Safety
+///
+/// `pa` is a page of RAM that nothing else in this kernel writes.
+unsafe fn chunk_at<'a>(pa: u64) -> &'a bindings::kho_vmalloc_chunk {
+    // SAFETY: a page of RAM (safety requirement), in the direct map, which holds a
+    // `kho_vmalloc_chunk` (a page of integers) that nothing writes.
+    unsafe { &*bindings::phys_to_virt(pa).cast::<bindings::kho_vmalloc_chunk>() }
 }
 
-impl Runs {
-    /// The chunk page at `pa`.
-    ///
-    /// # Safety
-    ///
-    /// `pa` is a preserved page of the previous kernel that nothing in this one uses.
-    unsafe fn chunk<'a>(pa: u64) -> &'a bindings::kho_vmalloc_chunk {
-        // SAFETY: a page of RAM (safety requirement), in the direct map, which holds a
-        // `kho_vmalloc_chunk` (a page of integers) and that nothing writes.
-        unsafe { &*bindings::phys_to_virt(pa).cast::<bindings::kho_vmalloc_chunk>() }
-    }
+/// The runs of a chunk, up to the first 0.
+fn runs_of(c: &bindings::kho_vmalloc_chunk) -> impl Iterator<Item = u64> + '_ {
+    c.phys.iter().copied().take_while(|&pa| pa != 0)
+}
 
-    /// The next run.
-    ///
-    /// # Safety
-    ///
-    /// The chunk this is at, if any, satisfies [`Runs::chunk`].
-    unsafe fn next_run(&mut self) -> Option<u64> {
-        while self.chunk != 0 {
-            // SAFETY: the caller's requirement.
-            let c = unsafe { Self::chunk(self.chunk) };
-            if self.i < CHUNK_RUNS && c.phys[self.i] != 0 {
-                self.i += 1;
-                return Some(c.phys[self.i - 1]);
-            }
-            // SAFETY: `next` is the `phys` of a `DECLARE_KHOSER_PTR` union.
-            self.chunk = unsafe { c.hdr.next.phys };
-            self.i = 0;
-        }
-        None
+/// The next chunk (`hdr.next`).
+fn next_of(c: &bindings::kho_vmalloc_chunk) -> u64 {
+    // SAFETY: `next` is the `phys` of a `DECLARE_KHOSER_PTR` union of integers.
+    unsafe { c.hdr.next.phys }
+}
+
+/// Takes `nr` pages at `pa` from KHO if they are preserved memory of order `order` that nothing
+/// restored yet (checked first, so that a page already taken is refused without a warning).
+fn take_pages(pa: u64, nr: u64, order: u32) -> bool {
+    // SAFETY: only the page's KHO information is read.
+    if unsafe { HandoverAddr::new(pa) }.preserved_order() != Ok(order) {
+        return false;
+    }
+    // SAFETY: preserved pages of the previous kernel nothing restored; they become ours.
+    !unsafe { bindings::kho_restore_pages(pa, nr as c_ulong) }.is_null()
+}
+
+/// Frees `nr` order-0 pages at `pa` that this kernel took from KHO.
+///
+/// # Safety
+///
+/// The pages were restored by [`take_pages`] and are owned by the caller, which gives them up.
+unsafe fn free_taken(pa: u64, nr: u64) {
+    for j in 0..nr {
+        // SAFETY: `phys_to_virt` is arithmetic on the direct map; the page is restored, with
+        // one reference, ours (safety requirement), and `free_pages` drops it.
+        unsafe {
+            let va = bindings::phys_to_virt(pa + (j << PAGE_SHIFT));
+            bindings::free_pages(va as c_ulong, 0)
+        };
     }
 }
 
 impl<T: FromBytes> HandedVmalloc<T> {
-    /// The array `desc` describes, of `len` entries, after checking every chunk and page run
-    /// against KHO and the page count against `desc`.
+    /// The array `desc` describes, of `len` entries: a fault if they cannot fit or the order is
+    /// impossible.  Nothing is read at the descriptor's addresses.
     ///
     /// # Safety
     ///
     /// `desc` was read from handed-over memory, from a field the ABI declares to hold the
     /// descriptor of a `kho_preserve_vmalloc()` preservation of an array of `T`, and nothing else
-    /// in this kernel uses that preservation.
+    /// in this kernel claims that preservation.
     pub(crate) unsafe fn new(
         desc: &bindings::kho_vmalloc,
         len: u64,
     ) -> core::result::Result<Self, VmallocFault> {
         const { assert!(PAGE_SIZE % size_of::<T>() == 0) };
-        let fault = |what, pa| Err(VmallocFault { what, pa });
         let order = u32::from(desc.order);
         if order > bindings::MAX_PAGE_ORDER {
-            return fault("page order too large", 0);
+            return Err(VmallocFault {
+                what: "page order too large",
+                pa: 0,
+            });
         }
         let total = u64::from(desc.total_pages);
         if len > total * (PAGE_SIZE / size_of::<T>()) as u64 {
-            return fault("more entries than its pages hold", 0);
+            return Err(VmallocFault {
+                what: "more entries than its pages hold",
+                pa: 0,
+            });
         }
-        // SAFETY: `first` is the `phys` of a `DECLARE_KHOSER_PTR` union.
-        let first = unsafe { desc.first.phys };
-        let (mut pages, mut chunks) = (0u64, 0u64);
-        let mut chunk = first;
-        while chunk != 0 {
-            // A chain that loops lists pages again (more than `total`) or is longer than `total`
-            // chunks with a page each.
-            chunks += 1;
-            if chunks > total + 1 {
-                return fault("chunk list too long", chunk);
-            }
-            // SAFETY: read from the caller's descriptor or a chunk checked below.
-            if unsafe { HandoverAddr::new(chunk) }.preserved_order() != Ok(0) {
-                return fault("chunk not preserved", chunk);
-            }
-            // SAFETY: KHO preserved the page and has not restored it: nothing uses it.
-            let c = unsafe { Runs::chunk(chunk) };
-            for &run in c.phys.iter().take_while(|&&pa| pa != 0) {
-                // SAFETY: an address of a checked chunk's list.
-                if unsafe { HandoverAddr::new(run) }.preserved_order() != Ok(order) {
-                    return fault("page run not preserved", run);
-                }
-                pages += 1 << order;
-                if pages > total {
-                    return fault("more pages than the descriptor says", run);
-                }
-            }
-            // SAFETY: `next` is the `phys` of a `DECLARE_KHOSER_PTR` union.
-            chunk = unsafe { c.hdr.next.phys };
-        }
-        if pages != total {
-            return fault("fewer pages than the descriptor says", first);
-        }
-        // INVARIANT: every chunk and run checked just above; the caller's requirement.
+        // INVARIANT: the caller's requirement; `len` checked just above.
         Ok(Self {
-            first,
+            // SAFETY: `first` is the `phys` of a `DECLARE_KHOSER_PTR` union of integers.
+            first: unsafe { desc.first.phys },
             order,
+            total,
             len: len as usize,
             _t: core::marker::PhantomData,
         })
     }
 
-    /// The entries, as copies of handed-over data.
-    pub(crate) fn iter(&self) -> impl Iterator<Item = Handed<T>> + '_ {
-        let per_run = (PAGE_SIZE << self.order) / size_of::<T>();
-        let mut runs = Runs {
-            chunk: self.first,
-            i: 0,
-        };
-        // SAFETY: the chain of a `HandedVmalloc` (type invariant).
-        core::iter::from_fn(move || unsafe { runs.next_run() })
-            .flat_map(move |run| {
-                (0..per_run).map(move |i| {
-                    // SAFETY: a preserved run of `PAGE_SIZE << order` bytes nothing else uses
-                    // (type invariant), which holds `per_run` `T`s that any bytes make (`FromBytes`),
-                    // maybe packed, so read unaligned.
-                    Handed(unsafe {
-                        bindings::phys_to_virt(run)
-                            .cast::<T>()
-                            .add(i)
-                            .read_unaligned()
-                    })
-                })
-            })
-            .take(self.len)
-    }
-
-    /// Restores every page of the array and frees it.
-    pub(crate) fn free(self) {
+    /// Takes every chunk and page run from KHO, each checked before it is read or taken: the
+    /// array, or the fault (after which what was taken is freed, and the rest stays reserved).
+    pub(crate) fn claim(self) -> core::result::Result<ClaimedVmalloc<T>, VmallocFault> {
+        let fault = |what, pa| Err(VmallocFault { what, pa });
         let nr = 1u64 << self.order;
+        let runs = self.total >> self.order;
+        // Every chunk but the last is full (`kho_preserve_vmalloc()`), and the last may be empty.
+        let max_chunks = runs.div_ceil(CHUNK_RUNS as u64) + 1;
+        let (mut taken, mut pages, mut chunks) = (0u64, 0u64, 0u64);
         let mut chunk = self.first;
-        while chunk != 0 {
-            // SAFETY: a chunk of the chain (type invariant).
-            let c = unsafe { Runs::chunk(chunk) };
-            for &run in c.phys.iter().take_while(|&&pa| pa != 0) {
-                // SAFETY: a preserved run of `nr` pages nothing else uses (type invariant).
-                free_pages(
-                    unsafe { bindings::kho_restore_pages(run, nr as c_ulong) },
-                    nr,
-                );
+        let res = loop {
+            if chunk == 0 {
+                break if pages == self.total {
+                    Ok(())
+                } else {
+                    fault("fewer pages than the descriptor says", self.first)
+                };
             }
-            // SAFETY: `next` is the `phys` of a `DECLARE_KHOSER_PTR` union; read before the
-            // chunk is freed.
-            let next = unsafe { c.hdr.next.phys };
-            // SAFETY: a preserved page nothing else uses (type invariant), not read after this.
-            free_pages(unsafe { bindings::kho_restore_pages(chunk, 1) }, 1);
-            chunk = next;
+            chunks += 1;
+            if chunks > max_chunks {
+                break fault("chunk list too long", chunk);
+            }
+            if !take_pages(chunk, 1, 0) {
+                break fault("chunk not preserved, or listed twice", chunk);
+            }
+            taken += 1;
+            // SAFETY: a page taken just above: ours.
+            let c = unsafe { chunk_at(chunk) };
+            let mut bad = None;
+            for run in runs_of(c) {
+                pages += nr;
+                if pages > self.total {
+                    bad = Some(("more pages than the descriptor says", run));
+                    break;
+                }
+                if !take_pages(run, nr, self.order) {
+                    bad = Some(("page run not preserved, or listed twice", run));
+                    break;
+                }
+                taken += 1;
+            }
+            if let Some((what, pa)) = bad {
+                break fault(what, pa);
+            }
+            chunk = next_of(c);
+        };
+        // INVARIANT: on success every chunk and run is taken, `total` pages of runs; `len` fits
+        // (`HandedVmalloc` invariant).
+        let claimed = ClaimedVmalloc {
+            first: self.first,
+            order: self.order,
+            len: self.len,
+            _t: core::marker::PhantomData,
+        };
+        match res {
+            Ok(()) => Ok(claimed),
+            Err(f) => {
+                // SAFETY: the first `taken` pages of the walk are ours.
+                unsafe { claimed.free_first(taken) };
+                core::mem::forget(claimed);
+                Err(f)
+            }
         }
     }
 }
 
-/// Frees `nr` order-0 pages from `page` that KHO just restored (`NULL`: none).
-fn free_pages(page: *mut bindings::page, nr: u64) {
-    if page.is_null() {
-        return;
+impl<T: FromBytes> ClaimedVmalloc<T> {
+    /// Frees the first `n` chunks and runs of the walk (all: `u64::MAX`).
+    ///
+    /// # Safety
+    ///
+    /// Those are taken and owned by `self`, which gives them up: nothing reads them after.
+    unsafe fn free_first(&self, mut n: u64) {
+        let nr = 1u64 << self.order;
+        let mut chunk = self.first;
+        while chunk != 0 && n > 0 {
+            n -= 1;
+            // SAFETY: a chunk among the first `n`: taken, ours until freed below.
+            let c = unsafe { chunk_at(chunk) };
+            for run in runs_of(c) {
+                if n == 0 {
+                    break;
+                }
+                n -= 1;
+                // SAFETY: a run among the first `n`, taken and ours (safety requirement).
+                unsafe { free_taken(run, nr) };
+            }
+            let next = next_of(c);
+            // SAFETY: the chunk is ours (safety requirement), and not read after this.
+            unsafe { free_taken(chunk, 1) };
+            chunk = next;
+        }
     }
-    for j in 0..nr as usize {
-        // SAFETY: KHO restored `nr` contiguous pages with a reference each, which are ours.
-        unsafe { bindings::__free_pages(page.add(j), 0) };
+
+    /// The entries, as copies of handed-over data.
+    pub(crate) fn iter(&self) -> Entries<'_, T> {
+        Entries {
+            array: self,
+            chunk: self.first,
+            i: 0,
+            run: 0,
+            j: 0,
+            left: self.len,
+        }
+    }
+}
+
+/// The entries of a [`ClaimedVmalloc`], in order (a named type: an adapter chain's symbol
+/// names outgrow kallsyms).
+pub(crate) struct Entries<'a, T: FromBytes> {
+    array: &'a ClaimedVmalloc<T>,
+    /// The chunk being read, and the index of its next run.
+    chunk: u64,
+    i: usize,
+    /// The run being read (0: none), and the index of its next entry.
+    run: u64,
+    j: usize,
+    /// Entries still to give.
+    left: usize,
+}
+
+impl<T: FromBytes> Iterator for Entries<'_, T> {
+    type Item = Handed<T>;
+
+    fn next(&mut self) -> Option<Handed<T>> {
+        if self.left == 0 {
+            return None;
+        }
+        let per_run = (PAGE_SIZE << self.array.order) / size_of::<T>();
+        while self.run == 0 || self.j == per_run {
+            if self.chunk == 0 {
+                return None;
+            }
+            // SAFETY: a chunk of the array, taken and owned by it (type invariant).
+            let c = unsafe { chunk_at(self.chunk) };
+            match c.phys.get(self.i).copied().filter(|&pa| pa != 0) {
+                Some(run) => (self.run, self.j, self.i) = (run, 0, self.i + 1),
+                None => (self.chunk, self.i, self.run) = (next_of(c), 0, 0),
+            }
+        }
+        // SAFETY: a run of `PAGE_SIZE << order` bytes owned by the array (type invariant), which
+        // holds `per_run` `T`s that any bytes make (`FromBytes`), maybe packed, so read
+        // unaligned; `j < per_run`.
+        let e = unsafe {
+            bindings::phys_to_virt(self.run)
+                .cast::<T>()
+                .add(self.j)
+                .read_unaligned()
+        };
+        self.j += 1;
+        self.left -= 1;
+        Some(Handed(e))
+    }
+}
+
+impl<T: FromBytes> Drop for ClaimedVmalloc<T> {
+    fn drop(&mut self) {
+        // SAFETY: every page is ours (type invariant), and `self` is going away.
+        unsafe { self.free_first(u64::MAX) };
     }
 }

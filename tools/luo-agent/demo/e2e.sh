@@ -15,6 +15,7 @@ mount -t proc proc /proc
 mount -t sysfs sys /sys
 mount -t devtmpfs dev /dev
 export PATH=/bin:/usr/bin:/usr/sbin
+echo	# the console's "Booting from ROM.." has no newline
 bad=0
 check() {	# description, then a command
 	d=$1; shift
